@@ -1,0 +1,44 @@
+import { canonicalize } from '@tufjs/canonical-json';
+
+/**
+ * Canonical JSON (OLPC style, the form TUF signs): keys sorted, no insignificant
+ * whitespace, integers only. The same implementation tuf-js verifies with, so a
+ * signature made over these bytes verifies on the device.
+ */
+export function canonicalJson(value: unknown): string {
+  assertCanonicalSafe(value, '$');
+  return Buffer.from(canonicalize(value as never)).toString('utf8');
+}
+
+export function canonicalBytes(value: unknown): Buffer {
+  assertCanonicalSafe(value, '$');
+  return Buffer.from(canonicalize(value as never));
+}
+
+/** Floats and non-ASCII strings are not portable across canonical JSON implementations. */
+function assertCanonicalSafe(value: unknown, path: string): void {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) {
+      throw new TypeError(`${path}: canonical JSON holds integers only, got ${value}`);
+    }
+    return;
+  }
+  if (typeof value === 'string') {
+    // eslint-disable-next-line no-control-regex
+    if (!/^[\x00-\x7f]*$/.test(value)) {
+      throw new TypeError(`${path}: canonical JSON strings must be ASCII`);
+    }
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => assertCanonicalSafe(v, `${path}[${i}]`));
+    return;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (v === undefined) throw new TypeError(`${path}.${k}: undefined is not JSON`);
+      assertCanonicalSafe(k, `${path} key`);
+      assertCanonicalSafe(v, `${path}.${k}`);
+    }
+  }
+}

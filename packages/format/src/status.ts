@@ -1,0 +1,110 @@
+/**
+ * The exit-status contract of `aklite-offline` (and of `bundlectl verify`), from
+ * aktualizr-lite's `StatusCode` and `aklite-offline`'s remapping. Field scripts loop on
+ * these numbers: never renumber an entry.
+ */
+export const StatusCode = {
+  Ok: 0,
+  UnknownError: 1,
+  CheckinOkCached: 3,
+  CheckinFailure: 4,
+  OkNeedsRebootForBootFw: 5,
+  CheckinNoMatchingTargets: 6,
+  CheckinNoTargetContent: 8,
+  InstallAppsNeedFinalization: 10,
+  CheckinSecurityError: 11,
+  CheckinExpiredMetadata: 12,
+  CheckinMetadataFetchFailure: 13,
+  CheckinMetadataNotFound: 14,
+  CheckinInvalidBundleMetadata: 15,
+  CheckinUpdateNewVersion: 16,
+  CheckinUpdateSyncApps: 17,
+  CheckinUpdateRollback: 18,
+  TufTargetNotFound: 20,
+  RollbackTargetNotFound: 21,
+  InstallationInProgress: 30,
+  NoPendingInstallation: 40,
+  DownloadFailure: 50,
+  NoSpace: 60,
+  VerificationFailed: 70,
+  InstallAlreadyInstalled: 75,
+  InstallTargetPullFailure: 80,
+  InstallNeedsRebootForBootFw: 90,
+  InstallOfflineRollbackOk: 99,
+  InstallNeedsReboot: 100,
+  InstallDowngradeAttempt: 102,
+  InstallRollbackOk: 110,
+  InstallRollbackNeedsReboot: 120,
+  InstallRollbackFailed: 130,
+} as const;
+
+export type StatusName = keyof typeof StatusCode;
+export type StatusValue = (typeof StatusCode)[StatusName];
+
+interface StatusInfo {
+  readonly name: StatusName;
+  readonly success: boolean;
+  readonly description: string;
+  readonly next: string;
+}
+
+const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
+  0: { success: true, description: 'Success', next: 'Nothing to do.' },
+  1: { success: false, description: 'Unknown error', next: 'Read the error message; fix the cause and run the command again.' },
+  3: { success: true, description: 'Check-in used the stored metadata; nothing to install', next: 'Nothing to do.' },
+  4: { success: false, description: 'TUF metadata update failed', next: 'Recreate the bundle with bundlectl create.' },
+  5: { success: true, description: 'Update complete; new boot firmware asks for an optional reboot', next: 'Reboot when convenient.' },
+  6: { success: false, description: 'No Target in the bundle matches this device (hardware id, tag or format)', next: 'Create a bundle for this device\'s hardware id and tag.' },
+  8: { success: false, description: 'The bundle lacks the content of its Targets (OSTree commit or apps)', next: 'Recreate the bundle without --tuf-only / --no-apps, or copy it again.' },
+  10: { success: true, description: 'Apps installed; they start with `aklite-offline run`', next: 'Run `aklite-offline run` (no reboot needed).' },
+  11: { success: false, description: 'Security error: the bundle\'s metadata is not trusted by this device', next: 'Do not use this media; create a new bundle from the factory.' },
+  12: { success: false, description: 'The bundle\'s metadata has expired', next: 'Refresh the bundle: bundlectl create --tuf-only, then sign again.' },
+  13: { success: false, description: 'Metadata could not be fetched', next: 'Check the media and try again.' },
+  14: { success: false, description: 'Metadata missing from the bundle', next: 'Copy the whole bundle to the media again.' },
+  15: { success: false, description: 'Invalid bundle metadata: signatures, threshold, type or tag', next: 'Sign the bundle to its threshold, or create one for this device\'s type and tag.' },
+  16: { success: true, description: 'A newer Target is available', next: 'Run `aklite-offline install`.' },
+  17: { success: true, description: 'The current Target\'s apps need to be synced', next: 'Run `aklite-offline install`.' },
+  18: { success: true, description: 'A rollback Target is selected', next: 'Run `aklite-offline install`.' },
+  20: { success: false, description: 'The named Target is not in the bundle', next: 'Run `aklite-offline check` to list the Targets.' },
+  21: { success: false, description: 'No Target to roll back to', next: 'Install a known good Target from a bundle.' },
+  30: { success: false, description: 'Another installation is in progress', next: 'Reboot and run `aklite-offline run` to finish it.' },
+  40: { success: false, description: 'No pending installation to run', next: 'Run `aklite-offline install` first.' },
+  50: { success: false, description: 'Reading update content from the media failed', next: 'Check the media and try again.' },
+  60: { success: false, description: 'Not enough free space on the device', next: 'Free space on the device and try again.' },
+  70: { success: false, description: 'Update content failed verification', next: 'Do not use this media; create a new bundle.' },
+  75: { success: true, description: 'Target already installed', next: 'Nothing to do.' },
+  80: { success: false, description: 'The installed Target could not be read back', next: 'Run the install again.' },
+  90: { success: false, description: 'A boot firmware update awaits its confirming reboot', next: 'Reboot, then run the install again.' },
+  99: { success: false, description: 'Installation failed and the device rolled back; no reboot needed', next: 'Investigate the failed Target before retrying.' },
+  100: { success: true, description: 'Reboot needed', next: 'Reboot the device, then run `aklite-offline run`.' },
+  102: { success: false, description: 'Refused to downgrade', next: 'Re-run with --force to install an older Target.' },
+  110: { success: false, description: 'Installation failed; rolled back', next: 'Investigate the failed Target before retrying.' },
+  120: { success: false, description: 'Device is in an undefined state (rollback failed)', next: 'Service the device: reinstall a known good Target.' },
+  130: { success: false, description: 'Rollback failed', next: 'Service the device: reinstall a known good Target.' },
+};
+
+const BY_VALUE = new Map<number, StatusInfo>(
+  (Object.entries(StatusCode) as [StatusName, StatusValue][]).map(([name, value]) => [
+    value,
+    { name, ...INFO[value] },
+  ]),
+);
+
+/** Every status, ordered by value (for generated docs). */
+export function allStatuses(): (StatusInfo & { value: StatusValue })[] {
+  return [...BY_VALUE.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([value, info]) => ({ value: value as StatusValue, ...info }));
+}
+
+/** One line that names the status and what to do next. */
+export function describe(code: number): string {
+  const info = BY_VALUE.get(code);
+  if (!info) return `Unknown status ${code}`;
+  return `${info.description} (${code} ${info.name}). ${info.next}`;
+}
+
+/** The success set of aktualizr-lite's `IsSuccessCode`, plus 75 which aklite-offline maps to 0. */
+export function isSuccess(code: number): boolean {
+  return BY_VALUE.get(code)?.success ?? false;
+}
