@@ -5,3 +5,5 @@ export * from './keys.js';
 export * from './metadata.js';
 export * from './status.js';
 export * from './layout.js';
+export * from './factory-layout.js';
+export * from './device-layout.js';
