@@ -7,3 +7,4 @@ export * from './status.js';
 export * from './layout.js';
 export * from './factory-layout.js';
 export * from './device-layout.js';
+export * from './expiry.js';
