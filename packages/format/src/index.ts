@@ -8,3 +8,5 @@ export * from './layout.js';
 export * from './factory-layout.js';
 export * from './device-layout.js';
 export * from './expiry.js';
+export * from './manifest.js';
+export * from './target.js';
