@@ -10,3 +10,4 @@ export * from './device-layout.js';
 export * from './expiry.js';
 export * from './manifest.js';
 export * from './target.js';
+export * from './apps.js';
