@@ -28,7 +28,8 @@ export type FormatErrorCode =
   | 'TUF_ROLLBACK'
   | 'NO_MATCHING_TARGETS'
   | 'NO_TARGET_CONTENT'
-  | 'CONTENT_INVALID';
+  | 'CONTENT_INVALID'
+  | 'BUNDLE_INVALID';
 
 export class FormatError extends Error {
   readonly code: FormatErrorCode;

@@ -11,3 +11,4 @@ export * from './expiry.js';
 export * from './manifest.js';
 export * from './target.js';
 export * from './apps.js';
+export * from './checkin.js';
