@@ -339,6 +339,11 @@ function classifyTufError(err: unknown): FormatError {
   if (name === 'BadVersionError' || /less than current version/.test(msg)) {
     return wrap('TUF_ROLLBACK', `TUF metadata provided in the offline bundle is older than the device's: ${msg}`);
   }
+  // A version that disagrees with its parent's meta is a broken bundle, not an attack on
+  // signatures: the reference reports it as a generic check-in failure (4).
+  if (/version doesn't match|does not match snapshot version/i.test(msg)) {
+    return wrap('TUF_FAILURE', `TUF metadata update failed: ${msg}`);
+  }
   if (
     name === 'UnsignedMetadataError' ||
     name === 'LengthOrHashMismatchError' ||
