@@ -11,7 +11,14 @@ export interface AppBlob {
   digest: string;
   /** Expected size in bytes, or undefined for the app manifest (pinned by digest only). */
   size: number | undefined;
-  kind: 'app-manifest' | 'compose-bundle' | 'image-list' | 'image-manifest' | 'config' | 'layer' | 'other';
+  kind:
+    | 'app-manifest'
+    | 'compose-bundle'
+    | 'image-list'
+    | 'image-manifest'
+    | 'config'
+    | 'layer'
+    | 'other';
 }
 
 export interface Descriptor {
@@ -24,7 +31,8 @@ export interface Descriptor {
 export type SmallBlobReader = (hex: string, cap: number) => Promise<Buffer>;
 
 export const blobPath = (storeDir: string, hex: string): string => {
-  if (!SHA256_HEX_RE.test(hex)) throw new FormatError('INVALID_METADATA', `not a sha256 digest: ${hex}`);
+  if (!SHA256_HEX_RE.test(hex))
+    throw new FormatError('INVALID_METADATA', `not a sha256 digest: ${hex}`);
   return join(storeDir, 'blobs', 'sha256', hex);
 };
 
@@ -38,9 +46,16 @@ function parseDescriptor(v: unknown, where: string): Descriptor {
     !Number.isSafeInteger(d.size) ||
     (d.size as number) < 0
   ) {
-    throw new FormatError('CONTENT_INVALID', `${where}: invalid descriptor (needs sha256 digest and size)`);
+    throw new FormatError(
+      'CONTENT_INVALID',
+      `${where}: invalid descriptor (needs sha256 digest and size)`,
+    );
   }
-  return { digest: d.digest, size: d.size as number, ...(typeof d.mediaType === 'string' ? { mediaType: d.mediaType } : {}) };
+  return {
+    digest: d.digest,
+    size: d.size as number,
+    ...(typeof d.mediaType === 'string' ? { mediaType: d.mediaType } : {}),
+  };
 }
 
 function parseJson(buf: Buffer, where: string): Record<string, unknown> {
@@ -67,7 +82,10 @@ export async function planAppBlobs(uri: string, read: SmallBlobReader): Promise<
   const add = (b: AppBlob) => {
     const prev = blobs.get(b.digest);
     if (prev && prev.size !== undefined && b.size !== undefined && prev.size !== b.size) {
-      throw new FormatError('CONTENT_INVALID', `app ${app}: blob ${b.digest} is pinned with two sizes`);
+      throw new FormatError(
+        'CONTENT_INVALID',
+        `app ${app}: blob ${b.digest} is pinned with two sizes`,
+      );
     }
     if (!prev) blobs.set(b.digest, b);
   };
@@ -76,7 +94,10 @@ export async function planAppBlobs(uri: string, read: SmallBlobReader): Promise<
   add({ digest, size: manifestBytes.length, kind: 'app-manifest' });
   const manifest = parseJson(manifestBytes, `app ${app} manifest`);
   if (!Array.isArray(manifest.layers) || manifest.layers.length < 2) {
-    throw new FormatError('CONTENT_INVALID', `app ${app} manifest: needs layers[0] (compose bundle) and layers[1] (image list)`);
+    throw new FormatError(
+      'CONTENT_INVALID',
+      `app ${app} manifest: needs layers[0] (compose bundle) and layers[1] (image list)`,
+    );
   }
   if (manifest.config !== undefined) {
     const cfg = parseDescriptor(manifest.config, `app ${app} manifest config`);
@@ -84,7 +105,10 @@ export async function planAppBlobs(uri: string, read: SmallBlobReader): Promise<
   }
   const bundle = parseDescriptor(manifest.layers[0], `app ${app} compose bundle`);
   if (bundle.size > CAPS.composeBundle) {
-    throw new FormatError('CONTENT_INVALID', `app ${app}: compose bundle of ${bundle.size} bytes exceeds the cap`);
+    throw new FormatError(
+      'CONTENT_INVALID',
+      `app ${app}: compose bundle of ${bundle.size} bytes exceeds the cap`,
+    );
   }
   add({ digest: hexOf(bundle.digest), size: bundle.size, kind: 'compose-bundle' });
   const listDesc = parseDescriptor(manifest.layers[1], `app ${app} image list`);
@@ -93,11 +117,15 @@ export async function planAppBlobs(uri: string, read: SmallBlobReader): Promise<
   }
   const listBytes = await read(hexOf(listDesc.digest), Math.min(listDesc.size, CAPS.imageList));
   if (listBytes.length !== listDesc.size) {
-    throw new FormatError('CONTENT_INVALID', `app ${app}: image list size differs from its descriptor`);
+    throw new FormatError(
+      'CONTENT_INVALID',
+      `app ${app}: image list size differs from its descriptor`,
+    );
   }
   add({ digest: hexOf(listDesc.digest), size: listDesc.size, kind: 'image-list' });
   const list = parseJson(listBytes, `app ${app} image list`);
-  if (!Array.isArray(list.images)) throw new FormatError('CONTENT_INVALID', `app ${app} image list: "images" must be an array`);
+  if (!Array.isArray(list.images))
+    throw new FormatError('CONTENT_INVALID', `app ${app} image list: "images" must be an array`);
 
   for (const [i, img] of (list.images as unknown[]).entries()) {
     const d = (img as { digest?: unknown } | null)?.digest;
@@ -109,10 +137,12 @@ export async function planAppBlobs(uri: string, read: SmallBlobReader): Promise<
     const im = parseJson(imBytes, `app ${app} image ${i} manifest`);
     const config = parseDescriptor(im.config, `app ${app} image ${i} config`);
     add({ digest: hexOf(config.digest), size: config.size, kind: 'config' });
-    if (!Array.isArray(im.layers)) throw new FormatError('CONTENT_INVALID', `app ${app} image ${i}: layers must be an array`);
+    if (!Array.isArray(im.layers))
+      throw new FormatError('CONTENT_INVALID', `app ${app} image ${i}: layers must be an array`);
     for (const [j, l] of (im.layers as unknown[]).entries()) {
       const layer = parseDescriptor(l, `app ${app} image ${i} layer ${j}`);
-      if (layer.size > CAPS.layer) throw new FormatError('CONTENT_INVALID', `app ${app}: layer exceeds the size cap`);
+      if (layer.size > CAPS.layer)
+        throw new FormatError('CONTENT_INVALID', `app ${app}: layer exceeds the size cap`);
       add({ digest: hexOf(layer.digest), size: layer.size, kind: 'layer' });
     }
   }
@@ -127,17 +157,30 @@ export function storeReader(storeDir: string): SmallBlobReader {
     try {
       fh = await open(path, 'r');
     } catch (err) {
-      throw new FormatError('NO_TARGET_CONTENT', `blob sha256:${hex} is missing from ${storeDir}`, { cause: err, file: path });
+      throw new FormatError('NO_TARGET_CONTENT', `blob sha256:${hex} is missing from ${storeDir}`, {
+        cause: err,
+        file: path,
+      });
     }
     try {
       const st = await fh.stat();
-      if (!st.isFile()) throw new FormatError('CONTENT_INVALID', `blob sha256:${hex} is not a regular file`, { file: path });
-      if (st.size > cap) throw new FormatError('FILE_TOO_LARGE', `blob sha256:${hex} is ${st.size} bytes, over the ${cap}-byte cap`, { file: path });
+      if (!st.isFile())
+        throw new FormatError('CONTENT_INVALID', `blob sha256:${hex} is not a regular file`, {
+          file: path,
+        });
+      if (st.size > cap)
+        throw new FormatError(
+          'FILE_TOO_LARGE',
+          `blob sha256:${hex} is ${st.size} bytes, over the ${cap}-byte cap`,
+          { file: path },
+        );
       const buf = Buffer.alloc(st.size);
       const { bytesRead } = await fh.read(buf, 0, st.size, 0);
       const data = buf.subarray(0, bytesRead);
       if (createHash('sha256').update(data).digest('hex') !== hex) {
-        throw new FormatError('CONTENT_INVALID', `blob sha256:${hex} does not match its digest`, { file: path });
+        throw new FormatError('CONTENT_INVALID', `blob sha256:${hex} does not match its digest`, {
+          file: path,
+        });
       }
       return data;
     } finally {
@@ -147,12 +190,20 @@ export function storeReader(storeDir: string): SmallBlobReader {
 }
 
 /** Streams a file through sha256, refusing it once it passes `maxBytes`. */
-export async function hashFile(path: string, maxBytes: number): Promise<{ hex: string; size: number }> {
+export async function hashFile(
+  path: string,
+  maxBytes: number,
+): Promise<{ hex: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(path, {
+    highWaterMark: 1 << 20,
+  }) as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) throw new FormatError('FILE_TOO_LARGE', `${path} is larger than ${maxBytes} bytes`, { file: path });
+    if (size > maxBytes)
+      throw new FormatError('FILE_TOO_LARGE', `${path} is larger than ${maxBytes} bytes`, {
+        file: path,
+      });
     hash.update(chunk);
   }
   return { hex: hash.digest('hex'), size };
@@ -168,10 +219,17 @@ export async function verifyAppTree(storeDir: string, uri: string): Promise<AppB
       got = await hashFile(path, b.size ?? CAPS.appManifest);
     } catch (err) {
       if (err instanceof FormatError) throw err;
-      throw new FormatError('NO_TARGET_CONTENT', `blob sha256:${b.digest} (${b.kind}) is missing`, { cause: err, file: path });
+      throw new FormatError('NO_TARGET_CONTENT', `blob sha256:${b.digest} (${b.kind}) is missing`, {
+        cause: err,
+        file: path,
+      });
     }
     if (got.hex !== b.digest || (b.size !== undefined && got.size !== b.size)) {
-      throw new FormatError('CONTENT_INVALID', `blob sha256:${b.digest} (${b.kind}) does not match its digest or size`, { file: path });
+      throw new FormatError(
+        'CONTENT_INVALID',
+        `blob sha256:${b.digest} (${b.kind}) does not match its digest or size`,
+        { file: path },
+      );
     }
   }
   return blobs;

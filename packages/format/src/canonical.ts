@@ -24,9 +24,8 @@ function assertCanonicalSafe(value: unknown, path: string): void {
     return;
   }
   if (typeof value === 'string') {
-    // eslint-disable-next-line no-control-regex
-    if (!/^[\x00-\x7f]*$/.test(value)) {
-      throw new TypeError(`${path}: canonical JSON strings must be ASCII`);
+    if (!/^[\x20-\x7e]*$/.test(value)) {
+      throw new TypeError(`${path}: canonical JSON strings must be printable ASCII`);
     }
     return;
   }
@@ -34,11 +33,20 @@ function assertCanonicalSafe(value: unknown, path: string): void {
     value.forEach((v, i) => assertCanonicalSafe(v, `${path}[${i}]`));
     return;
   }
-  if (value !== null && typeof value === 'object') {
+  if (value === null || typeof value === 'boolean') return;
+  if (typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) {
+      throw new TypeError(
+        `${path}: only plain objects can be signed, got ${value.constructor?.name ?? 'object'}`,
+      );
+    }
     for (const [k, v] of Object.entries(value)) {
       if (v === undefined) throw new TypeError(`${path}.${k}: undefined is not JSON`);
       assertCanonicalSafe(k, `${path} key`);
       assertCanonicalSafe(v, `${path}.${k}`);
     }
+    return;
   }
+  throw new TypeError(`${path}: ${typeof value} is not JSON`);
 }

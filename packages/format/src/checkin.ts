@@ -14,15 +14,38 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { cp, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import {
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Updater, type Fetcher } from 'tuf-js';
 import { blobPath, planAppBlobs, storeReader } from './apps.js';
 import { FormatError, messageOf, type FormatErrorCode } from './errors.js';
-import { BUNDLE_DIRS, BUNDLE_MANIFEST_FIELD, CAPS, ROOT_FILE_RE, TUF_FILES, rootFileName, type BundleType } from './layout.js';
-import { parseBundleManifest, verifyBundleManifest, type BundleManifestSigned } from './manifest.js';
+import {
+  BUNDLE_DIRS,
+  BUNDLE_MANIFEST_FIELD,
+  CAPS,
+  ROOT_FILE_RE,
+  TUF_FILES,
+  rootFileName,
+  type BundleType,
+} from './layout.js';
+import {
+  parseBundleManifest,
+  verifyBundleManifest,
+  type BundleManifestSigned,
+} from './manifest.js';
 import {
   parseEnvelope,
   parseRoot,
@@ -34,7 +57,13 @@ import {
   type RootSigned,
 } from './metadata.js';
 import { StatusCode, type StatusValue } from './status.js';
-import { compareTargets, parseTargets, requiredApps, targetMismatch, type TargetEntry } from './target.js';
+import {
+  compareTargets,
+  parseTargets,
+  requiredApps,
+  targetMismatch,
+  type TargetEntry,
+} from './target.js';
 import { isExpired, parseTufTime } from './time.js';
 
 export interface CheckBundleOptions {
@@ -92,14 +121,27 @@ async function readCapped(path: string, cap: number, name: string): Promise<Buff
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw new FormatError('PATH_ESCAPE', `tuf/${name} is a symbolic link; refusing it`, { file: path });
-    throw new FormatError('TUF_MISSING', `cannot read tuf/${name}: ${messageOf(err)}`, { cause: err, file: path });
+    if (code === 'ELOOP')
+      throw new FormatError('PATH_ESCAPE', `tuf/${name} is a symbolic link; refusing it`, {
+        file: path,
+      });
+    throw new FormatError('TUF_MISSING', `cannot read tuf/${name}: ${messageOf(err)}`, {
+      cause: err,
+      file: path,
+    });
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new FormatError('INVALID_METADATA', `tuf/${name} is not a regular file`, { file: path });
+    if (!st.isFile())
+      throw new FormatError('INVALID_METADATA', `tuf/${name} is not a regular file`, {
+        file: path,
+      });
     if (st.size > cap) {
-      throw new FormatError('FILE_TOO_LARGE', `tuf/${name} is ${st.size} bytes, over the ${cap}-byte cap`, { file: path });
+      throw new FormatError(
+        'FILE_TOO_LARGE',
+        `tuf/${name} is ${st.size} bytes, over the ${cap}-byte cap`,
+        { file: path },
+      );
     }
     const buf = Buffer.alloc(st.size);
     let off = 0;
@@ -132,10 +174,14 @@ export async function readBundleMetadata(bundleDir: string): Promise<BundleMetad
   try {
     names = await readdir(tufDir);
   } catch (err) {
-    throw new FormatError('TUF_MISSING', `TUF metadata not found: ${tufDir} is missing; is this a bundle directory?`, {
-      cause: err,
-      file: tufDir,
-    });
+    throw new FormatError(
+      'TUF_MISSING',
+      `TUF metadata not found: ${tufDir} is missing; is this a bundle directory?`,
+      {
+        cause: err,
+        file: tufDir,
+      },
+    );
   }
   const files = new Map<string, Buffer>();
   const rootVersions: number[] = [];
@@ -150,20 +196,35 @@ export async function readBundleMetadata(bundleDir: string): Promise<BundleMetad
   }
   rootVersions.sort((a, b) => a - b);
   if (rootVersions.length > CAPS.rootChainLength) {
-    throw new FormatError('ROOT_CHAIN_BROKEN', `tuf/ holds ${rootVersions.length} roots, more than ${CAPS.rootChainLength}`);
+    throw new FormatError(
+      'ROOT_CHAIN_BROKEN',
+      `tuf/ holds ${rootVersions.length} roots, more than ${CAPS.rootChainLength}`,
+    );
   }
   return { files, rootVersions };
 }
 
-function parseJsonFile(meta: BundleMetadata, name: string, missing: FormatErrorCode, invalid: FormatErrorCode): unknown {
+function parseJsonFile(
+  meta: BundleMetadata,
+  name: string,
+  missing: FormatErrorCode,
+  invalid: FormatErrorCode,
+): unknown {
   const buf = meta.files.get(name);
   if (buf === undefined) {
-    throw new FormatError(missing, `TUF metadata not found: tuf/${name} is missing from the bundle`, { file: name });
+    throw new FormatError(
+      missing,
+      `TUF metadata not found: tuf/${name} is missing from the bundle`,
+      { file: name },
+    );
   }
   try {
     return JSON.parse(buf.toString('utf8'));
   } catch (err) {
-    throw new FormatError(invalid, `tuf/${name} is not valid JSON: ${messageOf(err)}`, { cause: err, file: name });
+    throw new FormatError(invalid, `tuf/${name} is not valid JSON: ${messageOf(err)}`, {
+      cause: err,
+      file: name,
+    });
   }
 }
 
@@ -172,15 +233,23 @@ function parseJsonFile(meta: BundleMetadata, name: string, missing: FormatErrorC
 
 function asBundleInvalid(err: unknown): never {
   if (err instanceof FormatError && err.code !== 'EXPIRED') {
-    throw new FormatError('BUNDLE_INVALID', `The bundle metadata check failed: ${err.message}`, { cause: err, file: err.file });
+    throw new FormatError('BUNDLE_INVALID', `The bundle metadata check failed: ${err.message}`, {
+      cause: err,
+      file: err.file,
+    });
   }
   throw err;
 }
 
-function checkManifestShape(meta: BundleMetadata, deviceType: BundleType | undefined): Envelope<BundleManifestSigned> {
+function checkManifestShape(
+  meta: BundleMetadata,
+  deviceType: BundleType | undefined,
+): Envelope<BundleManifestSigned> {
   let env: Envelope<BundleManifestSigned>;
   try {
-    env = parseBundleManifest(parseJsonFile(meta, TUF_FILES.manifest, 'TUF_MISSING', 'BUNDLE_INVALID'));
+    env = parseBundleManifest(
+      parseJsonFile(meta, TUF_FILES.manifest, 'TUF_MISSING', 'BUNDLE_INVALID'),
+    );
   } catch (err) {
     if (err instanceof FormatError && err.code === 'TUF_MISSING') throw err;
     asBundleInvalid(err);
@@ -199,14 +268,19 @@ function checkManifestShape(meta: BundleMetadata, deviceType: BundleType | undef
 // ---------------------------------------------------------------------------------------
 // 3. walkRootChain
 
-async function loadTrustedRoot(opts: CheckBundleOptions, type: BundleType): Promise<Envelope<RootSigned>> {
+async function loadTrustedRoot(
+  opts: CheckBundleOptions,
+  type: BundleType,
+): Promise<Envelope<RootSigned>> {
   const stored = join(opts.trustDir, type, 'root.json');
   const buf = await readFile(stored).catch(() => undefined);
   if (buf !== undefined) {
     return parseRoot(JSON.parse(buf.toString('utf8')), stored);
   }
   if (opts.shippedRootsDir === undefined) {
-    throw new FormatError('ROOT_NOT_FOUND', `no trusted root: ${stored} is missing`, { file: stored });
+    throw new FormatError('ROOT_NOT_FOUND', `no trusted root: ${stored} is missing`, {
+      file: stored,
+    });
   }
   const dir = join(opts.shippedRootsDir, type);
   const versions = (await readdir(dir).catch(() => [] as string[]))
@@ -215,11 +289,18 @@ async function loadTrustedRoot(opts: CheckBundleOptions, type: BundleType): Prom
     .map((m) => Number(m[1]))
     .sort((a, b) => a - b);
   if (versions.length === 0) {
-    throw new FormatError('ROOT_NOT_FOUND', `no trusted ${type} root: ${dir} holds no N.root.json`, { file: dir });
+    throw new FormatError(
+      'ROOT_NOT_FOUND',
+      `no trusted ${type} root: ${dir} holds no N.root.json`,
+      { file: dir },
+    );
   }
   // The shipped roots are part of the image; still, walk them so the newest is checked.
-  let root = parseRoot(JSON.parse(await readFile(join(dir, rootFileName(versions[0]!)), 'utf8')), join(dir, rootFileName(versions[0]!)));
-  verifySelfSignedRoot(root, join(dir, rootFileName(versions[0]!)));
+  let root = parseRoot(
+    JSON.parse(await readFile(join(dir, rootFileName(versions[0])), 'utf8')),
+    join(dir, rootFileName(versions[0])),
+  );
+  verifySelfSignedRoot(root, join(dir, rootFileName(versions[0])));
   for (const v of versions.slice(1)) {
     const path = join(dir, rootFileName(v));
     const next = parseRoot(JSON.parse(await readFile(path, 'utf8')), path);
@@ -230,18 +311,28 @@ async function loadTrustedRoot(opts: CheckBundleOptions, type: BundleType): Prom
 }
 
 /** Walks `tuf/<v>.root.json` from the trusted version + 1; a broken link is a security error. */
-function walkRootChain(meta: BundleMetadata, trusted: Envelope<RootSigned>): Envelope<RootSigned>[] {
+function walkRootChain(
+  meta: BundleMetadata,
+  trusted: Envelope<RootSigned>,
+): Envelope<RootSigned>[] {
   const chain: Envelope<RootSigned>[] = [];
   let current = trusted;
   for (let v = trusted.signed.version + 1; meta.files.has(rootFileName(v)); v++) {
     const name = `tuf/${rootFileName(v)}`;
     let next: Envelope<RootSigned>;
     try {
-      next = parseRoot(parseJsonFile(meta, rootFileName(v), 'ROOT_NOT_FOUND', 'ROOT_CHAIN_BROKEN'), name);
+      next = parseRoot(
+        parseJsonFile(meta, rootFileName(v), 'ROOT_NOT_FOUND', 'ROOT_CHAIN_BROKEN'),
+        name,
+      );
       verifyRootRotation(current.signed, next, name);
     } catch (err) {
       if (err instanceof FormatError && err.code === 'ROOT_CHAIN_BROKEN') throw err;
-      throw new FormatError('ROOT_CHAIN_BROKEN', `root chain broken at ${name}: ${messageOf(err)}`, { cause: err, file: name });
+      throw new FormatError(
+        'ROOT_CHAIN_BROKEN',
+        `root chain broken at ${name}: ${messageOf(err)}`,
+        { cause: err, file: name },
+      );
     }
     chain.push(next);
     current = next;
@@ -267,9 +358,16 @@ function checkManifest(
   try {
     verifyBundleManifest(env, root, { now: opts.now });
   } catch (err) {
-    if (opts.allowUnsignedManifest && err instanceof FormatError && err.code === 'THRESHOLD_NOT_MET') {
+    if (
+      opts.allowUnsignedManifest &&
+      err instanceof FormatError &&
+      err.code === 'THRESHOLD_NOT_MET'
+    ) {
       if (isExpired(env.signed.expires, opts.now)) {
-        throw new FormatError('EXPIRED', `The offline bundle metadata has expired: ${env.signed.expires}`);
+        throw new FormatError(
+          'EXPIRED',
+          `The offline bundle metadata has expired: ${env.signed.expires}`,
+        );
       }
     } else {
       asBundleInvalid(err);
@@ -298,7 +396,8 @@ class BundleFetcher implements Fetcher {
     const name = path.startsWith(this.base + '/') ? path.slice(this.base.length + 1) : undefined;
     const buf = name === undefined || name.includes('/') ? undefined : this.files.get(name);
     if (buf === undefined) throw new NotInBundle(`not in bundle: tuf/${name ?? path}`);
-    if (buf.length > maxLength) throw new FormatError('FILE_TOO_LARGE', `tuf/${name} is longer than ${maxLength} bytes`);
+    if (buf.length > maxLength)
+      throw new FormatError('FILE_TOO_LARGE', `tuf/${name} is longer than ${maxLength} bytes`);
     return buf;
   }
 
@@ -306,7 +405,11 @@ class BundleFetcher implements Fetcher {
     return Promise.resolve(this.lookup(url, maxLength));
   }
 
-  async downloadFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
+  async downloadFile<T>(
+    url: string,
+    maxLength: number,
+    handler: (file: string) => Promise<T>,
+  ): Promise<T> {
     const buf = this.lookup(url, maxLength);
     const tmp = join(await mkdtemp(join(tmpdir(), 'offline-ota-fetch-')), 'file');
     await writeFile(tmp, buf);
@@ -335,9 +438,13 @@ function classifyTufError(err: unknown): FormatError {
   if (err instanceof NotInBundle || /not in bundle/.test(msg)) {
     return wrap('TUF_MISSING', `TUF metadata not found in the bundle: ${msg}`);
   }
-  if (name === 'ExpiredMetadataError' || /is expired/.test(msg)) return wrap('TUF_EXPIRED', `TUF metadata expired: ${msg}`);
+  if (name === 'ExpiredMetadataError' || /is expired/.test(msg))
+    return wrap('TUF_EXPIRED', `TUF metadata expired: ${msg}`);
   if (name === 'BadVersionError' || /less than current version/.test(msg)) {
-    return wrap('TUF_ROLLBACK', `TUF metadata provided in the offline bundle is older than the device's: ${msg}`);
+    return wrap(
+      'TUF_ROLLBACK',
+      `TUF metadata provided in the offline bundle is older than the device's: ${msg}`,
+    );
   }
   // A version that disagrees with its parent's meta is a broken bundle, not an attack on
   // signatures: the reference reports it as a generic check-in failure (4).
@@ -350,14 +457,20 @@ function classifyTufError(err: unknown): FormatError {
     name === 'DownloadLengthMismatchError' ||
     name === 'ValueError' ||
     name === 'TypeError' ||
-    /signed by|Expected hash|Expected length|Max length|doesn't match|does not match|expected '/.test(msg)
+    /signed by|Expected hash|Expected length|Max length|doesn't match|does not match|expected '/.test(
+      msg,
+    )
   ) {
     return wrap('TUF_SECURITY', `TUF metadata in the bundle is not trusted: ${msg}`);
   }
   return wrap('TUF_FAILURE', `TUF metadata update failed: ${msg}`);
 }
 
-async function prepareWorkDir(opts: CheckBundleOptions, type: BundleType, trusted: Envelope<RootSigned>): Promise<string> {
+async function prepareWorkDir(
+  opts: CheckBundleOptions,
+  type: BundleType,
+  trusted: Envelope<RootSigned>,
+): Promise<string> {
   await mkdir(opts.trustDir, { recursive: true });
   const work = join(opts.trustDir, `.work-${type}-${randomBytes(6).toString('hex')}`);
   const stored = join(opts.trustDir, type);
@@ -374,7 +487,11 @@ async function prepareWorkDir(opts: CheckBundleOptions, type: BundleType, truste
   return work;
 }
 
-async function refreshTuf(meta: BundleMetadata, opts: CheckBundleOptions, workDir: string): Promise<void> {
+async function refreshTuf(
+  meta: BundleMetadata,
+  opts: CheckBundleOptions,
+  workDir: string,
+): Promise<void> {
   const tufDir = join(opts.bundleDir, BUNDLE_DIRS.tuf);
   const updater = new Updater({
     metadataDir: workDir,
@@ -404,34 +521,55 @@ interface TrustedSet {
   targets: TargetEntry[];
 }
 
-async function loadVerifiedSet(dir: string, now: Date, minRootVersion: number): Promise<TrustedSet> {
+async function loadVerifiedSet(
+  dir: string,
+  now: Date,
+  minRootVersion: number,
+): Promise<TrustedSet> {
   const read = async (name: string): Promise<unknown> => {
     try {
       return JSON.parse(await readFile(join(dir, name), 'utf8'));
     } catch (err) {
-      throw new FormatError('TUF_MISSING', `trusted metadata ${name} is missing or unreadable`, { cause: err });
+      throw new FormatError('TUF_MISSING', `trusted metadata ${name} is missing or unreadable`, {
+        cause: err,
+      });
     }
   };
   const root = parseRoot(await read('root.json'), 'root.json');
   if (root.signed.version < minRootVersion) {
-    throw new FormatError('ROOT_CHAIN_BROKEN', `the bundle's root chain was not consumed: trusted root is v${root.signed.version}, bundle has v${minRootVersion}`);
+    throw new FormatError(
+      'ROOT_CHAIN_BROKEN',
+      `the bundle's root chain was not consumed: trusted root is v${root.signed.version}, bundle has v${minRootVersion}`,
+    );
   }
   const check = (role: RoleName, value: unknown): Record<string, unknown> => {
     const env = parseEnvelope(value, `${role}.json`);
-    if (env.signed._type !== role) throw new FormatError('TUF_SECURITY', `${role}.json has _type ${String(env.signed._type)}`);
+    if (env.signed._type !== role)
+      throw new FormatError('TUF_SECURITY', `${role}.json has _type ${String(env.signed._type)}`);
     try {
       parseTufTime(env.signed.expires, `${role}.json expires`);
-      verifyThreshold(env, root.signed.keys, root.signed.roles[role], { strict: false, what: `${role}.json` });
+      verifyThreshold(env, root.signed.keys, root.signed.roles[role], {
+        strict: false,
+        what: `${role}.json`,
+      });
     } catch (err) {
-      throw new FormatError('TUF_SECURITY', `TUF metadata is not trusted: ${messageOf(err)}`, { cause: err });
+      throw new FormatError('TUF_SECURITY', `TUF metadata is not trusted: ${messageOf(err)}`, {
+        cause: err,
+      });
     }
     if (isExpired(env.signed.expires as string, now)) {
-      throw new FormatError('TUF_EXPIRED', `TUF metadata expired: ${role}.json expired at ${String(env.signed.expires)}`);
+      throw new FormatError(
+        'TUF_EXPIRED',
+        `TUF metadata expired: ${role}.json expired at ${String(env.signed.expires)}`,
+      );
     }
     return env.signed;
   };
   if (isExpired(root.signed.expires, now)) {
-    throw new FormatError('TUF_EXPIRED', `TUF metadata expired: root.json v${root.signed.version} expired at ${root.signed.expires}`);
+    throw new FormatError(
+      'TUF_EXPIRED',
+      `TUF metadata expired: root.json v${root.signed.version} expired at ${root.signed.expires}`,
+    );
   }
   check('timestamp', await read('timestamp.json'));
   check('snapshot', await read('snapshot.json'));
@@ -456,10 +594,14 @@ async function isRegularFile(path: string): Promise<boolean> {
   }
 }
 
-async function contentProblem(entry: TargetEntry, opts: CheckBundleOptions): Promise<string | null> {
+async function contentProblem(
+  entry: TargetEntry,
+  opts: CheckBundleOptions,
+): Promise<string | null> {
   const objects = join(opts.bundleDir, BUNDLE_DIRS.ostree, 'objects');
   const commitFile = join(objects, entry.commit.slice(0, 2), `${entry.commit.slice(2)}.commit`);
-  if (!(await isRegularFile(commitFile))) return `OSTree commit ${entry.commit} is not in ostree_repo`;
+  if (!(await isRegularFile(commitFile)))
+    return `OSTree commit ${entry.commit} is not in ostree_repo`;
   if (!opts.appsEnabled) return null;
   const store = join(opts.bundleDir, BUNDLE_DIRS.apps);
   for (const [app, uri] of Object.entries(requiredApps(entry, opts.composeApps))) {
@@ -469,7 +611,8 @@ async function contentProblem(entry: TargetEntry, opts: CheckBundleOptions): Pro
         const path = blobPath(store, b.digest);
         const st = await lstat(path).catch(() => undefined);
         if (!st?.isFile()) return `app ${app}: blob sha256:${b.digest} (${b.kind}) is missing`;
-        if (b.size !== undefined && st.size !== b.size) return `app ${app}: blob sha256:${b.digest} has the wrong size`;
+        if (b.size !== undefined && st.size !== b.size)
+          return `app ${app}: blob sha256:${b.digest} has the wrong size`;
       }
     } catch (err) {
       return `app ${app}: ${messageOf(err)}`;
@@ -520,13 +663,18 @@ export async function checkBundle(opts: CheckBundleOptions): Promise<CheckBundle
 
     const listed = set.targets.filter((t) => info.targets.includes(t.name));
     if (listed.length === 0) {
-      throw new FormatError('NO_MATCHING_TARGETS', 'None of the bundle targets are listed among the TUF targets allowed for the device');
+      throw new FormatError(
+        'NO_MATCHING_TARGETS',
+        'None of the bundle targets are listed among the TUF targets allowed for the device',
+      );
     }
     const matching = listed
       .filter((t) => targetMismatch(t, { hardwareId: opts.hardwareId, tags: opts.tags }) === null)
       .sort(compareTargets);
     if (matching.length === 0) {
-      const why = listed.map((t) => `${t.name}: ${targetMismatch(t, { hardwareId: opts.hardwareId, tags: opts.tags })}`);
+      const why = listed.map(
+        (t) => `${t.name}: ${targetMismatch(t, { hardwareId: opts.hardwareId, tags: opts.tags })}`,
+      );
       throw new FormatError(
         'NO_MATCHING_TARGETS',
         `Couldn't find Targets matching the device's hardware ID; check a tag or a hardware ID of the device and the bundle's tag (${why.join('; ')})`,

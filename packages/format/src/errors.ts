@@ -36,7 +36,11 @@ export class FormatError extends Error {
   /** The file the error is about, when there is one. */
   readonly file: string | undefined;
 
-  constructor(code: FormatErrorCode, message: string, options?: { cause?: unknown; file?: string }) {
+  constructor(
+    code: FormatErrorCode,
+    message: string,
+    options?: { cause?: unknown; file?: string },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FormatError';
     this.code = code;

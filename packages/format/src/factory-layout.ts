@@ -26,7 +26,8 @@ export const factoryPaths = (dir: string) => ({
     join(dir, 'keys', `${role}.${ext}`),
   tufDir: (type: BundleType) => join(dir, 'tuf', type),
   root: (type: BundleType, version: number) => join(dir, 'tuf', type, `${version}.root.json`),
-  tagTargets: (type: BundleType, tag: string) => join(dir, 'tuf', type, 'tags', tag, 'targets.json'),
+  tagTargets: (type: BundleType, tag: string) =>
+    join(dir, 'tuf', type, 'tags', tag, 'targets.json'),
   waveDir: (wave: string) => join(dir, 'tuf', 'prod', 'waves', wave),
   waveTargets: (wave: string) => join(dir, 'tuf', 'prod', 'waves', wave, 'targets.json'),
   counters: join(dir, 'tuf', 'counters.json'),

@@ -106,7 +106,10 @@ export function parsePrivateKeyFile(value: unknown, where: string): SigningKey {
   const v = value as Partial<TufPrivateKeyFile> | null;
   const priv = v?.keyval?.private;
   if (typeof priv !== 'string' || !HEX64.test(priv)) {
-    throw new FormatError('INVALID_KEY', `${where}: not an ed25519 private key file (keyval.private must be 64 hex)`);
+    throw new FormatError(
+      'INVALID_KEY',
+      `${where}: not an ed25519 private key file (keyval.private must be 64 hex)`,
+    );
   }
   const key = signingKeyFromSeed(new Uint8Array(Buffer.from(priv, 'hex')));
   if (v?.keyval?.public !== undefined && v.keyval.public !== key.publicKey.keyval.public) {

@@ -49,5 +49,6 @@ export type BundleType = 'ci' | 'prod';
 export const BUNDLE_TYPES: readonly BundleType[] = ['ci', 'prod'];
 
 /** `<host>/<factory>/<app>@sha256:<hex>` */
-export const APP_URI_RE = /^([a-z0-9.-]+(?::[0-9]+)?)\/([a-z0-9._-]+)\/([a-z0-9._-]+)@sha256:([0-9a-f]{64})$/;
+export const APP_URI_RE =
+  /^([a-z0-9.-]+(?::[0-9]+)?)\/([a-z0-9._-]+)\/([a-z0-9._-]+)@sha256:([0-9a-f]{64})$/;
 export const SHA256_HEX_RE = /^[0-9a-f]{64}$/;

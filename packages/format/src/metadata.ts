@@ -1,6 +1,13 @@
 import { canonicalBytes } from './canonical.js';
 import { FormatError } from './errors.js';
-import { keyIdOf, parsePublicKey, signBytes, verifyBytes, type SigningKey, type TufPublicKey } from './keys.js';
+import {
+  keyIdOf,
+  parsePublicKey,
+  signBytes,
+  verifyBytes,
+  type SigningKey,
+  type TufPublicKey,
+} from './keys.js';
 import { parseTufTime } from './time.js';
 
 /** TUF 1.0 metadata as stored on disk: `{signatures, signed}`. */
@@ -89,7 +96,11 @@ export interface TargetCustom {
 }
 
 /** Signs the canonical form of `signed` with each key, appending to existing signatures. */
-export function signEnvelope<T>(signed: T, keys: readonly SigningKey[], existing: Signature[] = []): Envelope<T> {
+export function signEnvelope<T>(
+  signed: T,
+  keys: readonly SigningKey[],
+  existing: Signature[] = [],
+): Envelope<T> {
   const bytes = canonicalBytes(signed);
   const signatures = [...existing];
   for (const key of keys) {
@@ -138,7 +149,10 @@ export function verifyThreshold(
   for (const sig of env.signatures) {
     if (seenKeyids.has(sig.keyid)) {
       if (opts.strict) {
-        throw new FormatError('DUPLICATE_SIGNATURE', `${opts.what}: key ${sig.keyid} signed more than once`);
+        throw new FormatError(
+          'DUPLICATE_SIGNATURE',
+          `${opts.what}: key ${sig.keyid} signed more than once`,
+        );
       }
       continue;
     }
@@ -146,16 +160,25 @@ export function verifyThreshold(
     const key = role.keyids.includes(sig.keyid) ? keys[sig.keyid] : undefined;
     if (key === undefined) {
       if (opts.strict) {
-        throw new FormatError('UNKNOWN_KEY', `${opts.what} is signed with an unknown key: ${sig.keyid}`);
+        throw new FormatError(
+          'UNKNOWN_KEY',
+          `${opts.what} is signed with an unknown key: ${sig.keyid}`,
+        );
       }
       continue;
     }
     if (keyIdOf(key) !== sig.keyid) {
-      throw new FormatError('INVALID_KEY', `${opts.what}: key id ${sig.keyid} does not match its key object`);
+      throw new FormatError(
+        'INVALID_KEY',
+        `${opts.what}: key id ${sig.keyid} does not match its key object`,
+      );
     }
     if (!verifyBytes(key, bytes, sig.sig)) {
       if (opts.strict) {
-        throw new FormatError('BAD_SIGNATURE', `${opts.what}: invalid signature by key ${sig.keyid}`);
+        throw new FormatError(
+          'BAD_SIGNATURE',
+          `${opts.what}: invalid signature by key ${sig.keyid}`,
+        );
       }
       continue;
     }
@@ -198,7 +221,8 @@ export function parseEnvelope(value: unknown, what: string): Envelope<Record<str
 }
 
 function checkCommon(signed: Record<string, unknown>, type: string, what: string): void {
-  if (signed._type !== type) fail(what, `_type must be "${type}", got ${JSON.stringify(signed._type)}`);
+  if (signed._type !== type)
+    fail(what, `_type must be "${type}", got ${JSON.stringify(signed._type)}`);
   if (!Number.isSafeInteger(signed.version) || (signed.version as number) < 1) {
     fail(what, 'version must be a positive integer');
   }
@@ -213,15 +237,20 @@ export function parseRoot(value: unknown, what: string): Envelope<RootSigned> {
   const env = parseEnvelope(value, what);
   const s = env.signed;
   checkCommon(s, 'root', what);
-  if (typeof s.consistent_snapshot !== 'boolean') fail(what, 'consistent_snapshot must be a boolean');
+  if (typeof s.consistent_snapshot !== 'boolean')
+    fail(what, 'consistent_snapshot must be a boolean');
   if (!isObject(s.keys)) fail(what, '"keys" must be an object');
   const keys: Record<string, TufPublicKey> = {};
   for (const [keyid, k] of Object.entries(s.keys)) {
     const key = parsePublicKey(k, `${what} key ${keyid}`);
     if (keyIdOf(key) !== keyid) {
-      throw new FormatError('INVALID_KEY', `${what}: key id ${keyid} is not the sha256 of its key object`, {
-        file: what,
-      });
+      throw new FormatError(
+        'INVALID_KEY',
+        `${what}: key id ${keyid} is not the sha256 of its key object`,
+        {
+          file: what,
+        },
+      );
     }
     keys[keyid] = key;
   }
@@ -229,7 +258,12 @@ export function parseRoot(value: unknown, what: string): Envelope<RootSigned> {
   const roles = {} as Record<RoleName, RoleKeys>;
   for (const name of TOP_LEVEL_ROLES) {
     const r = s.roles[name];
-    if (!isObject(r) || !Array.isArray(r.keyids) || !Number.isSafeInteger(r.threshold) || (r.threshold as number) < 1) {
+    if (
+      !isObject(r) ||
+      !Array.isArray(r.keyids) ||
+      !Number.isSafeInteger(r.threshold) ||
+      (r.threshold as number) < 1
+    ) {
       fail(what, `role "${name}" needs "keyids" and a threshold >= 1`);
     }
     const keyids = r.keyids as unknown[];
@@ -237,9 +271,12 @@ export function parseRoot(value: unknown, what: string): Envelope<RootSigned> {
       fail(what, `role "${name}" lists a key id that is not in "keys"`);
     }
     if (new Set(keyids).size !== keyids.length) fail(what, `role "${name}" lists a key id twice`);
-    const distinctPublic = new Set((keyids as string[]).map((k) => keys[k]!.keyval.public));
+    const distinctPublic = new Set((keyids as string[]).map((k) => keys[k].keyval.public));
     if (distinctPublic.size < (r.threshold as number)) {
-      fail(what, `role "${name}" has threshold ${String(r.threshold)} but only ${distinctPublic.size} distinct key(s)`);
+      fail(
+        what,
+        `role "${name}" has threshold ${String(r.threshold)} but only ${distinctPublic.size} distinct key(s)`,
+      );
     }
     roles[name] = { keyids: keyids as string[], threshold: r.threshold as number };
   }
@@ -261,7 +298,11 @@ export function parseRoot(value: unknown, what: string): Envelope<RootSigned> {
  * Verifies a new root against the trusted one (TUF spec 5.3.4–5.3.5): version exactly
  * trusted+1, signed by a threshold of the trusted root's root keys and of its own.
  */
-export function verifyRootRotation(trusted: RootSigned, next: Envelope<RootSigned>, what: string): void {
+export function verifyRootRotation(
+  trusted: RootSigned,
+  next: Envelope<RootSigned>,
+  what: string,
+): void {
   if (next.signed.version !== trusted.version + 1) {
     throw new FormatError(
       'ROOT_CHAIN_BROKEN',
@@ -270,8 +311,14 @@ export function verifyRootRotation(trusted: RootSigned, next: Envelope<RootSigne
     );
   }
   try {
-    verifyThreshold(next, trusted.keys, trusted.roles.root, { strict: false, what: `${what} (old root keys)` });
-    verifyThreshold(next, next.signed.keys, next.signed.roles.root, { strict: false, what: `${what} (new root keys)` });
+    verifyThreshold(next, trusted.keys, trusted.roles.root, {
+      strict: false,
+      what: `${what} (old root keys)`,
+    });
+    verifyThreshold(next, next.signed.keys, next.signed.roles.root, {
+      strict: false,
+      what: `${what} (new root keys)`,
+    });
   } catch (err) {
     if (err instanceof FormatError) {
       throw new FormatError('ROOT_CHAIN_BROKEN', err.message, { cause: err, file: what });

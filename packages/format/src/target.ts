@@ -31,7 +31,7 @@ export function parseAppUri(uri: unknown, where = 'app uri'): AppUri {
       `${where}: ${JSON.stringify(uri)} is not of the form <host>/<factory>/<app>@sha256:<64 hex>`,
     );
   }
-  return { host: m[1]!, factory: m[2]!, app: m[3]!, digest: m[4]! };
+  return { host: m[1], factory: m[2], app: m[3], digest: m[4] };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -46,21 +46,29 @@ export function parseTargetEntry(name: string, json: unknown): TargetEntry {
   };
   if (!isObject(json)) bad('not an object');
   const t = json as Record<string, unknown>;
-  if (!Number.isSafeInteger(t.length) || (t.length as number) < 0) bad('length must be a non-negative integer');
+  if (!Number.isSafeInteger(t.length) || (t.length as number) < 0)
+    bad('length must be a non-negative integer');
   if (!isObject(t.hashes)) bad('hashes must be an object');
   const commit = (t.hashes as Record<string, unknown>).sha256;
-  if (typeof commit !== 'string' || !SHA256_HEX_RE.test(commit)) bad('hashes.sha256 (the OSTree commit) is required');
+  if (typeof commit !== 'string' || !SHA256_HEX_RE.test(commit))
+    bad('hashes.sha256 (the OSTree commit) is required');
   if (!isObject(t.custom)) bad('custom must be an object');
   const c = t.custom as Record<string, unknown>;
-  if (c.targetFormat !== 'OSTREE') bad(`targetFormat must be "OSTREE", got ${JSON.stringify(c.targetFormat)}`);
+  if (c.targetFormat !== 'OSTREE')
+    bad(`targetFormat must be "OSTREE", got ${JSON.stringify(c.targetFormat)}`);
   if (typeof c.version !== 'string' || !/^(0|[1-9][0-9]{0,14})$/.test(c.version)) {
     bad('custom.version must be a decimal integer string');
   }
-  if (!Array.isArray(c.hardwareIds) || c.hardwareIds.length !== 1 || typeof c.hardwareIds[0] !== 'string') {
+  if (
+    !Array.isArray(c.hardwareIds) ||
+    c.hardwareIds.length !== 1 ||
+    typeof c.hardwareIds[0] !== 'string'
+  ) {
     bad('custom.hardwareIds must hold exactly one hardware id');
   }
   const tags = c.tags === undefined ? [] : c.tags;
-  if (!Array.isArray(tags) || tags.some((x) => typeof x !== 'string')) bad('custom.tags must be a list of strings');
+  if (!Array.isArray(tags) || tags.some((x) => typeof x !== 'string'))
+    bad('custom.tags must be a list of strings');
   const apps: Record<string, string> = {};
   if (c.docker_compose_apps !== undefined) {
     if (!isObject(c.docker_compose_apps)) bad('custom.docker_compose_apps must be an object');
@@ -76,10 +84,10 @@ export function parseTargetEntry(name: string, json: unknown): TargetEntry {
     name,
     commit: commit as string,
     version: Number(c.version),
-    hardwareId: (c.hardwareIds as string[])[0]!,
+    hardwareId: (c.hardwareIds as string[])[0],
     tags: tags as string[],
     apps,
-    info: json as unknown as TargetFileInfo,
+    info: json as TargetFileInfo,
   };
 }
 
@@ -108,21 +116,29 @@ export function targetAppsForBundle(entry: TargetEntry): Record<string, string> 
   const mode = offlineAppMode(entry.info.custom ?? {});
   if (mode.kind === 'all') return { ...entry.apps };
   if (mode.kind === 'none') return {};
-  return Object.fromEntries(Object.entries(entry.apps).filter(([name]) => mode.apps.includes(name)));
+  return Object.fromEntries(
+    Object.entries(entry.apps).filter(([name]) => mode.apps.includes(name)),
+  );
 }
 
 /**
  * The apps a device must find in the bundle for this Target: the device's `compose_apps`
  * (all of the Target's apps when unset), restricted to what the bundle carries.
  */
-export function requiredApps(entry: TargetEntry, composeApps: readonly string[] | undefined): Record<string, string> {
+export function requiredApps(
+  entry: TargetEntry,
+  composeApps: readonly string[] | undefined,
+): Record<string, string> {
   const carried = targetAppsForBundle(entry);
   const wanted = composeApps === undefined ? Object.keys(entry.apps) : composeApps;
   return Object.fromEntries(Object.entries(carried).filter(([name]) => wanted.includes(name)));
 }
 
 /** Why a Target does not fit a device, or null when it does (reference §3.4 step 5). */
-export function targetMismatch(entry: TargetEntry, device: { hardwareId: string; tags: readonly string[] }): string | null {
+export function targetMismatch(
+  entry: TargetEntry,
+  device: { hardwareId: string; tags: readonly string[] },
+): string | null {
   if (entry.hardwareId !== device.hardwareId) {
     return `hardware id ${entry.hardwareId} differs from the device's ${device.hardwareId}`;
   }

@@ -26,7 +26,10 @@ export function formatTufTime(date: Date): string {
  */
 export function parseTufTime(value: unknown, what = 'expires'): Date {
   if (typeof value !== 'string') {
-    throw new FormatError('INVALID_TIME', `${what} must be a string of the form YYYY-MM-DDTHH:MM:SSZ`);
+    throw new FormatError(
+      'INVALID_TIME',
+      `${what} must be a string of the form YYYY-MM-DDTHH:MM:SSZ`,
+    );
   }
   const m = TUF_TIME_RE.exec(value);
   if (!m) {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command: set-up, lint (zero warnings), then every package's unit and
+# end-to-end tests against the real ostree and fw_setenv. Ends with one summary line.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+PNPM="pnpm"; command -v pnpm >/dev/null 2>&1 || PNPM="$ROOT/.tools/node_modules/.bin/pnpm"
+
+echo "== lint"
+"$PNPM" exec eslint --max-warnings 0 .
+"$PNPM" exec prettier --check . >/dev/null
+
+passed=0; failed=0; status=0
+log="$(mktemp)"
+for pkg in format bundle device-sim aklite-offline; do
+  echo "== tests: @offline-ota/$pkg"
+  set +e
+  (cd "packages/$pkg" && "$PNPM" run --silent test) 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  p=$(grep -Eo '^ *[0-9]+ passing' "$log" | grep -Eo '[0-9]+' | tail -n1 || true)
+  f=$(grep -Eo '^ *[0-9]+ failing' "$log" | grep -Eo '[0-9]+' | tail -n1 || true)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  if [ "$rc" -ne 0 ]; then status=1; [ -z "$f" ] && failed=$((failed + 1)); fi
+done
+rm -f "$log"
+echo "tests: $passed passed, $failed failed"
+exit "$status"
