@@ -1,0 +1,248 @@
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { canonicalBytes, MEDIA_TYPES, systemClock, type Clock } from '@offline-ota/format';
+import { COMPOSE_FILE } from './app-store.js';
+import { BundleError } from './errors.js';
+import { initFactory, type InitFactoryResult } from './factory.js';
+import { sha256Hex } from './fsutil.js';
+import { publishTarget } from './publish.js';
+import { buildTar, gzipDeterministic } from './tarball.js';
+
+/**
+ * Sample content generators for tests, the demo and the other packages' fixtures. They
+ * build real inputs (a bootable-looking rootfs tree, compose projects with OCI image
+ * layouts) that the production publisher consumes unchanged.
+ */
+
+export const SAMPLE_KERNEL_VERSION = '6.1.0-sim';
+
+export interface SampleRootfsOptions {
+  version: number | string;
+  osName?: string;
+  /** Extra files, path relative to the rootfs root → content. */
+  extraFiles?: Record<string, string | Uint8Array>;
+}
+
+async function put(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, content);
+  await chmod(path, mode);
+}
+
+/**
+ * Writes a rootfs tree OSTree can deploy: `usr/lib/modules/<kver>/vmlinuz`,
+ * `usr/etc/os-release` (ID, PRETTY_NAME, VERSION_ID), `usr/bin/hello` and
+ * `usr/etc/app.conf`. Returns `dir`.
+ */
+export async function makeSampleRootfs(dir: string, o: SampleRootfsOptions): Promise<string> {
+  const osName = o.osName ?? 'lmp';
+  const version = String(o.version);
+  await put(
+    join(dir, 'usr/lib/modules', SAMPLE_KERNEL_VERSION, 'vmlinuz'),
+    `sim kernel ${SAMPLE_KERNEL_VERSION}\n`,
+  );
+  await put(
+    join(dir, 'usr/etc/os-release'),
+    [
+      `ID=${osName}`,
+      'NAME="Linux-microPlatform (simulated)"',
+      `PRETTY_NAME="Linux-microPlatform (simulated) ${version}"`,
+      `VERSION_ID=${version}`,
+      `IMAGE_VERSION=${version}`,
+      '',
+    ].join('\n'),
+  );
+  await put(
+    join(dir, 'usr/bin/hello'),
+    `#!/bin/sh\necho "hello from rootfs version ${version}"\n`,
+    0o755,
+  );
+  await put(join(dir, 'usr/etc/app.conf'), `# sample configuration\nversion=${version}\n`);
+  for (const [rel, content] of Object.entries(o.extraFiles ?? {})) {
+    if (rel.startsWith('/') || rel.split('/').includes('..')) {
+      throw new BundleError('INVALID_ARGUMENT', `extra rootfs file path must be relative: ${rel}`);
+    }
+    await put(join(dir, rel), content);
+  }
+  return dir;
+}
+
+export interface SampleImage {
+  name: string;
+  /** Files of the image's single layer: path → content. */
+  files: Record<string, string | Uint8Array>;
+}
+
+export interface SampleAppOptions {
+  name: string;
+  images: SampleImage[];
+  /** Adds `x-compose-sim: {fail-start: true}`: device-sim's compose stand-in fails the app. */
+  failStart?: boolean;
+}
+
+export interface SampleApp {
+  /** The compose project directory (`<dir>/<name>`); its basename is the app name. */
+  projectDir: string;
+  name: string;
+  /** Image name → image manifest digest (`sha256:<hex>`). */
+  images: Record<string, string>;
+}
+
+async function putBlobFile(
+  layoutDir: string,
+  bytes: Uint8Array,
+): Promise<{ digest: string; size: number }> {
+  const hex = sha256Hex(bytes);
+  await put(join(layoutDir, 'blobs', 'sha256', hex), bytes);
+  return { digest: `sha256:${hex}`, size: bytes.length };
+}
+
+/** Builds an OCI image layout from scratch: one gzip tar layer, a config and a manifest. */
+async function makeImageLayout(layoutDir: string, image: SampleImage): Promise<string> {
+  const tar = buildTar(
+    Object.entries(image.files).map(([path, content]) => ({
+      path: path.replace(/^\/+/, ''),
+      data: typeof content === 'string' ? Buffer.from(content) : content,
+    })),
+  );
+  const layer = await putBlobFile(layoutDir, gzipDeterministic(tar));
+  const config = await putBlobFile(
+    layoutDir,
+    canonicalBytes({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Cmd: ['/bin/sh'] },
+      rootfs: { type: 'layers', diff_ids: [`sha256:${sha256Hex(tar)}`] },
+    }),
+  );
+  const manifest = await putBlobFile(
+    layoutDir,
+    canonicalBytes({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.ociManifest,
+      config: { mediaType: MEDIA_TYPES.ociConfig, ...config },
+      layers: [{ mediaType: MEDIA_TYPES.ociLayerGzip, ...layer }],
+    }),
+  );
+  await put(join(layoutDir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  await put(
+    join(layoutDir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ mediaType: MEDIA_TYPES.ociManifest, ...manifest }],
+    }),
+  );
+  return manifest.digest;
+}
+
+/**
+ * Writes a compose project `<dir>/<name>/`: `docker-compose.yml` with one service per
+ * image (`image: <image name>`) and `images/<image name>/` OCI image layouts.
+ */
+export async function makeSampleApp(dir: string, o: SampleAppOptions): Promise<SampleApp> {
+  if (o.images.length === 0)
+    throw new BundleError('INVALID_ARGUMENT', 'a sample app needs at least one image');
+  const projectDir = join(dir, o.name);
+  const images: Record<string, string> = {};
+  const lines = ['services:'];
+  for (const image of o.images) {
+    images[image.name] = await makeImageLayout(join(projectDir, 'images', image.name), image);
+    lines.push(`  ${image.name}:`, `    image: ${image.name}`, '    restart: unless-stopped');
+  }
+  if (o.failStart === true) lines.push('x-compose-sim:', '  fail-start: true');
+  await put(join(projectDir, COMPOSE_FILE), lines.join('\n') + '\n');
+  return { projectDir, name: o.name, images };
+}
+
+export interface TestFactoryOptions {
+  /** Working directory: the factory goes to `<dir>/factory`, sources to `<dir>/sources`. */
+  dir: string;
+  /** Where the offline key archives go; default `<dir>/offline-keys`. */
+  offlineKeysDir?: string;
+  name?: string;
+  hardwareId?: string;
+  tag?: string;
+  versions?: number[];
+  apps?: string[];
+  /** App names whose compose file asks device-sim's stand-in to fail. */
+  failingApps?: string[];
+  clock?: Clock;
+  rootExpiresInDays?: number;
+  prodTargetsKeys?: number;
+  prodTargetsThreshold?: number;
+}
+
+export interface TestFactory {
+  factoryDir: string;
+  /** Target names, in the order of `versions`. */
+  targets: string[];
+  offlineKeys: { root: string; targets: string[] };
+  hardwareId: string;
+  tag: string;
+  init: InitFactoryResult;
+  /** Target name → OSTree commit. */
+  commits: Record<string, string>;
+}
+
+/**
+ * A ready factory: init, then publish each version (rootfs with `VERSION_ID=<N>`, and
+ * apps whose image content changes with N). Library calls only, so it is fast.
+ */
+export async function createTestFactory(o: TestFactoryOptions): Promise<TestFactory> {
+  const hardwareId = o.hardwareId ?? 'sim-x86';
+  const tag = o.tag ?? 'main';
+  const versions = o.versions ?? [1, 2];
+  const appNames = o.apps ?? ['shellhttpd'];
+  const clock = o.clock ?? systemClock;
+  const factoryDir = join(o.dir, 'factory');
+  const init = await initFactory({
+    dir: factoryDir,
+    name: o.name ?? 'acme',
+    offlineKeysDir: o.offlineKeysDir ?? join(o.dir, 'offline-keys'),
+    clock,
+    ...(o.rootExpiresInDays === undefined ? {} : { rootExpiresInDays: o.rootExpiresInDays }),
+    ...(o.prodTargetsKeys === undefined ? {} : { prodTargetsKeys: o.prodTargetsKeys }),
+    ...(o.prodTargetsThreshold === undefined
+      ? {}
+      : { prodTargetsThreshold: o.prodTargetsThreshold }),
+  });
+  const targets: string[] = [];
+  const commits: Record<string, string> = {};
+  for (const v of versions) {
+    const src = join(o.dir, 'sources', `v${v}`);
+    const rootfs = await makeSampleRootfs(join(src, 'rootfs'), {
+      version: v,
+      osName: init.config.osName,
+    });
+    const apps: string[] = [];
+    for (const app of appNames) {
+      const made = await makeSampleApp(join(src, 'apps'), {
+        name: app,
+        images: [
+          {
+            name: app,
+            files: {
+              [`srv/${app}/index.html`]: `<p>${app} version ${v}</p>\n`,
+              'etc/version': `${v}\n`,
+            },
+          },
+        ],
+        failStart: o.failingApps?.includes(app) ?? false,
+      });
+      apps.push(made.projectDir);
+    }
+    const res = await publishTarget({
+      factory: factoryDir,
+      rootfsDir: rootfs,
+      hardwareId,
+      version: v,
+      tags: [tag],
+      apps,
+      clock,
+    });
+    targets.push(res.name);
+    commits[res.name] = res.commit;
+  }
+  return { factoryDir, targets, offlineKeys: init.offlineKeys, hardwareId, tag, init, commits };
+}
