@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Updater, type Fetcher } from 'tuf-js';
+import { DownloadHTTPError } from 'tuf-js/dist/error.js';
 import { blobPath, planAppBlobs, storeReader } from './apps.js';
 import { FormatError, messageOf, type FormatErrorCode } from './errors.js';
 import {
@@ -421,11 +422,10 @@ class BundleFetcher implements Fetcher {
   }
 }
 
-/** A 404 as tuf-js expects it: `statusCode` 404 ends the root loop. */
-class NotInBundle extends Error {
-  readonly statusCode = 404;
+/** A 404 as tuf-js expects it: its own DownloadHTTPError with status 404 ends the root loop. */
+class NotInBundle extends DownloadHTTPError {
   constructor(message: string) {
-    super(message);
+    super(message, 404);
     this.name = 'DownloadHTTPError';
   }
 }

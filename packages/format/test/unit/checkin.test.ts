@@ -1,0 +1,400 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { canonicalJson } from '../../src/canonical.js';
+import { checkBundle, exitStatusFor, type CheckBundleOptions } from '../../src/checkin.js';
+import { FormatError } from '../../src/errors.js';
+import { generateSigningKey, type SigningKey } from '../../src/keys.js';
+import { buildBundleManifest } from '../../src/manifest.js';
+import { signEnvelope, SPEC_VERSION, type RootSigned } from '../../src/metadata.js';
+import { StatusCode } from '../../src/status.js';
+import { formatTufTime } from '../../src/time.js';
+
+// tuf-js reads the real clock, so the fixture's times are relative to it.
+const NOW = new Date(Math.floor(Date.now() / 1000) * 1000);
+const days = (n: number) => formatTufTime(new Date(NOW.getTime() + n * 86400_000));
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+interface Keys {
+  root: SigningKey[];
+  targets: SigningKey[];
+  snapshot: SigningKey;
+  timestamp: SigningKey;
+}
+
+function makeKeys(): Keys {
+  return {
+    root: [generateSigningKey()],
+    targets: [generateSigningKey(), generateSigningKey(), generateSigningKey()],
+    snapshot: generateSigningKey(),
+    timestamp: generateSigningKey(),
+  };
+}
+
+function rootSigned(
+  k: Keys,
+  version: number,
+  targetsThreshold: number,
+  expires = days(365),
+): RootSigned {
+  const all = [...k.root, ...k.targets, k.snapshot, k.timestamp];
+  return {
+    _type: 'root',
+    spec_version: SPEC_VERSION,
+    version,
+    expires,
+    consistent_snapshot: false,
+    keys: Object.fromEntries(all.map((x) => [x.keyid, x.publicKey])),
+    roles: {
+      root: { keyids: k.root.map((x) => x.keyid), threshold: 1 },
+      targets: { keyids: k.targets.map((x) => x.keyid), threshold: targetsThreshold },
+      snapshot: { keyids: [k.snapshot.keyid], threshold: 1 },
+      timestamp: { keyids: [k.timestamp.keyid], threshold: 1 },
+    },
+  };
+}
+
+const COMMIT = 'ab'.repeat(32);
+
+interface Fixture {
+  dir: string;
+  bundle: string;
+  trust: string;
+  shipped: string;
+  keys: Keys;
+  opts: CheckBundleOptions;
+}
+
+async function writeJson(path: string, value: unknown): Promise<Buffer> {
+  const buf = Buffer.from(canonicalJson(value));
+  await writeFile(path, buf);
+  return buf;
+}
+
+/** A complete, valid two-root CI bundle (threshold 1) with one Target and no apps. */
+async function makeFixture(
+  opts: {
+    targetsThreshold?: number;
+    signers?: number;
+    version?: number;
+    keys?: Keys;
+    rootKey2?: SigningKey;
+  } = {},
+): Promise<Fixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'checkin-test-'));
+  const bundle = join(dir, 'bundle');
+  const tuf = join(bundle, 'tuf');
+  const shipped = join(dir, 'shipped');
+  await mkdir(tuf, { recursive: true });
+  await mkdir(join(shipped, 'ci'), { recursive: true });
+  const keys = opts.keys ?? makeKeys();
+  const threshold = opts.targetsThreshold ?? 1;
+  const root1 = signEnvelope(rootSigned(keys, 1, threshold), keys.root);
+  await writeJson(join(shipped, 'ci', '1.root.json'), root1);
+  await writeJson(join(tuf, '1.root.json'), root1);
+  const newRootKey = opts.rootKey2 ?? generateSigningKey();
+  const keys2 = { ...keys, root: [newRootKey] };
+  const root2 = signEnvelope(rootSigned(keys2, 2, threshold), [...keys.root, newRootKey]);
+  await writeJson(join(tuf, '2.root.json'), root2);
+  const v = opts.version ?? 5;
+  const targets = signEnvelope(
+    {
+      _type: 'targets',
+      spec_version: SPEC_VERSION,
+      version: v,
+      expires: days(200),
+      targets: {
+        'sim-lmp-2': {
+          length: 0,
+          hashes: { sha256: COMMIT },
+          custom: { version: '2', hardwareIds: ['sim'], tags: ['main'], targetFormat: 'OSTREE' },
+        },
+      },
+    },
+    keys.targets.slice(0, Math.max(threshold, 1)),
+  );
+  const tb = await writeJson(join(tuf, 'targets.json'), targets);
+  const snapshot = signEnvelope(
+    {
+      _type: 'snapshot',
+      spec_version: SPEC_VERSION,
+      version: v,
+      expires: days(30),
+      meta: { 'targets.json': { version: v, length: tb.length, hashes: { sha256: sha(tb) } } },
+    },
+    [keys.snapshot],
+  );
+  const sb = await writeJson(join(tuf, 'snapshot.json'), snapshot);
+  await writeJson(
+    join(tuf, 'timestamp.json'),
+    signEnvelope(
+      {
+        _type: 'timestamp',
+        spec_version: SPEC_VERSION,
+        version: v,
+        expires: days(30),
+        meta: { 'snapshot.json': { version: v, length: sb.length, hashes: { sha256: sha(sb) } } },
+      },
+      [keys.timestamp],
+    ),
+  );
+  const manifest = buildBundleManifest({
+    type: 'ci',
+    tag: 'main',
+    targets: ['sim-lmp-2'],
+    expires: days(30),
+    version: 1,
+  });
+  await writeJson(
+    join(tuf, 'bundle-targets.json'),
+    signEnvelope(manifest, keys.targets.slice(0, opts.signers ?? threshold)),
+  );
+  const objects = join(bundle, 'ostree_repo', 'objects', COMMIT.slice(0, 2));
+  await mkdir(objects, { recursive: true });
+  await writeFile(join(objects, `${COMMIT.slice(2)}.commit`), 'commit');
+  const trust = join(dir, 'trust');
+  return {
+    dir,
+    bundle,
+    trust,
+    shipped,
+    keys,
+    opts: {
+      bundleDir: bundle,
+      trustDir: trust,
+      shippedRootsDir: shipped,
+      deviceType: 'ci',
+      hardwareId: 'sim',
+      tags: ['main'],
+      now: NOW,
+      appsEnabled: true,
+    },
+  };
+}
+
+async function statusOf(opts: CheckBundleOptions): Promise<number> {
+  try {
+    const r = await checkBundle(opts);
+    await r.discard();
+    return 0;
+  } catch (err) {
+    if (!(err instanceof FormatError)) throw err;
+    return exitStatusFor(err);
+  }
+}
+
+async function treeDigest(dir: string): Promise<string> {
+  const h = createHash('sha256');
+  const walk = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      h.update(p);
+      if (e.isDirectory()) await walk(p);
+      else h.update(await readFile(p));
+    }
+  };
+  await walk(dir);
+  return h.digest('hex');
+}
+
+async function mutateJson(path: string, fn: (j: Record<string, unknown>) => void): Promise<void> {
+  const j = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  fn(j);
+  await writeFile(path, JSON.stringify(j));
+}
+
+describe('checkBundle', function () {
+  this.timeout(20000);
+  let fx: Fixture;
+  afterEach(async () => {
+    if (fx) await rm(fx.dir, { recursive: true, force: true });
+  });
+
+  describe('when the bundle is valid', () => {
+    it('returns the available Target and the newest root, and commits the refreshed metadata', async () => {
+      fx = await makeFixture();
+      const r = await checkBundle(fx.opts);
+      expect(r.type).to.equal('ci');
+      expect(r.rootVersion).to.equal(2);
+      expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
+      expect(r.cached).to.equal(false);
+      await r.commit();
+      const stored = JSON.parse(await readFile(join(fx.trust, 'ci', 'root.json'), 'utf8')) as {
+        signed: RootSigned;
+      };
+      expect(stored.signed.version).to.equal(2);
+      expect(await readdir(fx.trust)).to.deep.equal(['ci']);
+    });
+
+    it('leaves the trusted metadata untouched when discarded', async () => {
+      fx = await makeFixture();
+      const r = await checkBundle(fx.opts);
+      await r.discard();
+      expect(await readdir(fx.trust)).to.deep.equal([]);
+    });
+
+    it('accepts any tag on a device without tags and any type on an untyped device', async () => {
+      fx = await makeFixture();
+      expect(await statusOf({ ...fx.opts, tags: [], deviceType: undefined })).to.equal(0);
+    });
+  });
+
+  describe('when the bundle metadata is tampered with', () => {
+    const table: {
+      name: string;
+      expected: number;
+      mutate: (f: Fixture) => Promise<void>;
+      opts?: Partial<CheckBundleOptions>;
+    }[] = [
+      {
+        name: 'an extra field in the manifest breaks its signature',
+        expected: StatusCode.CheckinInvalidBundleMetadata,
+        mutate: (f) =>
+          mutateJson(
+            join(f.bundle, 'tuf/bundle-targets.json'),
+            (j) => ((j.signed as Record<string, unknown>).foo = 1),
+          ),
+      },
+      {
+        name: 'an extra signature by an unknown key',
+        expected: StatusCode.CheckinInvalidBundleMetadata,
+        mutate: (f) =>
+          mutateJson(join(f.bundle, 'tuf/bundle-targets.json'), (j) =>
+            (j.signatures as unknown[]).push({
+              keyid: generateSigningKey().keyid,
+              sig: '00'.repeat(64),
+            }),
+          ),
+      },
+      {
+        name: 'the same signature twice',
+        expected: StatusCode.CheckinInvalidBundleMetadata,
+        mutate: (f) =>
+          mutateJson(join(f.bundle, 'tuf/bundle-targets.json'), (j) => {
+            const s = j.signatures as unknown[];
+            s.push(s[0]);
+          }),
+      },
+      {
+        name: 'a device of the other type',
+        expected: StatusCode.CheckinInvalidBundleMetadata,
+        mutate: () => Promise.resolve(),
+        opts: { deviceType: 'prod' },
+      },
+      {
+        name: 'a device following another tag',
+        expected: StatusCode.CheckinInvalidBundleMetadata,
+        mutate: () => Promise.resolve(),
+        opts: { tags: ['stable'] },
+      },
+      {
+        name: 'a device of another hardware id',
+        expected: StatusCode.CheckinNoMatchingTargets,
+        mutate: () => Promise.resolve(),
+        opts: { hardwareId: 'other' },
+      },
+      {
+        name: 'a root signed by the wrong key',
+        expected: StatusCode.CheckinSecurityError,
+        mutate: (f) =>
+          mutateJson(
+            join(f.bundle, 'tuf/2.root.json'),
+            (j) => ((j.signed as Record<string, unknown>).expires = days(100)),
+          ),
+      },
+      {
+        name: 'a gap in the root chain',
+        expected: StatusCode.CheckinSecurityError,
+        mutate: async (f) => {
+          await writeFile(
+            join(f.bundle, 'tuf/4.root.json'),
+            await readFile(join(f.bundle, 'tuf/2.root.json')),
+          );
+        },
+      },
+      {
+        name: 'a flipped byte in targets.json',
+        expected: StatusCode.CheckinSecurityError,
+        mutate: async (f) => {
+          const p = join(f.bundle, 'tuf/targets.json');
+          const s = await readFile(p, 'utf8');
+          await writeFile(p, s.replace('"length":0', '"length":1'));
+        },
+      },
+      {
+        name: 'a missing timestamp.json',
+        expected: StatusCode.CheckinMetadataNotFound,
+        mutate: (f) => rm(join(f.bundle, 'tuf/timestamp.json')),
+      },
+      {
+        name: 'a missing bundle-targets.json',
+        expected: StatusCode.CheckinMetadataNotFound,
+        mutate: (f) => rm(join(f.bundle, 'tuf/bundle-targets.json')),
+      },
+      {
+        name: 'a missing OSTree commit',
+        expected: StatusCode.CheckinNoTargetContent,
+        mutate: (f) => rm(join(f.bundle, 'ostree_repo'), { recursive: true }),
+      },
+      {
+        name: 'a clock past the bundle expiry',
+        expected: StatusCode.CheckinExpiredMetadata,
+        mutate: () => Promise.resolve(),
+        opts: { now: new Date(NOW.getTime() + 31 * 86400_000) },
+      },
+    ];
+    for (const row of table) {
+      it(`refuses ${row.name} with ${row.expected} and keeps the trusted metadata`, async () => {
+        fx = await makeFixture();
+        await row.mutate(fx);
+        const before = await treeDigest(fx.trust);
+        expect(await statusOf({ ...fx.opts, ...row.opts })).to.equal(row.expected);
+        expect(await treeDigest(fx.trust)).to.equal(before);
+      });
+    }
+  });
+
+  describe('when a production bundle is signed below its threshold', () => {
+    it('exits 15, and passes once the threshold is met', async () => {
+      fx = await makeFixture({ targetsThreshold: 2, signers: 1 });
+      expect(await statusOf(fx.opts)).to.equal(StatusCode.CheckinInvalidBundleMetadata);
+      await rm(fx.dir, { recursive: true, force: true });
+      fx = await makeFixture({ targetsThreshold: 2, signers: 2 });
+      expect(await statusOf(fx.opts)).to.equal(0);
+    });
+
+    it('is accepted by the host self-check that allows an unsigned manifest', async () => {
+      fx = await makeFixture({ targetsThreshold: 2, signers: 0 });
+      expect(await statusOf({ ...fx.opts, allowUnsignedManifest: true })).to.equal(0);
+    });
+  });
+
+  describe('when the device has seen newer metadata', () => {
+    it('falls back to the stored metadata while it is valid', async () => {
+      const keys = makeKeys();
+      const rootKey2 = generateSigningKey();
+      const newer = await makeFixture({ version: 9, keys, rootKey2 });
+      fx = await makeFixture({ version: 5, keys, rootKey2 });
+      try {
+        const first = await checkBundle(newer.opts);
+        await first.commit();
+        const r = await checkBundle({ ...fx.opts, trustDir: newer.trust });
+        expect(r.cached).to.equal(true);
+        expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
+        const before = await treeDigest(newer.trust);
+        await r.commit();
+        expect(await treeDigest(newer.trust)).to.equal(before);
+      } finally {
+        await rm(newer.dir, { recursive: true, force: true });
+      }
+    });
+  });
+});
