@@ -8,3 +8,6 @@ export * from './factory.js';
 export * from './app-store.js';
 export * from './publish.js';
 export * from './samples.js';
+export * from './offline-keys.js';
+export * from './rotate.js';
+export * from './waves.js';
