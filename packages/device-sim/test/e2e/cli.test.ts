@@ -1,0 +1,123 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseToml } from 'smol-toml';
+import { composeSimBin, type DeviceStatus, type RebootResult } from '../../src/index.js';
+import { makeSimFactory, type SimFactory } from '../helpers/factory.js';
+import { scratch, simulateInstall } from '../helpers/device.js';
+
+const pkgDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [join(pkgDir, 'bin/run.js'), ...args], { encoding: 'utf8' });
+/** oclif wraps error messages and prefixes lines with "›"; compare the words only. */
+const words = (text: string): string => text.replace(/›/g, ' ').replace(/\s+/g, ' ');
+
+describe('the device-sim CLI', function () {
+  let work: Awaited<ReturnType<typeof scratch>>;
+  let factory: SimFactory;
+  let root: string;
+
+  before(async function () {
+    work = await scratch('cli');
+    factory = await makeSimFactory({
+      dir: join(work.dir, 'factory'),
+      apps: [{ name: 'shellhttpd' }],
+    });
+    root = join(work.dir, 'dev');
+  });
+  after(async function () {
+    await work.cleanup();
+  });
+
+  it('creates a device with create, and status --json reports it booted on the Target', async function () {
+    const r = cli(
+      'create',
+      root,
+      '--factory',
+      factory.dir,
+      '--target',
+      factory.targets[0].name,
+      '--type',
+      'prod',
+      '--tag',
+      'main',
+    );
+    expect(r.stderr + r.stdout).to.contain('created');
+    expect(r.status).to.equal(0);
+    const s = cli('status', root, '--json');
+    expect(s.status).to.equal(0);
+    const status = JSON.parse(s.stdout) as DeviceStatus;
+    expect(status.booted.commit).to.equal(factory.targets[0].commit);
+    expect(status.apps.running).to.deep.equal(['shellhttpd']);
+    expect(status.env).to.deep.equal({
+      bootcount: 0,
+      bootlimit: 3,
+      upgrade_available: 0,
+      bootupgrade_available: 0,
+      rollback: 0,
+    });
+    const sota = parseToml(await readFile(join(root, 'var/sota/sota.toml'), 'utf8')) as {
+      provision: { device_type: string };
+    };
+    expect(sota.provision.device_type).to.equal('prod');
+  });
+
+  it('reboots into an installed commit, then a failing boot of a later install rolls back', function () {
+    simulateInstall(root, factory.dir, factory.targets[1].commit);
+    const r = cli('reboot', root, '--json');
+    expect(r.status, r.stderr).to.equal(0);
+    const boot = JSON.parse(r.stdout) as RebootResult;
+    expect(boot.booted.commit).to.equal(factory.targets[1].commit);
+    expect(boot.env.bootcount).to.equal(1);
+
+    const f = cli('reboot', root, '--fail-boot');
+    expect(f.status, f.stderr).to.equal(0);
+    const status = JSON.parse(cli('status', root, '--json').stdout) as DeviceStatus;
+    // bootcount was 1 already: attempts 2 and 3 fail, the 4th passes the limit.
+    expect(status.env).to.include({ bootcount: 4, rollback: 1 });
+    expect(status.booted.commit).to.equal(factory.targets[0].commit);
+  });
+
+  it('exits 1 with the reason when --fail-boot is asked with no upgrade pending', function () {
+    spawnSync('fw_setenv', ['-c', join(root, 'etc/fw_env.config'), 'upgrade_available', '0']);
+    const r = cli('reboot', root, '--fail-boot');
+    expect(r.status).to.equal(1);
+    expect(words(r.stderr)).to.contain('no upgrade is pending so U-Boot does not count boots');
+  });
+
+  it('exits 1 when create is given a directory that is not empty', function () {
+    const r = cli('create', root, '--factory', factory.dir, '--target', factory.targets[0].name);
+    expect(r.status).to.equal(1);
+    expect(words(r.stderr)).to.contain('is not empty');
+  });
+
+  describe('compose-sim, run as docker compose', function () {
+    const compose = (...args: string[]) => spawnSync(composeSimBin, args, { encoding: 'utf8' });
+
+    it('is the executable named in sota.toml', async function () {
+      const sota = parseToml(await readFile(join(root, 'var/sota/sota.toml'), 'utf8')) as {
+        pacman: { docker_compose_bin: string };
+      };
+      expect(sota.pacman.docker_compose_bin).to.equal(composeSimBin);
+      expect(compose('version').stdout).to.match(/^Docker Compose version/);
+    });
+
+    it('runs down, up -d and ps --format json against the device', function () {
+      const dir = join(root, 'var/sota/compose-apps/shellhttpd');
+      expect(compose('--project-directory', dir, 'down').status).to.equal(0);
+      expect(compose('--project-directory', dir, 'ps', '--format', 'json').stdout).to.equal('');
+      const up = compose('--project-directory', dir, 'up', '-d');
+      expect(up.status, up.stderr).to.equal(0);
+      const ps = compose('--project-directory', dir, 'ps', '--format', 'json');
+      expect(JSON.parse(ps.stdout.trim())).to.include({ Project: 'shellhttpd', State: 'running' });
+    });
+
+    it('exits 1 with the message on stderr for an unknown command', function () {
+      const r = compose('build');
+      expect(r.status).to.equal(1);
+      expect(r.stderr).to.contain('unknown command');
+    });
+  });
+});
