@@ -170,6 +170,8 @@ export interface AppContent {
   manifestHex: string;
   /** layers[0]: gzip tar with docker-compose.yml. */
   composeBundle: Descriptor & { hex: string };
+  /** Each image: its manifest, config and layer digests (hex). */
+  images: Array<{ ref: string; manifestHex: string; configHex: string; layers: string[] }>;
   /** Every blob the app needs, manifest first, without duplicates. */
   blobs: Array<{ hex: string; size?: number }>;
 }
@@ -209,6 +211,7 @@ export async function appContent(
       `image list sha256:${imageListDesc.hex} of ${app} has no "images" array`,
     );
   }
+  const images: AppContent['images'] = [];
   const blobs: Array<{ hex: string; size?: number }> = [
     { hex: manifestHex },
     { hex: composeBundle.hex, size: composeBundle.size },
@@ -223,12 +226,24 @@ export async function appContent(
       );
     }
     const ref = isObject(image) && typeof image.ref === 'string' ? image.ref : `sha256:${hex}`;
-    blobs.push(...(await imageBlobs(store, hex, `${app} image ${ref}`)));
+    const [manifestBlob, configBlob, ...layerBlobs] = await imageBlobs(
+      store,
+      hex,
+      `${app} image ${ref}`,
+    );
+    images.push({
+      ref,
+      manifestHex: manifestBlob.hex,
+      configHex: configBlob.hex,
+      layers: layerBlobs.map((b) => b.hex),
+    });
+    blobs.push(manifestBlob, configBlob, ...layerBlobs);
   }
   const seen = new Set<string>();
   return {
     manifestHex,
     composeBundle,
+    images,
     blobs: blobs.filter((b) => (seen.has(b.hex) ? false : (seen.add(b.hex), true))),
   };
 }

@@ -22,8 +22,8 @@ describe('the device-sim CLI', function () {
   before(async function () {
     work = await scratch('cli');
     factory = await makeSimFactory({
-      dir: join(work.dir, 'factory'),
-      apps: [{ name: 'shellhttpd' }],
+      dir: join(work.dir, 'f'),
+      apps: ['shellhttpd'],
     });
     root = join(work.dir, 'dev');
   });

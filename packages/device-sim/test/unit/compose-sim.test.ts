@@ -25,9 +25,10 @@ describe('compose-sim', function () {
   before(async function () {
     work = await scratch('compose');
     factory = await makeSimFactory({
-      dir: join(work.dir, 'factory'),
+      dir: join(work.dir, 'f'),
       versions: [1],
-      apps: [{ name: 'shellhttpd' }, { name: 'broken', failStart: true }],
+      apps: ['shellhttpd', 'broken'],
+      failingApps: ['broken'],
     });
   });
   after(async function () {
@@ -124,7 +125,11 @@ describe('compose-sim', function () {
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(rows).to.have.length(1);
-      expect(rows[0]).to.include({ Project: 'shellhttpd', Service: 'svc0', State: 'running' });
+      expect(rows[0]).to.include({
+        Project: 'shellhttpd',
+        Service: 'shellhttpd',
+        State: 'running',
+      });
     });
 
     it('prints nothing for an app that is not running', async function () {
