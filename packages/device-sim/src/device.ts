@@ -367,7 +367,8 @@ export async function rebootDevice(root: string, opts: RebootOptions = {}): Prom
 
 export interface DeviceStatus {
   root: string;
-  booted: BootedDeployment;
+  /** `present` is false when the booted deployment's directory was removed from the sysroot. */
+  booted: BootedDeployment & { present: boolean };
   deployments: Array<{
     index: number;
     commit: string;
@@ -404,7 +405,20 @@ export async function deviceStatus(root: string): Promise<DeviceStatus> {
   root = resolve(root);
   const paths = devicePaths(root);
   const arg = await readOstreeArg(root);
-  const resolved = await resolveOstreeArg(paths.sysroot, arg);
+  // A /ostree/deploy/… argument names the deployment even when its directory is gone
+  // (status still answers); a /ostree/boot.N/… symlink has to resolve.
+  let resolved = arg;
+  let present = true;
+  if (parseDeploymentPath(arg) === null) {
+    resolved = await resolveOstreeArg(paths.sysroot, arg);
+  } else {
+    try {
+      await stat(join(paths.sysroot, arg));
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      present = false;
+    }
+  }
   const parts = parseDeploymentPath(resolved);
   if (!parts) {
     throw new DeviceSimError(
@@ -424,7 +438,7 @@ export async function deviceStatus(root: string): Promise<DeviceStatus> {
   }
   return {
     root,
-    booted: { commit: parts.commit, serial: parts.serial, deployment: resolved },
+    booted: { commit: parts.commit, serial: parts.serial, deployment: resolved, present },
     deployments: deployments.map((d) => ({
       index: d.index,
       commit: d.commit,

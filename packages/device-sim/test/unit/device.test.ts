@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import { lstat, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -261,6 +262,22 @@ describe('device', function () {
         TARGET_NAME: 'a-1',
         CUSTOM_VERSION: '1',
       });
+    });
+  });
+
+  describe('deviceStatus when the booted deployment was removed from the sysroot', function () {
+    it('still names it, with present false', async function () {
+      const root = newRoot();
+      await createDevice({ root, factory: factory.dir, target: factory.targets[0].name });
+      simulateInstall(root, factory.dir, factory.targets[1].commit);
+      execFileSync('ostree', ['admin', `--sysroot=${join(root, 'sysroot')}`, 'undeploy', '1'], {
+        stdio: 'pipe',
+      });
+      const s = await deviceStatus(root);
+      expect(s.booted).to.include({ commit: factory.targets[0].commit, present: false });
+      expect(s.deployments.map((d) => [d.commit, d.booted])).to.deep.equal([
+        [factory.targets[1].commit, false],
+      ]);
     });
   });
 
