@@ -1,0 +1,51 @@
+import { Command, Flags } from '@oclif/core';
+import { describe, type StatusValue } from '@offline-ota/format';
+import { exitStatusOf } from './lib/exit-status.js';
+import { messageOf } from './lib/errors.js';
+import type { Ports } from './lib/ports.js';
+
+/**
+ * Shared flags and the exit-code plumbing: a command computes a status, prints, and
+ * exits with exactly that status (oclif must not turn it into 1 or 2).
+ */
+export abstract class AkliteCommand extends Command {
+  static override baseFlags = {
+    config: Flags.string({
+      char: 'c',
+      multiple: true,
+      description:
+        'A *.toml config file or a directory of them (repeatable; merged in order). Default: usr/lib/sota/conf.d, var/sota/sota.toml, etc/sota/conf.d under the device root',
+    }),
+    'device-root': Flags.string({
+      description: 'Root of the device filesystem (a directory for simulated devices)',
+      env: 'AKLITE_DEVICE_ROOT',
+      default: '/',
+    }),
+  };
+
+  /** Ports for the library: progress to stderr, and the test-only power-cut stop points. */
+  protected ports(quiet = false): Partial<Ports> {
+    const stopAt = process.env.AKLITE_TEST_STOP_AT;
+    return {
+      progress: (m: string) => {
+        if (!quiet) this.logToStderr(m);
+      },
+      checkpoint: (step: string) => {
+        // AKLITE_TEST_STOP_AT=<step>: freeze here so a test can SIGKILL us (a power cut).
+        if (stopAt !== undefined && stopAt === step) process.kill(process.pid, 'SIGSTOP');
+      },
+    };
+  }
+
+  /** Prints a failure with its status and next step, then exits with the mapped status. */
+  protected async fail(err: unknown): Promise<never> {
+    const code = exitStatusOf(err);
+    this.logToStderr(`ERROR: ${messageOf(err)}`);
+    this.logToStderr(describe(code));
+    return this.done(code);
+  }
+
+  protected done(code: StatusValue | number): never {
+    return this.exit(code);
+  }
+}

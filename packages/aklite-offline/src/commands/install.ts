@@ -1,0 +1,40 @@
+import { Flags } from '@oclif/core';
+import { describe } from '@offline-ota/format';
+import { AkliteCommand } from '../base.js';
+import { install } from '../lib/install.js';
+
+export default class Install extends AkliteCommand {
+  static override summary = 'Install the newest (or a named) Target from an offline bundle.';
+  static override description = `Verifies the bundle against the device's TUF root, pulls the OSTree commit (re-hashing every object) and the apps (checking every digest), deploys the commit and arms the bootloader. Exit codes: 0 already installed, 10 apps installed (run \`run\`), 100 reboot then \`run\`, 90 reboot first (boot firmware), 102 downgrade refused, 30 an installation is pending, 4/6/8/11/12/14/15 check-in failures, 20 Target not found, 50 reading the media failed, 60 no space, 70 content failed verification, 1 other errors (lock, config). See README.md.`;
+  static override examples = [
+    '<%= config.bin %> install --src-dir /mnt/usb/bundle',
+    '<%= config.bin %> install --src-dir /mnt/usb/bundle --target raspberrypi4-64-lmp-42',
+    '<%= config.bin %> install --src-dir /mnt/usb/bundle --target raspberrypi4-64-lmp-40 --force',
+    '<%= config.bin %> install --src-dir ./bundle --device-root ./device --config ./device/etc/sota/conf.d',
+  ];
+  static override flags = {
+    'src-dir': Flags.string({ char: 's', required: true, description: 'The bundle directory (tuf/, ostree_repo/, apps/)' }),
+    target: Flags.string({ char: 't', description: 'Install this Target (by name) instead of the newest' }),
+    force: Flags.boolean({ char: 'f', description: 'Allow installing an older Target than the current one (downgrade)' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Install);
+    let res;
+    try {
+      res = await install({
+        deviceRoot: flags['device-root'],
+        configPaths: flags.config ?? [],
+        srcDir: flags['src-dir'],
+        ...(flags.target !== undefined ? { target: flags.target } : {}),
+        force: flags.force,
+        ports: this.ports(),
+      });
+    } catch (err) {
+      return this.fail(err);
+    }
+    this.log(res.message);
+    this.log(describe(res.status));
+    this.done(res.status);
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * Compose apps on the device: blobs copied from the media into the device's app store
+ * (`var/sota/reset-apps/blobs/sha256/`) with every digest and size checked on the bytes
+ * written, and compose projects extracted from the store into `compose-apps/<app>/`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, mkdtemp, open, readdir, rename, rm } from 'node:fs/promises';
+import { isAbsolute, join, normalize, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import { blobPath, CAPS, planAppBlobs, storeReader, type AppBlob } from '@offline-ota/format';
+import { AkliteError, isErrno, messageOf } from './errors.js';
+import { fsyncDir } from './fsutil.js';
+
+export interface StagedBlob {
+  blob: AppBlob;
+  /** Path of the verified copy in the staging directory. */
+  staged: string;
+}
+
+/** The blobs of the given apps that the device store lacks (present ones are size-checked). */
+export async function missingBlobs(mediaStore: string, deviceStore: string, uris: readonly string[]): Promise<AppBlob[]> {
+  const out = new Map<string, AppBlob>();
+  for (const uri of uris) {
+    let blobs: AppBlob[];
+    try {
+      blobs = await planAppBlobs(uri, storeReader(mediaStore));
+    } catch (err) {
+      throw new AkliteError('VERIFICATION_FAILED', `app ${uri} on the media is invalid: ${messageOf(err)}; do not use this media`, {
+        cause: err,
+      });
+    }
+    for (const b of blobs) {
+      const st = await lstat(blobPath(deviceStore, b.digest)).catch(() => undefined);
+      if (st?.isFile() && (b.size === undefined || st.size === b.size)) continue;
+      out.set(b.digest, b);
+    }
+  }
+  return [...out.values()];
+}
+
+/**
+ * Copies one blob into `stagingDir`, hashing the bytes as they are written; the copy is
+ * fsynced. A digest or size mismatch is VERIFICATION_FAILED (70), a read error DOWNLOAD_FAILED (50).
+ */
+async function stageBlob(mediaStore: string, stagingDir: string, b: AppBlob): Promise<string> {
+  const src = blobPath(mediaStore, b.digest);
+  const dst = join(stagingDir, b.digest);
+  const cap = b.size ?? CAPS.appManifest;
+  const hash = createHash('sha256');
+  let size = 0;
+  const out = await open(dst, 'wx', 0o644);
+  try {
+    let input;
+    try {
+      input = createReadStream(src, { highWaterMark: 1 << 20 });
+      for await (const chunk of input as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > cap) break;
+        hash.update(chunk);
+        let off = 0;
+        while (off < chunk.length) {
+          const { bytesWritten } = await out.write(chunk, off, chunk.length - off);
+          off += bytesWritten;
+        }
+      }
+    } catch (err) {
+      throw new AkliteError('DOWNLOAD_FAILED', `cannot read app blob ${src} from the media: ${messageOf(err)}; check the media and try again`, {
+        cause: err,
+        file: src,
+      });
+    } finally {
+      input?.destroy();
+    }
+    await out.sync();
+  } finally {
+    await out.close();
+  }
+  const hex = hash.digest('hex');
+  if (size > cap || hex !== b.digest || (b.size !== undefined && size !== b.size)) {
+    throw new AkliteError(
+      'VERIFICATION_FAILED',
+      `app blob ${src} (${b.kind}) does not match its signed digest sha256:${b.digest}` +
+        (b.size !== undefined ? ` and size ${b.size}` : '') +
+        '; the media is corrupted or tampered with: do not use it',
+      { file: src },
+    );
+  }
+  return dst;
+}
+
+export async function stageBlobs(mediaStore: string, stagingDir: string, blobs: readonly AppBlob[]): Promise<StagedBlob[]> {
+  await mkdir(stagingDir, { recursive: true });
+  const out: StagedBlob[] = [];
+  for (const b of blobs) out.push({ blob: b, staged: await stageBlob(mediaStore, stagingDir, b) });
+  await fsyncDir(stagingDir);
+  return out;
+}
+
+/** Moves verified blobs into the store by rename (same filesystem) and fsyncs the directory. */
+export async function commitBlobs(deviceStore: string, staged: readonly StagedBlob[]): Promise<void> {
+  const dir = join(deviceStore, 'blobs', 'sha256');
+  await mkdir(dir, { recursive: true });
+  for (const s of staged) await rename(s.staged, blobPath(deviceStore, s.blob.digest));
+  await fsyncDir(dir);
+}
+
+/** The digest of an app's compose bundle (layers[0] of its manifest), read from the device store. */
+async function composeBundleOf(deviceStore: string, uri: string): Promise<AppBlob> {
+  const blobs = await planAppBlobs(uri, storeReader(deviceStore));
+  const bundle = blobs.find((b) => b.kind === 'compose-bundle');
+  if (!bundle) throw new AkliteError('VERIFICATION_FAILED', `app ${uri} has no compose bundle`);
+  return bundle;
+}
+
+function escapes(path: string): boolean {
+  if (isAbsolute(path)) return true;
+  const n = normalize(path);
+  return n === '..' || n.startsWith('..' + sep);
+}
+
+/**
+ * Extracts an app's compose bundle (a gzip tar) from the store into `<composeRoot>/<app>`:
+ * into a temporary directory first, refusing any entry that would escape it (absolute
+ * paths, `..`, links pointing outside, devices), then swapped in by rename.
+ */
+export async function extractApp(deviceStore: string, composeRoot: string, app: string, uri: string): Promise<string> {
+  let bundle: AppBlob;
+  let bytes: Buffer;
+  try {
+    bundle = await composeBundleOf(deviceStore, uri);
+    bytes = await storeReader(deviceStore)(bundle.digest, bundle.size ?? CAPS.composeBundle);
+  } catch (err) {
+    if (err instanceof AkliteError) throw err;
+    throw new AkliteError('VERIFICATION_FAILED', `app ${app}: its content in ${deviceStore} is invalid: ${messageOf(err)}`, { cause: err });
+  }
+  if (bundle.size !== undefined && bytes.length !== bundle.size) {
+    throw new AkliteError('VERIFICATION_FAILED', `app ${app}: compose bundle sha256:${bundle.digest} has the wrong size`);
+  }
+  await mkdir(composeRoot, { recursive: true });
+  const tmp = await mkdtemp(join(composeRoot, `.${app}.new-`));
+  const bad: string[] = [];
+  try {
+    await pipeline(
+      Readable.from([bytes]),
+      tar.x({
+        cwd: tmp,
+        strict: true,
+        preservePaths: false,
+        filter: (path, entry) => {
+          const e = entry as tar.ReadEntry;
+          const type = e.type;
+          const ok =
+            !escapes(path) &&
+            (type === 'File' || type === 'OldFile' || type === 'Directory' || type === 'ContiguousFile' ||
+              (type === 'SymbolicLink' && e.linkpath !== undefined && !isAbsolute(e.linkpath) && !escapes(join(path, '..', e.linkpath))));
+          if (!ok) bad.push(path);
+          return ok;
+        },
+      }),
+    );
+    if (bad.length > 0) {
+      throw new AkliteError('VERIFICATION_FAILED', `app ${app}: compose bundle sha256:${bundle.digest} holds entries escaping the app directory: ${bad.join(', ')}`);
+    }
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    if (err instanceof AkliteError) throw err;
+    throw new AkliteError('VERIFICATION_FAILED', `app ${app}: compose bundle sha256:${bundle.digest} is not a valid gzip tar: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+  const dest = join(composeRoot, app);
+  const old = join(composeRoot, `.${app}.old-${randomBytes(4).toString('hex')}`);
+  const hadOld = await lstat(dest).then(
+    () => true,
+    () => false,
+  );
+  if (hadOld) await rename(dest, old);
+  await rename(tmp, dest);
+  await fsyncDir(composeRoot);
+  if (hadOld) await rm(old, { recursive: true, force: true });
+  return dest;
+}
+
+/** Leftovers of interrupted extractions (`.<app>.new-*`, `.<app>.old-*`). */
+export async function cleanComposeRoot(composeRoot: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(composeRoot);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    throw err;
+  }
+  for (const n of names) {
+    if (/^\..+\.(new|old)-[0-9A-Za-z]+$/.test(n)) await rm(join(composeRoot, n), { recursive: true, force: true });
+  }
+}

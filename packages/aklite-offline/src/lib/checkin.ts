@@ -1,0 +1,132 @@
+/**
+ * Offline check-in: the format package's `checkBundle` (reference §3.4) with this
+ * device's config and state, plus Target selection (§3.6).
+ */
+import { rmdir } from 'node:fs/promises';
+import { checkBundle, requiredApps, type CheckBundleResult, type TargetEntry } from '@offline-ota/format';
+import { AkliteError } from './errors.js';
+import { pathExists } from './fsutil.js';
+import { effectiveDeviceType, type Device } from './device.js';
+import { isFailed, type DeviceState, type TargetRecord } from './state.js';
+
+export interface CheckIn {
+  result: CheckBundleResult;
+  /** Persist the refreshed trusted metadata. */
+  commit(): Promise<void>;
+  /** Drop the working copy; the device's trusted metadata stays as it was. */
+  discard(): Promise<void>;
+}
+
+export async function checkIn(dev: Device, state: DeviceState, bundleDir: string): Promise<CheckIn> {
+  const hadTrustDir = await pathExists(dev.trustDir);
+  const tidy = async () => {
+    if (!hadTrustDir) await rmdir(dev.trustDir).catch(() => undefined);
+  };
+  let result: CheckBundleResult;
+  try {
+    result = await checkBundle({
+      bundleDir,
+      trustDir: dev.trustDir,
+      shippedRootsDir: dev.shippedRootsDir,
+      deviceType: effectiveDeviceType(dev, state),
+      hardwareId: dev.config.hardwareId,
+      tags: dev.config.tags,
+      now: dev.ports.clock(),
+      appsEnabled: dev.config.packageManager === 'ostree+compose_apps',
+      composeApps: dev.config.composeApps,
+    });
+  } catch (err) {
+    await tidy();
+    throw err;
+  }
+  let settled = false;
+  return {
+    result,
+    async commit() {
+      if (settled) return;
+      settled = true;
+      await result.commit();
+    },
+    async discard() {
+      if (settled) return;
+      settled = true;
+      await result.discard();
+      await tidy();
+    },
+  };
+}
+
+export interface Selection {
+  target: TargetEntry;
+  reason: string;
+}
+
+/**
+ * Picks the Target to install (reference §3.6): `--target` by name, otherwise the newest
+ * available. Throws TARGET_NOT_FOUND (20).
+ */
+export function selectTarget(result: CheckBundleResult, current: TargetRecord | null, name: string | undefined): Selection {
+  const available = result.available;
+  if (name !== undefined) {
+    const t = available.find((x) => x.name === name);
+    if (!t) {
+      const why = result.unavailable.find((u) => u.name === name);
+      throw new AkliteError(
+        'TARGET_NOT_FOUND',
+        why
+          ? `Target ${name} is listed by the bundle but its content is incomplete: ${why.reason}`
+          : `No Target found; name: ${name}. The bundle offers: ${available.map((x) => x.name).join(', ') || 'none'}; ` +
+              'run `aklite-offline check` to list them',
+      );
+    }
+    return { target: t, reason: describeMove(current, t) };
+  }
+  const t = available.at(-1)!;
+  return { target: t, reason: describeMove(current, t) };
+}
+
+function describeMove(current: TargetRecord | null, t: TargetEntry): string {
+  if (!current) return `Installing ${t.name}`;
+  if (current.name === t.name) return `${t.name} is already installed`;
+  return `${t.version < current.version ? 'Downgrading' : 'Updating'} from ${current.name} to ${t.name}`;
+}
+
+export interface AppView {
+  name: string;
+  uri: string;
+  on: boolean;
+}
+
+/** One entry of `check --json` (reference §3.9). */
+export interface TargetView {
+  name: string;
+  version: number;
+  apps: AppView[];
+  current?: true;
+  newer?: true;
+  failed?: true;
+  selected?: true;
+  reason?: string;
+}
+
+export function appsView(dev: Device, t: TargetEntry): AppView[] {
+  const wanted = requiredApps(t, dev.config.composeApps);
+  return Object.entries(t.apps)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, uri]) => ({ name, uri, on: dev.config.packageManager === 'ostree+compose_apps' && name in wanted }));
+}
+
+export function targetViews(dev: Device, state: DeviceState, targets: readonly TargetEntry[], selected: Selection | undefined): TargetView[] {
+  const cur = state.current;
+  return targets.map((t) => {
+    const v: TargetView = { name: t.name, version: t.version, apps: appsView(dev, t) };
+    if (cur && t.version === cur.version) v.current = true;
+    if (!cur || t.version > cur.version) v.newer = true;
+    if (isFailed(state, t.name)) v.failed = true;
+    if (selected?.target.name === t.name) {
+      v.selected = true;
+      v.reason = selected.reason;
+    }
+    return v;
+  });
+}

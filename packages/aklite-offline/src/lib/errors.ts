@@ -1,0 +1,53 @@
+/**
+ * The one error class of aklite-offline. Every failure the library throws is an
+ * AkliteError with a code from this closed union (or a FormatError from the check-in,
+ * which `exitStatusOf` maps through the format package's `exitStatusFor`).
+ */
+export type AkliteErrorCode =
+  /** The configuration is missing, unreadable or invalid. */
+  | 'CONFIG_INVALID'
+  /** Another aklite-offline instance holds the lock. */
+  | 'LOCKED'
+  /** The device (sysroot, cmdline, boot environment) is not what the updater expects. */
+  | 'DEVICE_INVALID'
+  /** The persistent state file cannot be read or parsed. */
+  | 'STATE_INVALID'
+  /** `--target` names no Target that the bundle offers for this device. */
+  | 'TARGET_NOT_FOUND'
+  /** An older Target was selected without `--force`. */
+  | 'DOWNGRADE'
+  /** An installation awaits its finalization (`run`). */
+  | 'INSTALL_IN_PROGRESS'
+  /** `run` found no pending installation. */
+  | 'NO_PENDING'
+  /** Reading or copying update content from the media failed. */
+  | 'DOWNLOAD_FAILED'
+  /** Installing would fill the sysroot filesystem past the storage watermark. */
+  | 'NO_SPACE'
+  /** Update content does not match its signed digest. */
+  | 'VERIFICATION_FAILED'
+  /** A device tool (ostree admin, fw_setenv) failed while changing the device. */
+  | 'INSTALL_FAILED'
+  /** A command was called with invalid arguments. */
+  | 'INVALID_ARGUMENT';
+
+export class AkliteError extends Error {
+  readonly code: AkliteErrorCode;
+  /** The file the error is about, when there is one. */
+  readonly file: string | undefined;
+
+  constructor(code: AkliteErrorCode, message: string, options?: { cause?: unknown; file?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AkliteError';
+    this.code = code;
+    this.file = options?.file;
+  }
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function isErrno(err: unknown, code: string): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === code;
+}

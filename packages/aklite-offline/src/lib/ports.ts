@@ -1,0 +1,244 @@
+/**
+ * Device I/O behind small ports (STYLE.md §Shape). Production adapters call the real
+ * tools: `ostree`, `fw_printenv`/`fw_setenv`, the compose runtime. Tests run the same
+ * adapters on a simulated device root.
+ */
+import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { type Clock, systemClock } from '@offline-ota/format';
+import { AkliteError, isErrno, messageOf } from './errors.js';
+import { execTool, lastLine } from './exec.js';
+import { fsyncDir, pathExists, writeFileAtomic } from './fsutil.js';
+
+// ---------------------------------------------------------------------------------------
+// OSTree
+
+export interface Deployment {
+  /** Position in boot order; 0 is the default. */
+  index: number;
+  os: string;
+  commit: string;
+  serial: number;
+}
+
+export type PullFailure = 'corrupt' | 'unreadable';
+
+export interface OstreePort {
+  initRepo(repo: string, mode: 'bare' | 'bare-user' | 'archive'): Promise<void>;
+  /** True when the repo holds the complete commit. */
+  hasCommit(repo: string, commit: string): Promise<boolean>;
+  /** `ostree --repo=<repo> pull-local [--untrusted] <src> <commit>`. */
+  pullLocal(repo: string, src: string, commit: string, untrusted: boolean): Promise<void>;
+  deployments(sysroot: string): Promise<Deployment[]>;
+  deploy(sysroot: string, os: string, commit: string): Promise<void>;
+  undeploy(sysroot: string, index: number): Promise<void>;
+}
+
+/** A failed pull, classified: a corrupted object (70) or unreadable media (50). */
+export class PullError extends Error {
+  constructor(
+    readonly kind: PullFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PullError';
+  }
+}
+
+const CORRUPT_RE = /corrupt|checksum|mismatch|invalid|expected/i;
+
+export const ostreeTool: OstreePort = {
+  async initRepo(repo, mode) {
+    const r = await execTool('ostree', ['init', `--repo=${repo}`, `--mode=${mode}`]);
+    if (r.code !== 0) throw new AkliteError('INSTALL_FAILED', `ostree init ${repo} failed: ${lastLine(r.stderr)}`);
+  },
+  async hasCommit(repo, commit) {
+    const objectPath = join(repo, 'objects', commit.slice(0, 2), `${commit.slice(2)}.commit`);
+    if (!(await pathExists(objectPath))) return false;
+    return !(await pathExists(join(repo, 'state', `${commit}.commitpartial`)));
+  },
+  async pullLocal(repo, src, commit, untrusted) {
+    const args = [`--repo=${repo}`, 'pull-local', ...(untrusted ? ['--untrusted'] : []), src, commit];
+    const r = await execTool('ostree', args);
+    if (r.code !== 0) {
+      const line = lastLine(r.stderr);
+      throw new PullError(CORRUPT_RE.test(r.stderr) ? 'corrupt' : 'unreadable', `ostree pull-local of ${commit} from ${src} failed: ${line}`);
+    }
+  },
+  async deployments(sysroot) {
+    const r = await execTool('ostree', ['admin', `--sysroot=${sysroot}`, 'status']);
+    if (r.code !== 0) {
+      throw new AkliteError('DEVICE_INVALID', `ostree admin status on ${sysroot} failed: ${lastLine(r.stderr)}`);
+    }
+    const out: Deployment[] = [];
+    for (const line of r.stdout.split('\n')) {
+      const m = /^[* ] (\S+) ([0-9a-f]{64})\.([0-9]+)/.exec(line);
+      if (m) out.push({ index: out.length, os: m[1]!, commit: m[2]!, serial: Number(m[3]) });
+    }
+    return out;
+  },
+  async deploy(sysroot, os, commit) {
+    const r = await execTool('ostree', ['admin', `--sysroot=${sysroot}`, 'deploy', `--os=${os}`, commit]);
+    if (r.code !== 0) {
+      throw new AkliteError('INSTALL_FAILED', `ostree admin deploy of ${commit} into ${sysroot} failed: ${lastLine(r.stderr)}`);
+    }
+  },
+  async undeploy(sysroot, index) {
+    const r = await execTool('ostree', ['admin', `--sysroot=${sysroot}`, 'undeploy', String(index)]);
+    if (r.code !== 0) {
+      throw new AkliteError('INSTALL_FAILED', `ostree admin undeploy ${index} on ${sysroot} failed: ${lastLine(r.stderr)}`);
+    }
+  },
+};
+
+/**
+ * The booted deployment from `<root>/proc/cmdline`: the `ostree=` argument resolved under
+ * the sysroot with realpath (on a real device a `/ostree/boot.N/…` symlink), then
+ * `<commit>.<serial>` from the basename and the OS from `/ostree/deploy/<os>/deploy/`.
+ */
+export async function bootedDeployment(cmdlineFile: string, sysroot: string): Promise<{ os: string; commit: string; serial: number }> {
+  let text: string;
+  try {
+    text = await readFile(cmdlineFile, 'utf8');
+  } catch (err) {
+    throw new AkliteError('DEVICE_INVALID', `cannot read ${cmdlineFile}: ${messageOf(err)}; is --device-root a booted device?`, {
+      cause: err,
+      file: cmdlineFile,
+    });
+  }
+  const arg = text
+    .trim()
+    .split(/\s+/)
+    .find((a) => a.startsWith('ostree='));
+  if (arg === undefined) {
+    throw new AkliteError('DEVICE_INVALID', `${cmdlineFile} has no ostree= argument: the device was not booted from an OSTree deployment`, {
+      file: cmdlineFile,
+    });
+  }
+  const rel = arg.slice('ostree='.length);
+  let real: string;
+  try {
+    real = await realpath(join(sysroot, rel));
+  } catch (err) {
+    throw new AkliteError('DEVICE_INVALID', `ostree=${rel} from ${cmdlineFile} does not resolve under ${sysroot}: ${messageOf(err)}`, {
+      cause: err,
+      file: cmdlineFile,
+    });
+  }
+  const m = /^([0-9a-f]{64})\.([0-9]+)$/.exec(basename(real));
+  const os = /\/ostree\/deploy\/([^/]+)\/deploy\/[^/]+$/.exec(real)?.[1];
+  if (!m || os === undefined) {
+    throw new AkliteError('DEVICE_INVALID', `ostree=${rel} resolves to ${real}, not /ostree/deploy/<os>/deploy/<commit>.<serial>`, {
+      file: cmdlineFile,
+    });
+  }
+  return { os, commit: m[1]!, serial: Number(m[2]) };
+}
+
+// ---------------------------------------------------------------------------------------
+// Bootloader environment (U-Boot)
+
+export interface BootEnvPort {
+  get(name: string): Promise<string | undefined>;
+  /** Sets several variables in one write. */
+  set(vars: Record<string, string | number>): Promise<void>;
+}
+
+export function fwEnv(configFile: string): BootEnvPort {
+  return {
+    async get(name) {
+      const r = await execTool('fw_printenv', ['-c', configFile, '-n', name]);
+      if (r.code !== 0) {
+        if (/not defined/i.test(r.stderr)) return undefined;
+        throw new AkliteError('DEVICE_INVALID', `fw_printenv -c ${configFile} ${name} failed: ${lastLine(r.stderr)}`, {
+          file: configFile,
+        });
+      }
+      return r.stdout.trim();
+    },
+    async set(vars) {
+      const args = Object.entries(vars).flatMap(([k, v]) => [k, String(v)]);
+      const r = await execTool('fw_setenv', ['-c', configFile, ...args]);
+      if (r.code !== 0) {
+        throw new AkliteError('INSTALL_FAILED', `fw_setenv -c ${configFile} ${args.join(' ')} failed: ${lastLine(r.stderr)}`, {
+          file: configFile,
+        });
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Compose runtime
+
+export interface ComposePort {
+  up(projectDir: string): Promise<void>;
+  down(projectDir: string): Promise<void>;
+}
+
+export class AppStartError extends Error {
+  constructor(
+    readonly app: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AppStartError';
+  }
+}
+
+/** `<docker_compose_bin> --project-directory <dir> up -d` / `down`. */
+export function composeTool(command: readonly string[]): ComposePort {
+  const [bin, ...pre] = command;
+  const runIt = async (projectDir: string, sub: string[]) => {
+    const r = await execTool(bin!, [...pre, '--project-directory', projectDir, ...sub], { cwd: projectDir });
+    if (r.code !== 0) throw new AppStartError(basename(projectDir), `${command.join(' ')} ${sub.join(' ')} in ${projectDir} failed: ${lastLine(r.stderr)}`);
+  };
+  return {
+    up: (dir) => runIt(dir, ['up', '-d']),
+    down: (dir) => runIt(dir, ['down']),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Reboot sentinel (lives on tmpfs: a reboot removes it)
+
+export interface SentinelPort {
+  exists(): Promise<boolean>;
+  create(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export function fileSentinel(dir: string, name: string): SentinelPort {
+  const file = join(dir, name);
+  return {
+    exists: () => pathExists(file),
+    async create() {
+      await mkdir(dir, { recursive: true });
+      await writeFileAtomic(file, '1\n');
+      await fsyncDir(dir);
+    },
+    async remove() {
+      await rm(file, { force: true }).catch((err: unknown) => {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+
+/** Named points of install and run, reported so tests can cut the power there. */
+export type Checkpoint = (step: string) => void;
+
+export interface Ports {
+  ostree: OstreePort;
+  bootEnv: BootEnvPort;
+  compose: ComposePort;
+  sentinel: SentinelPort;
+  clock: Clock;
+  checkpoint: Checkpoint;
+  /** Progress messages for the user; the library never prints. */
+  progress: (message: string) => void;
+}
+
+export { systemClock };

@@ -1,0 +1,148 @@
+/** Read-mostly commands: `check`, `status`, `list`. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseTargets, StatusCode, targetMismatch, type TargetEntry } from '@offline-ota/format';
+import { appsView, checkIn, selectTarget, targetViews, type AppView, type Selection, type TargetView } from './checkin.js';
+import { effectiveDeviceType, loadState, openDevice, withLock, type DeviceOptions } from './device.js';
+import { AkliteError, messageOf } from './errors.js';
+import { isFailed, type TargetRecord } from './state.js';
+
+export interface CheckOptions extends DeviceOptions {
+  srcDir: string;
+}
+
+export interface CheckResult {
+  /** 16 when a Target would be installed, 0 when the device is up to date. */
+  status: typeof StatusCode.Ok | typeof StatusCode.CheckinUpdateNewVersion;
+  targets: TargetView[];
+  /** Targets that fit the device but whose content is missing from the bundle. */
+  unavailable: { name: string; reason: string }[];
+  bundle: { type: string; tag: string; expires: string };
+}
+
+/** Check-in against the bundle without changing the device (trusted metadata is not updated). */
+export async function check(opts: CheckOptions): Promise<CheckResult> {
+  const dev = await openDevice(opts);
+  return withLock(dev, async () => {
+    const { state } = await loadState(dev);
+    const ci = await checkIn(dev, state, opts.srcDir);
+    try {
+      let sel: Selection | undefined = selectTarget(ci.result, state.current, undefined);
+      const cur = state.current;
+      if (cur && (sel.target.name === cur.name || sel.target.version < cur.version)) sel = undefined;
+      return {
+        status: sel ? StatusCode.CheckinUpdateNewVersion : StatusCode.Ok,
+        targets: targetViews(dev, state, ci.result.available, sel),
+        unavailable: ci.result.unavailable,
+        bundle: {
+          type: ci.result.type,
+          tag: ci.result.tag,
+          expires: ci.result.manifest.signed.expires,
+        },
+      };
+    } finally {
+      await ci.discard();
+    }
+  });
+}
+
+export interface TargetStatus {
+  name: string;
+  version: number;
+  ostree_hash: string;
+  apps: AppView[];
+}
+
+/** `status --json` (README.md): what the device runs and what awaits finalization. */
+export interface DeviceStatus {
+  hardware_id: string;
+  ostree_hash: string;
+  tag: string;
+  device_type: string | null;
+  applied_target: TargetStatus | null;
+  pending_target: (TargetStatus & { kind: 'ostree' | 'apps'; rollback: boolean; needs_reboot: boolean }) | null;
+  failed_targets: { name: string; version: number; reason: string; at: string }[];
+  boot_firmware_version: string | null;
+  bootloader: Record<string, string | null>;
+}
+
+export async function status(opts: DeviceOptions): Promise<DeviceStatus> {
+  const dev = await openDevice(opts);
+  const { state } = await loadState(dev);
+  const view = (t: TargetRecord): TargetStatus => ({
+    name: t.name,
+    version: t.version,
+    ostree_hash: t.commit,
+    apps: appsView(dev, t),
+  });
+  const bootloader: Record<string, string | null> = {};
+  for (const v of ['upgrade_available', 'bootupgrade_available', 'bootcount', 'rollback']) {
+    bootloader[v] = (await dev.ports.bootEnv.get(v)) ?? null;
+  }
+  const p = state.pending;
+  return {
+    hardware_id: dev.config.hardwareId,
+    ostree_hash: dev.booted.commit,
+    tag: dev.config.tags.join(','),
+    device_type: effectiveDeviceType(dev, state) ?? null,
+    applied_target: state.current ? view(state.current) : null,
+    pending_target: p
+      ? {
+          ...view(p.target),
+          kind: p.kind,
+          rollback: p.rollback,
+          needs_reboot: p.kind === 'ostree' && (await dev.ports.sentinel.exists()),
+        }
+      : null,
+    failed_targets: state.failed.map((f) => ({ name: f.name, version: f.version, reason: f.reason, at: f.at })),
+    boot_firmware_version: state.bootFirmwareVersion ?? null,
+    bootloader,
+  };
+}
+
+export interface ListEntry {
+  name: string;
+  version: number;
+  ostree_hash: string;
+  current?: true;
+  pending?: true;
+  failed?: true;
+}
+
+/**
+ * The Targets of the device's trusted TUF metadata that fit it (hardware id, tags), by
+ * version; the metadata was verified when it was stored by an install.
+ */
+export async function list(opts: DeviceOptions): Promise<ListEntry[]> {
+  const dev = await openDevice(opts);
+  const { state } = await loadState(dev);
+  const type = effectiveDeviceType(dev, state);
+  const types = type ? [type] : (['ci', 'prod'] as const);
+  const seen = new Map<string, TargetEntry>();
+  for (const t of types) {
+    const file = join(dev.trustDir, t, 'targets.json');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    try {
+      const json = JSON.parse(text) as { signed?: { targets?: unknown } };
+      for (const e of parseTargets(json.signed?.targets)) seen.set(e.name, e);
+    } catch (err) {
+      throw new AkliteError('STATE_INVALID', `${file} cannot be read as TUF targets metadata: ${messageOf(err)}`, { cause: err, file });
+    }
+  }
+  const entries = [...seen.values()]
+    .filter((e) => targetMismatch(e, { hardwareId: dev.config.hardwareId, tags: dev.config.tags }) === null)
+    .sort((a, b) => a.version - b.version);
+  if (state.current && !seen.has(state.current.name)) entries.unshift(state.current);
+  return entries.map((e) => {
+    const out: ListEntry = { name: e.name, version: e.version, ostree_hash: e.commit };
+    if (state.current?.name === e.name) out.current = true;
+    if (state.pending?.target.name === e.name) out.pending = true;
+    if (isFailed(state, e.name)) out.failed = true;
+    return out;
+  });
+}

@@ -1,0 +1,243 @@
+/**
+ * `aklite-offline run` (reference §3.8, with aklite-offline's remapping): finalize the
+ * pending installation after the reboot, or roll back.
+ *
+ *   no pending                          → NO_PENDING (40)
+ *   not rebooted yet (sentinel present)  → 100
+ *   booted another commit (U-Boot fell back) → mark failed, booted deployment default again,
+ *                                          upgrade_available=0 → 99
+ *   booted the new commit               → extract + start apps, upgrade_available=0, current → 0
+ *                                          (5 when the Target brings new boot firmware)
+ *   apps failed to start                → mark failed, deploy the previous Target → 100
+ *                                          (99 for an apps-only update rolled back in place;
+ *                                          120 when there is no previous Target)
+ */
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { requiredApps, StatusCode } from '@offline-ota/format';
+import { cleanComposeRoot, extractApp } from './apps.js';
+import { deployCommit, loadState, makeBootedDefault, openDevice, recover, withLock, type Device, type DeviceOptions } from './device.js';
+import { AkliteError, isErrno, messageOf } from './errors.js';
+import { writeFileAtomic } from './fsutil.js';
+import { AppStartError } from './ports.js';
+import { bootFirmwareOf, writeState, type DeviceState, type PendingInstall, type TargetRecord } from './state.js';
+
+export type RunStatus =
+  | typeof StatusCode.Ok
+  | typeof StatusCode.OkNeedsRebootForBootFw
+  | typeof StatusCode.InstallOfflineRollbackOk
+  | typeof StatusCode.InstallNeedsReboot
+  | typeof StatusCode.InstallRollbackNeedsReboot;
+
+export interface RunResult {
+  status: RunStatus;
+  target: string;
+  message: string;
+}
+
+export async function run(opts: DeviceOptions): Promise<RunResult> {
+  const dev = await openDevice(opts);
+  return withLock(dev, () => runLocked(dev));
+}
+
+async function runLocked(dev: Device): Promise<RunResult> {
+  const { state } = await loadState(dev);
+  await recover(dev, state);
+  const p = state.pending;
+  if (!p) {
+    throw new AkliteError(
+      'NO_PENDING',
+      'No pending installation to run/finalize has been found; make sure you called `aklite-offline install` before `run`',
+    );
+  }
+  const { ports } = dev;
+  if (p.kind === 'ostree' && (await ports.sentinel.exists())) {
+    return {
+      status: StatusCode.InstallNeedsReboot,
+      target: p.target.name,
+      message: `${p.target.name} is installed but the device has not rebooted yet; reboot the device and run \`aklite-offline run\` again`,
+    };
+  }
+  if (p.kind === 'ostree' && dev.booted.commit !== p.target.commit) {
+    return bootFellBack(dev, state, p);
+  }
+  try {
+    await startApps(dev, p.target);
+  } catch (err) {
+    if (!(err instanceof AppStartError)) throw err;
+    return appsFailed(dev, state, p, err);
+  }
+  ports.checkpoint('apps-started');
+  const fw = bootFirmwareOf(p.target);
+  const newFw = fw !== undefined && fw !== state.bootFirmwareVersion;
+  await ports.bootEnv.set({ upgrade_available: 0, bootcount: 0, ...(newFw ? { bootupgrade_available: 1 } : {}) });
+  ports.checkpoint('bootenv-cleared');
+  state.current = p.target;
+  state.pending = null;
+  if (newFw) state.bootFirmwareVersion = fw;
+  if (!p.rollback) state.failed = state.failed.filter((f) => f.name !== p.target.name);
+  await writeState(dev.config.storageDir, state);
+  ports.checkpoint('state-current');
+  await writeCurrentTarget(dev, p.target);
+  if (p.rollback) {
+    return {
+      status: StatusCode.Ok,
+      target: p.target.name,
+      message: `Rollback complete: the device runs ${p.target.name} again (${p.failedTarget ?? 'the update'} failed)`,
+    };
+  }
+  if (newFw) {
+    return {
+      status: StatusCode.OkNeedsRebootForBootFw,
+      target: p.target.name,
+      message: `Update to ${p.target.name} succeeded and installed boot firmware ${fw}; reboot when convenient to confirm it`,
+    };
+  }
+  return { status: StatusCode.Ok, target: p.target.name, message: `Update to ${p.target.name} succeeded; the device runs it with its apps` };
+}
+
+function markFailed(dev: Device, state: DeviceState, t: TargetRecord, reason: string): void {
+  state.failed = state.failed.filter((f) => f.name !== t.name);
+  state.failed.push({ name: t.name, commit: t.commit, version: t.version, reason, at: dev.ports.clock().toISOString() });
+}
+
+/** U-Boot booted the previous deployment (bootcount passed bootlimit): finish the rollback. */
+async function bootFellBack(dev: Device, state: DeviceState, p: PendingInstall): Promise<RunResult> {
+  const { ports } = dev;
+  if (p.rollback) {
+    return {
+      status: StatusCode.InstallRollbackNeedsReboot,
+      target: p.target.name,
+      message:
+        `Device is in an undefined state: the rollback to ${p.target.name} did not boot (booted ${dev.booted.commit}); ` +
+        'service the device and install a known good Target',
+    };
+  }
+  ports.progress(`Expected to boot ${p.target.commit} but found ${dev.booted.commit}: the bootloader rolled back`);
+  await makeBootedDefault(dev, p.target.commit);
+  await ports.bootEnv.set({ upgrade_available: 0, bootcount: 0 });
+  markFailed(dev, state, p.target, `the device did not boot ${p.target.commit}; the bootloader fell back to ${dev.booted.commit}`);
+  state.pending = null;
+  await writeState(dev.config.storageDir, state);
+  ports.checkpoint('fallback-recorded');
+  const cur = state.current;
+  if (cur && cur.commit === dev.booted.commit) {
+    await startApps(dev, cur).catch((err: unknown) => ports.progress(`Warning: restarting the apps of ${cur.name} failed: ${messageOf(err)}`));
+  }
+  return {
+    status: StatusCode.InstallOfflineRollbackOk,
+    target: p.target.name,
+    message: `Installation of ${p.target.name} has failed and the device rolled back to ${cur?.name ?? dev.booted.commit}; no reboot is required`,
+  };
+}
+
+/** The new Target's apps failed: roll back to the previous Target. */
+async function appsFailed(dev: Device, state: DeviceState, p: PendingInstall, err: AppStartError): Promise<RunResult> {
+  const { ports } = dev;
+  const prev = state.current;
+  const undefinedState = (why: string): RunResult => ({
+    status: StatusCode.InstallRollbackNeedsReboot,
+    target: p.target.name,
+    message: `Device is in an undefined state: ${why}; service the device and install a known good Target`,
+  });
+  if (p.rollback) {
+    state.pending = null;
+    await writeState(dev.config.storageDir, state);
+    return undefinedState(`the apps of the rollback Target ${p.target.name} failed to start too (${err.message})`);
+  }
+  markFailed(dev, state, p.target, `app ${err.app} failed to start: ${err.message}`);
+  if (!prev || prev.unknown || prev.name === p.target.name) {
+    // Keep the device on what it booted: without upgrade_available U-Boot stops counting boots.
+    await ports.bootEnv.set({ upgrade_available: 0, bootcount: 0 });
+    state.pending = null;
+    await writeState(dev.config.storageDir, state);
+    return undefinedState(`the apps of ${p.target.name} failed to start (${err.message}) and there is no previous Target to roll back to`);
+  }
+  const startedAt = ports.clock().toISOString();
+  if (prev.commit === dev.booted.commit) {
+    // Apps-only update: roll the apps back in place, no reboot.
+    state.pending = { target: prev, kind: 'apps', phase: 'installed', rollback: true, failedTarget: p.target.name, startedAt };
+    await writeState(dev.config.storageDir, state);
+    try {
+      await startApps(dev, prev);
+    } catch (err2) {
+      return undefinedState(`the apps of ${p.target.name} failed and restoring those of ${prev.name} failed too: ${messageOf(err2)}`);
+    }
+    state.pending = null;
+    await writeState(dev.config.storageDir, state);
+    await writeCurrentTarget(dev, prev);
+    return {
+      status: StatusCode.InstallOfflineRollbackOk,
+      target: p.target.name,
+      message: `The apps of ${p.target.name} failed to start (${err.message}); the device rolled back to ${prev.name}, no reboot is required`,
+    };
+  }
+  state.pending = { target: prev, kind: 'ostree', phase: 'deploying', rollback: true, failedTarget: p.target.name, startedAt };
+  await writeState(dev.config.storageDir, state);
+  ports.checkpoint('rollback-recorded');
+  await ports.sentinel.create();
+  await deployCommit(dev, prev.commit);
+  ports.checkpoint('rollback-deployed');
+  await ports.bootEnv.set({ upgrade_available: 1, bootcount: 0 });
+  state.pending.phase = 'installed';
+  await writeState(dev.config.storageDir, state);
+  return {
+    status: StatusCode.InstallNeedsReboot,
+    target: p.target.name,
+    message:
+      `The apps of ${p.target.name} failed to start (${err.message}); rolling back to ${prev.name}. ` +
+      'Reboot the device and run `aklite-offline run` to complete the rollback',
+  };
+}
+
+/**
+ * Extracts each app's compose project from the store and starts it (`up -d`); apps of
+ * earlier Targets that this one does not run are stopped and removed.
+ */
+async function startApps(dev: Device, t: TargetRecord): Promise<void> {
+  const { config, ports } = dev;
+  if (config.packageManager !== 'ostree+compose_apps') return;
+  const apps = requiredApps(t, config.composeApps);
+  await cleanComposeRoot(config.composeAppsRoot);
+  let existing: string[] = [];
+  try {
+    existing = (await readdir(config.composeAppsRoot)).filter((n) => !n.startsWith('.'));
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  for (const name of existing.filter((n) => !(n in apps))) {
+    const dir = join(config.composeAppsRoot, name);
+    await ports.compose.down(dir).catch((e: unknown) => ports.progress(`Warning: stopping app ${name} failed: ${messageOf(e)}`));
+    await rm(dir, { recursive: true, force: true });
+  }
+  const dirs: [string, string][] = [];
+  for (const [name, uri] of Object.entries(apps).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    try {
+      dirs.push([name, await extractApp(config.appStore, config.composeAppsRoot, name, uri)]);
+    } catch (err) {
+      throw new AppStartError(name, `app ${name} cannot be set up from ${config.appStore}: ${messageOf(err)}`);
+    }
+  }
+  ports.checkpoint('apps-extracted');
+  for (const [name, dir] of dirs) {
+    ports.progress(`Starting app ${name}`);
+    await ports.compose.up(dir);
+  }
+}
+
+/** `<storage>/current-target`, shell-style (reference §3.3). */
+async function writeCurrentTarget(dev: Device, t: TargetRecord): Promise<void> {
+  const c = (t.info.custom ?? {}) as Record<string, unknown>;
+  const s = (k: string): string => (typeof c[k] === 'string' ? (c[k] as string) : '');
+  const tag = t.tags.find((x) => dev.config.tags.includes(x)) ?? t.tags[0] ?? '';
+  const q = (v: string) => `"${v.replace(/["\\$`]/g, '\\$&')}"`;
+  const lines = [
+    `TARGET_NAME=${q(t.name)}`,
+    `CUSTOM_VERSION=${q(String(t.version))}`,
+    `LMP_MANIFEST_SHA=${q(s('lmp-manifest-sha'))}`,
+    `META_SUBSCRIBER_OVERRIDES_SHA=${q(s('meta-subscriber-overrides-sha'))}`,
+    `CONTAINERS_SHA=${q(s('containers-sha'))}`,
+    `TAG=${q(tag)}`,
+  ];
+  await writeFileAtomic(join(dev.config.storageDir, 'current-target'), lines.join('\n') + '\n');
+}

@@ -1,0 +1,152 @@
+/**
+ * The device's own state (`<storage>/state.json`), written atomically. It plays the role
+ * of aktualizr-lite's `installed_versions` table (reference §3.3): the current Target, the
+ * pending installation, failed Targets, and the device type learned from the first bundle.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BUNDLE_TYPES, parseTargetEntry, type BundleType, type TargetEntry, type TargetFileInfo } from '@offline-ota/format';
+import { AkliteError, isErrno, messageOf } from './errors.js';
+import { writeFileAtomic } from './fsutil.js';
+
+/** A Target as the device remembers it. `unknown` marks the "Initial Target" of a device without an install record. */
+export type TargetRecord = TargetEntry & { unknown?: boolean };
+
+export interface PendingInstall {
+  target: TargetRecord;
+  /** `ostree`: a new commit is deployed and needs a reboot; `apps`: same commit, apps only. */
+  kind: 'ostree' | 'apps';
+  /**
+   * `deploying`: the install was recorded but not finished (a power cut may stop it there);
+   * `installed`: everything is in place and awaits `run`.
+   */
+  phase: 'deploying' | 'installed';
+  /** True when this is the rollback to the previous Target after the apps of `failedTarget` failed. */
+  rollback: boolean;
+  failedTarget?: string;
+  startedAt: string;
+}
+
+export interface FailedTarget {
+  name: string;
+  commit: string;
+  version: number;
+  reason: string;
+  at: string;
+}
+
+export interface DeviceState {
+  schema: 1;
+  deviceType?: BundleType;
+  current: TargetRecord | null;
+  pending: PendingInstall | null;
+  failed: FailedTarget[];
+  /** Boot firmware version last installed (custom["boot-firmware"].version). */
+  bootFirmwareVersion?: string;
+}
+
+export const STATE_FILE = 'state.json';
+const IMPORT_FILE = 'import/installed_versions';
+const MAX_STATE_BYTES = 16 * 1024 * 1024;
+
+export const stateFile = (storageDir: string): string => join(storageDir, STATE_FILE);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * The Target preloaded with the image (`<storage>/import/installed_versions`, the
+ * reference's one-off import: `{name: {is_current, hashes, length, custom}}`).
+ */
+async function importPreloaded(storageDir: string): Promise<TargetRecord | null> {
+  const file = join(storageDir, IMPORT_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return null;
+    throw new AkliteError('STATE_INVALID', `cannot read ${file}: ${messageOf(err)}`, { cause: err, file });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new AkliteError('STATE_INVALID', `${file} is not valid JSON: ${messageOf(err)}; remove it to start without a known Target`, {
+      cause: err,
+      file,
+    });
+  }
+  if (!isObject(json)) throw new AkliteError('STATE_INVALID', `${file} must be a JSON object keyed by Target name`, { file });
+  for (const [name, entry] of Object.entries(json)) {
+    if (!isObject(entry) || entry.is_current !== true) continue;
+    try {
+      return parseTargetEntry(name, { hashes: entry.hashes, length: entry.length ?? 0, custom: entry.custom });
+    } catch (err) {
+      throw new AkliteError('STATE_INVALID', `${file}: Target ${name} is invalid: ${messageOf(err)}`, { cause: err, file });
+    }
+  }
+  return null;
+}
+
+/** The "Initial Target" of a device that has no install record: only its booted commit is known. */
+export function initialTarget(commit: string, hardwareId: string): TargetRecord {
+  const info: TargetFileInfo = { length: 0, hashes: { sha256: commit }, custom: { version: '-1', hardwareIds: [hardwareId] } as TargetFileInfo['custom'] };
+  return { name: 'Initial Target', commit, version: -1, hardwareId, tags: [], apps: {}, info, unknown: true };
+}
+
+/**
+ * Reads the state. On first start it is built in memory from the import file (or the
+ * booted commit) and only written when an install goes ahead, so a refused install leaves
+ * the device unchanged.
+ */
+export async function readState(storageDir: string, booted: { commit: string }, hardwareId: string): Promise<{ state: DeviceState; fresh: boolean }> {
+  const file = stateFile(storageDir);
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw new AkliteError('STATE_INVALID', `cannot read ${file}: ${messageOf(err)}`, { cause: err, file });
+  }
+  if (text === undefined) {
+    const preloaded = await importPreloaded(storageDir);
+    const current = preloaded !== null && preloaded.commit === booted.commit ? preloaded : initialTarget(booted.commit, hardwareId);
+    const fw = (current.info.custom as Record<string, unknown> | undefined)?.['boot-firmware'];
+    const bootFirmwareVersion = isObject(fw) && typeof fw.version === 'string' ? fw.version : undefined;
+    return {
+      state: { schema: 1, current, pending: null, failed: [], ...(bootFirmwareVersion ? { bootFirmwareVersion } : {}) },
+      fresh: true,
+    };
+  }
+  if (text.length > MAX_STATE_BYTES) throw new AkliteError('STATE_INVALID', `${file} is too large`, { file });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new AkliteError('STATE_INVALID', `${file} is not valid JSON (${messageOf(err)}); restore it from a backup or remove it`, {
+      cause: err,
+      file,
+    });
+  }
+  if (!isObject(json) || json.schema !== 1 || !Array.isArray(json.failed) || !('current' in json) || !('pending' in json)) {
+    throw new AkliteError('STATE_INVALID', `${file} is not an aklite-offline state file (schema 1); restore it or remove it`, { file });
+  }
+  if (json.deviceType !== undefined && !(BUNDLE_TYPES as readonly unknown[]).includes(json.deviceType)) {
+    throw new AkliteError('STATE_INVALID', `${file}: deviceType must be "ci" or "prod"`, { file });
+  }
+  return { state: json as unknown as DeviceState, fresh: false };
+}
+
+export async function writeState(storageDir: string, state: DeviceState): Promise<void> {
+  await writeFileAtomic(stateFile(storageDir), JSON.stringify(state, null, 2) + '\n');
+}
+
+export function isFailed(state: DeviceState, name: string): boolean {
+  return state.failed.some((f) => f.name === name);
+}
+
+/** `custom["boot-firmware"].version` of a Target, if it ships boot firmware. */
+export function bootFirmwareOf(t: TargetRecord): string | undefined {
+  const fw = (t.info.custom as Record<string, unknown> | undefined)?.['boot-firmware'];
+  return isObject(fw) && typeof fw.version === 'string' && fw.version !== '' ? fw.version : undefined;
+}
