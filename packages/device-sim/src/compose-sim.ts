@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { mkdir, readFile, rmdir } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CAPS, devicePaths } from '@offline-ota/format';
 import { checkBlob, describeProblem, readJsonBlob } from './app-store.js';
@@ -199,10 +199,37 @@ export async function readComposeSimState(root: string): Promise<ComposeSimState
   );
 }
 
+/**
+ * Read-modify-write of the state file under a lock directory (`running.json.lock`), so
+ * that several `up`/`down` processes started at once do not lose each other's records.
+ */
 async function updateState(root: string, change: (s: ComposeSimState) => void): Promise<void> {
-  const state = await readComposeSimState(root);
-  change(state);
-  await writeFileAtomic(composeSimStateFile(root), JSON.stringify(state, null, 2) + '\n');
+  const file = composeSimStateFile(root);
+  const lock = `${file}.lock`;
+  await mkdir(dirname(file), { recursive: true });
+  for (let waited = 0; ; waited += 20) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+      if (waited >= 10_000) {
+        throw new DeviceSimError(
+          'DEVICE_INVALID',
+          `${lock} has been held for 10 s; if no compose-sim is running, remove it`,
+          { file: lock },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  try {
+    const state = await readComposeSimState(root);
+    change(state);
+    await writeFileAtomic(file, JSON.stringify(state, null, 2) + '\n');
+  } finally {
+    await rmdir(lock);
+  }
 }
 
 /** Names of the apps compose-sim has running on the device, sorted. */

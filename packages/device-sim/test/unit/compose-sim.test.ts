@@ -116,6 +116,20 @@ describe('compose-sim', function () {
     });
   });
 
+  describe('several up -d at once', function () {
+    it('records every app', async function () {
+      await compose('shellhttpd', 'down');
+      const results = await Promise.all([
+        compose('shellhttpd', 'up', '-d'),
+        compose('broken', 'up', '-d'),
+        compose('shellhttpd', 'up', '-d'),
+      ]);
+      expect(results.map((r) => r.exitCode)).to.deep.equal([0, 1, 0]);
+      const state = await readComposeSimState(root);
+      expect(Object.keys(state.apps).sort()).to.deep.equal(['broken', 'shellhttpd']);
+    });
+  });
+
   describe('ps --format json', function () {
     it('prints one JSON object per running service', async function () {
       const r = await compose('shellhttpd', 'ps', '--format', 'json');
