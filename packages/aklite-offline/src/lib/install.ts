@@ -9,7 +9,7 @@
  *
  * A power cut during commit is repaired by `recover` on the next start.
  */
-import { lstat, readdir, rm, statfs } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BUNDLE_DIRS, requiredApps, StatusCode, type BundleType, type TargetEntry } from '@offline-ota/format';
 import { commitBlobs, missingBlobs, stageBlobs, type StagedBlob } from './apps.js';
@@ -165,6 +165,7 @@ async function installTarget(
   try {
     if (needOstree) {
       ports.progress(`Pulling OSTree commit ${t.commit} from ${mediaRepo} (every object re-hashed)`);
+      await mkdir(stagingRepo, { recursive: true });
       await ports.ostree.initRepo(stagingRepo, 'archive');
       try {
         await ports.ostree.pullLocal(stagingRepo, mediaRepo, t.commit, true);

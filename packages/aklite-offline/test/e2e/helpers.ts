@@ -1,0 +1,345 @@
+/**
+ * Shared fixtures for the end-to-end tests: one factory and its bundles, built once per
+ * mocha process; a fresh simulated device per test. Every tool runs as a process: the
+ * built `aklite-offline`, `bundlectl` and `device-sim` CLIs, real `ostree` and `fw_setenv`.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  createTestFactory,
+  makeSampleApp,
+  makeSampleRootfs,
+  nextVersions,
+  openFactory,
+  publishTarget,
+  readTargetsFile,
+  signTargets,
+  writeSigned,
+  type TestFactory,
+} from '@offline-ota/bundle';
+import { destroyDevice, type DeviceType } from '@offline-ota/device-sim';
+import { formatTufTime, type TargetCustom, type TargetFileInfo } from '@offline-ota/format';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The workspace root (dist/test/e2e → packages/aklite-offline → repo). */
+export const REPO = resolve(HERE, '../../../../..');
+export const AKLITE = join(REPO, 'packages/aklite-offline/bin/run.js');
+export const BUNDLECTL = join(REPO, 'packages/bundle/bin/run.js');
+export const DEVICE_SIM = join(REPO, 'packages/device-sim/bin/run.js');
+
+export interface Proc {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runProc(cmd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Proc> {
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', rej);
+    child.on('close', (code, signal) =>
+      res({
+        code: code ?? (signal ? -1 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
+  });
+}
+
+/** Runs a tool and fails the test with its output if it does not exit 0. */
+export async function mustRun(cmd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Proc> {
+  const r = await runProc(cmd, args, env);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+export interface AkliteOptions {
+  env?: Record<string, string>;
+  /** Run under `faketime '<time>'` to move the device clock. */
+  faketime?: string;
+}
+
+/** `aklite-offline <args> --device-root <root>` as a process. */
+export function aklite(root: string, args: readonly string[], o: AkliteOptions = {}): Promise<Proc> {
+  const argv = [...args, '--device-root', root];
+  if (o.faketime !== undefined) return runProc('faketime', [o.faketime, process.execPath, AKLITE, ...argv], o.env);
+  return runProc(process.execPath, [AKLITE, ...argv], o.env);
+}
+
+export const install = (root: string, bundle: string, extra: string[] = [], o: AkliteOptions = {}) =>
+  aklite(root, ['install', '--src-dir', bundle, ...extra], o);
+export const runCmd = (root: string, o: AkliteOptions = {}) => aklite(root, ['run'], o);
+
+export async function reboot(root: string, failBoot = false): Promise<void> {
+  await mustRun(process.execPath, [DEVICE_SIM, 'reboot', root, ...(failBoot ? ['--fail-boot'] : [])]);
+}
+
+export interface SimStatus {
+  booted: { commit: string; serial: number; present: boolean };
+  deployments: { index: number; commit: string; booted: boolean }[];
+  env: Record<string, number>;
+  apps: { running: string[] };
+  currentTarget: Record<string, string> | null;
+}
+
+export async function simStatus(root: string): Promise<SimStatus> {
+  const r = await mustRun(process.execPath, [DEVICE_SIM, 'status', root, '--json']);
+  return JSON.parse(r.stdout) as SimStatus;
+}
+
+export async function fwPrint(root: string, name: string): Promise<string> {
+  const r = await mustRun('fw_printenv', ['-c', join(root, 'etc/fw_env.config'), '-n', name]);
+  return r.stdout.trim();
+}
+
+export async function fwSet(root: string, vars: Record<string, string | number>): Promise<void> {
+  await mustRun('fw_setenv', ['-c', join(root, 'etc/fw_env.config'), ...Object.entries(vars).flatMap(([k, v]) => [k, String(v)])]);
+}
+
+export interface AkliteState {
+  deviceType?: string;
+  current: { name: string; commit: string } | null;
+  pending: { target: { name: string; commit: string }; kind: string; phase: string; rollback: boolean } | null;
+  failed: { name: string }[];
+  bootFirmwareVersion?: string;
+}
+
+export async function readState(root: string): Promise<AkliteState | null> {
+  try {
+    return JSON.parse(await readFile(join(root, 'var/sota/state.json'), 'utf8')) as AkliteState;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A digest of the whole device tree: every path with its type, mode, size, content hash
+ * (files) or target (links). Nothing is excluded but the lock file.
+ */
+export async function hashTree(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const name of (await readdir(dir)).sort()) {
+      const p = join(dir, name);
+      const rel = relative(root, p);
+      if (rel === 'var/lock/aklite.lock') continue;
+      const st = await lstat(p);
+      if (st.isDirectory()) {
+        out.set(rel, `dir ${st.mode.toString(8)}`);
+        await walk(p);
+      } else if (st.isSymbolicLink()) {
+        out.set(rel, `link ${await readlink(p)}`);
+      } else {
+        const h = createHash('sha256').update(await readFile(p)).digest('hex');
+        out.set(rel, `file ${st.mode.toString(8)} ${st.size} ${h}`);
+      }
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+/** Differences between two tree digests, for readable assertion failures. */
+export function treeDiff(a: Map<string, string>, b: Map<string, string>): string[] {
+  const diff: string[] = [];
+  for (const [k, v] of a) if (b.get(k) !== v) diff.push(`${b.has(k) ? 'changed' : 'removed'}: ${k}`);
+  for (const k of b.keys()) if (!a.has(k)) diff.push(`added: ${k}`);
+  return diff;
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+
+export interface Fixtures {
+  work: string;
+  factory: TestFactory;
+  /** Target names by role. */
+  t: { v1: string; v2: string; failing: string; appsOnly: string; bootFw: string };
+  commits: Record<string, string>;
+  /** Bundle directories (never modified; copy before tampering). */
+  bundles: { v1: string; v2: string; failing: string; appsOnly: string; bootFw: string; prod: string; devel: string };
+}
+
+const BOOT_FIRMWARE_VERSION = '2026.10';
+
+/**
+ * Publishes a Target that reuses another one's commit with a changed `custom` (the
+ * factory's publish command always commits a new tree): signed into the tag's CI targets
+ * with the factory's online key, like publish does.
+ */
+async function publishVariant(
+  factoryDir: string,
+  base: string,
+  version: number,
+  tag: string,
+  change: (custom: TargetCustom) => TargetCustom,
+): Promise<string> {
+  const factory = await openFactory(factoryDir);
+  const baseEntry = JSON.parse(await readFile(factory.paths.catalogEntry(base), 'utf8')) as {
+    target: TargetFileInfo & { custom: TargetCustom };
+  };
+  const custom = change({ ...baseEntry.target.custom, version: String(version), tags: [tag] });
+  const name = `${custom.name}-${version}`;
+  const target = { ...baseEntry.target, custom };
+  const path = factory.paths.tagTargets('ci', tag);
+  const current = await readTargetsFile(path);
+  const { targets: tv } = await nextVersions(factory, 'ci', ['targets']);
+  const expires = formatTufTime(new Date(Date.now() + 365 * 86400_000));
+  await writeSigned(path, signTargets(tv, expires, { ...(current?.env.signed.targets ?? {}), [name]: target }, [factory.onlineKeys['ci-targets']]));
+  await writeFile(factory.paths.catalogEntry(name), JSON.stringify({ name, target }, null, 2) + '\n');
+  return name;
+}
+
+async function createBundleCli(factoryDir: string, target: string, dst: string, extra: string[]): Promise<string> {
+  await mustRun(process.execPath, [BUNDLECTL, 'create', target, dst, '--factory', factoryDir, ...extra]);
+  return dst;
+}
+
+let fixtures: Promise<Fixtures> | undefined;
+
+/** Builds the shared factory and bundles once per process. */
+export function getFixtures(): Promise<Fixtures> {
+  fixtures ??= buildFixtures();
+  return fixtures;
+}
+
+async function buildFixtures(): Promise<Fixtures> {
+  const work = await mkdtemp(join(tmpdir(), 'aklite-e2e-'));
+  const factory = await createTestFactory({ dir: work, versions: [1, 2] });
+  const [v1, v2] = factory.targets as [string, string];
+  const commits = { ...factory.commits };
+  const f = await openFactory(factory.factoryDir);
+
+  // v3: a new rootfs whose app fails to start (compose-sim's fail-start marker).
+  const src = join(work, 'sources', 'v3');
+  const rootfs = await makeSampleRootfs(join(src, 'rootfs'), { version: 3, osName: f.config.osName });
+  const app = await makeSampleApp(join(src, 'apps'), {
+    name: 'shellhttpd',
+    images: [{ name: 'shellhttpd', files: { 'srv/shellhttpd/index.html': '<p>broken</p>\n', 'etc/version': '3\n' } }],
+    failStart: true,
+  });
+  const failing = await publishTarget({
+    factory: f,
+    rootfsDir: rootfs,
+    hardwareId: factory.hardwareId,
+    version: 3,
+    tags: [factory.tag],
+    apps: [app.projectDir],
+  });
+  commits[failing.name] = failing.commit;
+
+  // v4: v1's commit with v2's apps (an apps-only update from v1).
+  const v2Custom = (JSON.parse(await readFile(f.paths.catalogEntry(v2), 'utf8')) as { target: { custom: TargetCustom } }).target.custom;
+  const appsOnly = await publishVariant(factory.factoryDir, v1, 4, factory.tag, (c) => ({
+    ...c,
+    docker_compose_apps: v2Custom.docker_compose_apps ?? {},
+  }));
+  commits[appsOnly] = commits[v1]!;
+  // v5: v2's content plus new boot firmware.
+  const bootFw = await publishVariant(factory.factoryDir, v2, 5, factory.tag, (c) => ({
+    ...c,
+    ['boot-firmware' as string]: { version: BOOT_FIRMWARE_VERSION },
+  }));
+  commits[bootFw] = commits[v2]!;
+  // v2 also published for tag "devel" is not needed: a device on tag "devel" refuses the "main" bundle.
+
+  const b = join(work, 'bundles');
+  await mkdir(b, { recursive: true });
+  const tag = ['--tag', factory.tag];
+  const bundles: Fixtures['bundles'] = {
+    v1: await createBundleCli(factory.factoryDir, v1, join(b, 'v1'), tag),
+    v2: await createBundleCli(factory.factoryDir, v2, join(b, 'v2'), tag),
+    failing: await createBundleCli(factory.factoryDir, failing.name, join(b, 'failing'), tag),
+    appsOnly: await createBundleCli(factory.factoryDir, appsOnly, join(b, 'apps-only'), tag),
+    bootFw: await createBundleCli(factory.factoryDir, bootFw, join(b, 'boot-fw'), tag),
+    prod: join(b, 'prod'),
+    devel: join(b, 'devel'),
+  };
+  // A production bundle of v2 (wave), signed with every offline targets key.
+  await mustRun(process.execPath, [
+    BUNDLECTL, 'waves', 'init', 'wave-1', '--target', v2, '--tag', factory.tag, '--factory', factory.factoryDir,
+    ...factory.offlineKeys.targets.flatMap((k) => ['--keys', k]),
+  ]);
+  await createBundleCli(factory.factoryDir, v2, bundles.prod, ['--wave', 'wave-1']);
+  for (const k of factory.offlineKeys.targets) {
+    const r = await runProc(process.execPath, [BUNDLECTL, 'sign', bundles.prod, '--keys', k]);
+    if (r.code !== 0 && !/already|threshold/i.test(r.stderr + r.stdout)) throw new Error(`sign failed: ${r.stderr}`);
+  }
+  return { work, factory, t: { v1, v2, failing: failing.name, appsOnly, bootFw }, commits, bundles };
+}
+
+// ---------------------------------------------------------------------------------------
+// Devices
+
+let deviceCounter = 0;
+const devices: string[] = [];
+
+export interface NewDeviceOptions {
+  target?: string;
+  type?: DeviceType;
+  tag?: string;
+  /** Extra TOML written to etc/sota/conf.d/90-test.toml. */
+  toml?: string;
+  /** Parent directory (e.g. a small tmpfs). */
+  parent?: string;
+}
+
+/** A fresh device booted on v1 (or `o.target`). */
+export async function newDevice(fx: Fixtures, o: NewDeviceOptions = {}): Promise<string> {
+  const root = join(o.parent ?? join(fx.work, 'devices'), `d${++deviceCounter}`);
+  await mkdir(dirname(root), { recursive: true });
+  await mustRun(process.execPath, [
+    DEVICE_SIM, 'create', root, '--factory', fx.factory.factoryDir, '--target', o.target ?? fx.t.v1,
+    '--type', o.type ?? 'ci', ...(o.tag === undefined ? ['--tag', fx.factory.tag] : o.tag === '' ? [] : ['--tag', o.tag]),
+  ]);
+  if (o.toml !== undefined) await writeFile(join(root, 'etc/sota/conf.d/90-test.toml'), o.toml);
+  devices.push(root);
+  return root;
+}
+
+/** A copy of a bundle to tamper with. */
+export async function copyBundle(fx: Fixtures, bundle: string): Promise<string> {
+  const dst = await mkdtemp(join(fx.work, 'tampered-'));
+  await cp(bundle, dst, { recursive: true });
+  return dst;
+}
+
+export async function cleanupAll(): Promise<void> {
+  for (const d of devices.splice(0)) await destroyDevice(d).catch(() => undefined);
+  if (fixtures) {
+    const fx = await fixtures.catch(() => undefined);
+    fixtures = undefined;
+    if (fx && process.env.AKLITE_TEST_KEEP !== '1') await rm(fx.work, { recursive: true, force: true });
+  }
+}
+
+/** Flips one byte in the middle of a file. */
+export async function flipByte(file: string, at?: number): Promise<void> {
+  const buf = await readFile(file);
+  const i = at ?? Math.floor(buf.length / 2);
+  buf[i] = buf[i]! ^ 0x01;
+  await writeFile(file, buf);
+}
+
+/** Files under a directory whose name matches. */
+export async function findFiles(dir: string, re: RegExp): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (re.test(e.name)) out.push(p);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
