@@ -440,16 +440,17 @@ function classifyTufError(err: unknown): FormatError {
   }
   if (name === 'ExpiredMetadataError' || /is expired/.test(msg))
     return wrap('TUF_EXPIRED', `TUF metadata expired: ${msg}`);
+  // A version that disagrees with its parent's meta is a broken bundle, not an attack on
+  // signatures: the reference reports it as a generic check-in failure (4). tuf-js throws
+  // these as BadVersionError too, so this test comes before the rollback one.
+  if (/version doesn't match|does not match snapshot version/i.test(msg)) {
+    return wrap('TUF_FAILURE', `TUF metadata update failed: ${msg}`);
+  }
   if (name === 'BadVersionError' || /less than current version/.test(msg)) {
     return wrap(
       'TUF_ROLLBACK',
       `TUF metadata provided in the offline bundle is older than the device's: ${msg}`,
     );
-  }
-  // A version that disagrees with its parent's meta is a broken bundle, not an attack on
-  // signatures: the reference reports it as a generic check-in failure (4).
-  if (/version doesn't match|does not match snapshot version/i.test(msg)) {
-    return wrap('TUF_FAILURE', `TUF metadata update failed: ${msg}`);
   }
   if (
     name === 'UnsignedMetadataError' ||
