@@ -21,6 +21,7 @@ export type BundleErrorCode =
   | 'DESTINATION_NOT_EMPTY'
   | 'BUNDLE_INVALID'
   | 'VERIFY_FAILED'
+  | 'EXPIRED'
   | 'IO_FAILED';
 
 export class BundleError extends Error {

@@ -11,3 +11,6 @@ export * from './samples.js';
 export * from './offline-keys.js';
 export * from './rotate.js';
 export * from './waves.js';
+export * from './bundle-tx.js';
+export * from './create.js';
+export * from './inspect.js';

@@ -1,0 +1,82 @@
+import { Args, Flags } from '@oclif/core';
+import { createBundle } from '../create.js';
+import { showBundle } from '../inspect.js';
+import { BundleCommand, factoryFlag } from '../cli/base.js';
+import { showText } from '../cli/show-text.js';
+
+export default class Create extends BundleCommand {
+  static override description =
+    'Create an offline update bundle of a Target in <dst>: TUF metadata (tuf/), the OSTree commit (ostree_repo/) and ' +
+    'its apps (apps/). CI bundles come signed; production and wave bundles must then be signed with `bundlectl sign` ' +
+    'to the threshold. The bundle is checked as a device would before success is reported.';
+  static override examples = [
+    '<%= config.bin %> create sim-x86-lmp-2 /media/usb/bundle --tag main --factory ./factory',
+    '<%= config.bin %> create sim-x86-lmp-2 ./bundle --tag main --prod --expires-in-days 60 --factory ./factory',
+    '<%= config.bin %> create sim-x86-lmp-3 ./bundle --wave wave-1 --factory ./factory',
+    '<%= config.bin %> create sim-x86-lmp-3 ./bundle --tag main --allow-multiple-targets --factory ./factory',
+    '<%= config.bin %> create sim-x86-lmp-2 ./bundle --tag main --tuf-only --factory ./factory   # refresh expiry',
+  ];
+  static override args = {
+    target: Args.string({ description: 'Target name, e.g. sim-x86-lmp-2', required: true }),
+    dst: Args.string({
+      description: 'destination directory (empty, or an existing bundle)',
+      required: true,
+    }),
+  };
+  static override flags = {
+    factory: factoryFlag,
+    tag: Flags.string({ description: 'the tag the devices follow', exclusive: ['wave'] }),
+    prod: Flags.boolean({
+      description: 'use production Targets and metadata',
+      exclusive: ['wave'],
+      dependsOn: ['tag'],
+    }),
+    wave: Flags.string({
+      description: 'use the Target of an active wave (production metadata)',
+      exclusive: ['tag', 'prod'],
+    }),
+    'expires-in-days': Flags.integer({
+      char: 'e',
+      description: 'validity of the bundle metadata',
+      default: 30,
+    }),
+    'no-apps': Flags.boolean({ description: 'do not include apps' }),
+    'tuf-only': Flags.boolean({
+      char: 'm',
+      description: 'only (re)write tuf/, e.g. to refresh the expiry',
+    }),
+    'allow-multiple-targets': Flags.boolean({
+      description: 'add this Target to an existing bundle',
+    }),
+    json: Flags.boolean({ description: 'print the result as JSON' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Create);
+    if (flags.tag === undefined && flags.wave === undefined) {
+      this.error('Either `--tag` or `--wave` should be specified', { exit: 2 });
+    }
+    try {
+      const res = await createBundle({
+        factory: flags.factory,
+        target: args.target,
+        dst: args.dst,
+        ...(flags.tag === undefined ? {} : { tag: flags.tag }),
+        ...(flags.wave === undefined ? {} : { wave: flags.wave }),
+        prod: flags.prod,
+        expiresInDays: flags['expires-in-days'],
+        noApps: flags['no-apps'],
+        tufOnly: flags['tuf-only'],
+        allowMultipleTargets: flags['allow-multiple-targets'],
+        onProgress: flags.json
+          ? undefined
+          : (e) => this.log(e.step === 'warning' ? `WARNING: ${e.message}` : e.message),
+      });
+      const shown = await showBundle(args.dst);
+      if (flags.json) return this.printJson({ ...res, show: shown });
+      for (const l of showText(shown)) this.log(l);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import { Args, Flags } from '@oclif/core';
+import { showBundle } from '../inspect.js';
+import { BundleCommand } from '../cli/base.js';
+import { showText } from '../cli/show-text.js';
+
+export default class Show extends BundleCommand {
+  static override description =
+    'Show an offline bundle: type, tag, expiry, Targets, signatures, allowed keys, threshold and missing signatures.';
+  static override examples = [
+    '<%= config.bin %> show /media/usb/bundle',
+    '<%= config.bin %> show ./bundle --json',
+  ];
+  static override args = {
+    bundle: Args.directory({ description: 'bundle directory', required: true, exists: true }),
+  };
+  static override flags = {
+    json: Flags.boolean({ description: 'print the result as JSON (shape in docs/factory.md)' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Show);
+    try {
+      const res = await showBundle(args.bundle);
+      if (flags.json) return this.printJson(res);
+      for (const l of showText(res)) this.log(l);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+}

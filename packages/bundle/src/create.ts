@@ -1,0 +1,510 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  BUNDLE_DIRS,
+  buildBundleManifest,
+  canonicalBytes,
+  CAPS,
+  checkBundle,
+  FormatError,
+  isExpired,
+  parseBundleManifest,
+  parseTargetEntry,
+  planBundleExpiry,
+  rootFileName,
+  signEnvelope,
+  SPEC_VERSION,
+  systemClock,
+  targetAppsForBundle,
+  TUF_FILES,
+  parseAppUri,
+  type BundleManifestSigned,
+  type BundleType,
+  type CheckBundleResult,
+  type Clock,
+  type Envelope,
+  type SnapshotSigned,
+  type TargetsSigned,
+  type TimestampSigned,
+} from '@offline-ota/format';
+import { appBlobs, blobPath, writeAppIndex } from './app-store.js';
+import { WriteTransaction } from './bundle-tx.js';
+import { BundleError, errorMessage } from './errors.js';
+import { nextVersions, type Factory } from './factory.js';
+import { copyFileVerified, exists, readCapped, sha256Hex } from './fsutil.js';
+import { ostreeHasCommit, ostreeInitArchive, ostreePullLocal } from './ostree.js';
+import { resolveFactory } from './publish.js';
+import { readRootChain, readTargetsFile, type RootFile } from './tuf-repo.js';
+import { readWave } from './waves.js';
+
+export interface ProgressEvent {
+  step: 'resolve' | 'tuf' | 'ostree' | 'apps' | 'verify' | 'done' | 'warning';
+  message: string;
+}
+export type ProgressFn = (event: ProgressEvent) => void;
+
+export interface CreateBundleOptions {
+  factory: string | Factory;
+  target: string;
+  dst: string;
+  tag?: string;
+  prod?: boolean;
+  wave?: string;
+  /** Requested validity (`--expires-in-days`), default 30. */
+  expiresInDays?: number;
+  noApps?: boolean;
+  /** Only (re)write `tuf/` (e.g. to refresh an expiring bundle). */
+  tufOnly?: boolean;
+  allowMultipleTargets?: boolean;
+  clock?: Clock;
+  onProgress?: ProgressFn;
+}
+
+export interface CreateBundleResult {
+  dst: string;
+  type: BundleType;
+  tag: string;
+  wave?: string;
+  target: string;
+  /** Every Target the bundle manifest lists. */
+  targets: string[];
+  expires: string;
+  versions: { targets: number; snapshot: number; timestamp: number; root: number };
+  apps: Record<string, string>;
+  /** The device verifier's result on the written bundle. */
+  selfCheck: {
+    available: string[];
+    unavailable: { name: string; reason: string }[];
+    signaturesPending: boolean;
+  };
+}
+
+interface Source {
+  type: BundleType;
+  tag: string;
+  targets: { env: Envelope<TargetsSigned>; bytes: Buffer };
+  kind: 'CI' | 'production' | 'Wave';
+}
+
+const KNOWN_ENTRIES: readonly string[] = [BUNDLE_DIRS.tuf, BUNDLE_DIRS.ostree, BUNDLE_DIRS.apps];
+
+/** Step 1 (reference §2.2.1): find the Target in CI, production or wave targets. */
+async function resolveSource(factory: Factory, o: CreateBundleOptions): Promise<Source> {
+  if (o.wave !== undefined) {
+    if (o.tag !== undefined || o.prod === true) {
+      throw new BundleError('INVALID_ARGUMENT', '--wave cannot be combined with --tag or --prod');
+    }
+    const wave = await readWave(factory, o.wave);
+    const targets =
+      wave?.state === 'active'
+        ? await readTargetsFile(factory.paths.waveTargets(o.wave))
+        : undefined;
+    if (!wave || wave.state !== 'active' || !targets) {
+      throw new BundleError(
+        'WAVE_NOT_FOUND',
+        `No active Wave with the specified name was found; wave: ${o.wave}`,
+      );
+    }
+    if (targets.env.signed.targets[o.target] === undefined) {
+      throw new BundleError(
+        'TARGET_NOT_FOUND',
+        `The specified Target is not found among Wave Targets; target: ${o.target}, wave: ${o.wave}`,
+      );
+    }
+    return { type: 'prod', tag: wave.tag, targets, kind: 'Wave' };
+  }
+  if (o.tag === undefined)
+    throw new BundleError('INVALID_ARGUMENT', 'Either `--tag` or `--wave` should be specified');
+  if (o.prod === true) {
+    const targets = await readTargetsFile(factory.paths.tagTargets('prod', o.tag));
+    if (!targets) {
+      throw new BundleError(
+        'TAG_NOT_FOUND',
+        `No production Targets were found for the specified tag \`${o.tag}\``,
+      );
+    }
+    if (targets.env.signed.targets[o.target] === undefined) {
+      throw new BundleError(
+        'TARGET_NOT_FOUND',
+        `No production Target with the given tag found; target: ${o.target}, tag: ${o.tag}`,
+      );
+    }
+    return { type: 'prod', tag: o.tag, targets, kind: 'production' };
+  }
+  const targets = await readTargetsFile(factory.paths.tagTargets('ci', o.tag));
+  if (!targets)
+    throw new BundleError(
+      'TAG_NOT_FOUND',
+      `No CI Targets found for the specified tag \`${o.tag}\``,
+    );
+  if (targets.env.signed.targets[o.target] === undefined) {
+    throw new BundleError(
+      'TARGET_NOT_FOUND',
+      `No CI Target with the given tag found; target: ${o.target}, tag: ${o.tag}`,
+    );
+  }
+  return { type: 'ci', tag: o.tag, targets, kind: 'CI' };
+}
+
+/** The destination must be empty, or (with --allow-multiple-targets / --tuf-only) a bundle. */
+async function checkDestination(
+  o: CreateBundleOptions,
+): Promise<Envelope<BundleManifestSigned> | undefined> {
+  const entries = await readdir(o.dst).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw new BundleError('IO_FAILED', `cannot read destination ${o.dst}: ${err.message}`, {
+      cause: err,
+    });
+  });
+  const foreign = entries.filter((e) => !KNOWN_ENTRIES.includes(e));
+  if (foreign.length > 0) {
+    throw new BundleError(
+      'DESTINATION_NOT_EMPTY',
+      `Destination directory ${o.dst} is not empty and is not an offline bundle (found ${foreign.slice(0, 3).join(', ')}); choose an empty directory`,
+      { file: o.dst },
+    );
+  }
+  const hasData = entries.some((e) => e === BUNDLE_DIRS.ostree || e === BUNDLE_DIRS.apps);
+  if (hasData && o.allowMultipleTargets !== true && o.tufOnly !== true) {
+    throw new BundleError(
+      'DESTINATION_NOT_EMPTY',
+      `Destination directory already has update data (${o.dst}). Please specify an empty directory, or pass --allow-multiple-targets to add this Target to the bundle. Notice that multiple Targets in the same directory is only supported in LmP >= v92.`,
+      { file: o.dst },
+    );
+  }
+  const manifestPath = join(o.dst, BUNDLE_DIRS.tuf, TUF_FILES.manifest);
+  if (!(await exists(manifestPath))) {
+    if (
+      entries.includes(BUNDLE_DIRS.tuf) &&
+      o.allowMultipleTargets !== true &&
+      o.tufOnly !== true
+    ) {
+      throw new BundleError(
+        'DESTINATION_NOT_EMPTY',
+        `Destination directory already has update data (${join(o.dst, BUNDLE_DIRS.tuf)}). Please specify an empty directory.`,
+        { file: o.dst },
+      );
+    }
+    return undefined;
+  }
+  try {
+    return parseBundleManifest(
+      JSON.parse((await readCapped(manifestPath, CAPS.manifest)).toString('utf8')),
+      manifestPath,
+    );
+  } catch (err) {
+    throw new BundleError(
+      'BUNDLE_INVALID',
+      `the existing ${manifestPath} cannot be read (${errorMessage(err)}); use an empty destination`,
+      { cause: err, file: manifestPath },
+    );
+  }
+}
+
+interface TufFiles {
+  files: Map<string, Buffer>;
+  manifest: Envelope<BundleManifestSigned>;
+  expires: string;
+  versions: CreateBundleResult['versions'];
+}
+
+/** Step 2 (reference §2.2.2, format doc §TUF metadata): the bundle's tuf/ files, in memory. */
+async function buildTuf(
+  factory: Factory,
+  source: Source,
+  chain: RootFile[],
+  targetNames: string[],
+  o: CreateBundleOptions,
+): Promise<TufFiles> {
+  const newest = chain.at(-1)!.env.signed;
+  const clock = o.clock ?? systemClock;
+  const now = clock();
+  if (isExpired(newest.expires, now)) {
+    throw new BundleError(
+      'EXPIRED',
+      `Root metadata expired at ${newest.expires} (${factory.paths.root(source.type, newest.version)}); rotate the root first: bundlectl keys rotate-root`,
+    );
+  }
+  if (isExpired(source.targets.env.signed.expires, now)) {
+    throw new BundleError(
+      'EXPIRED',
+      `Targets metadata of ${source.kind === 'Wave' ? `wave ${o.wave ?? ''}` : `tag ${source.tag}`} expired at ${source.targets.env.signed.expires}; publish a Target or re-sign the targets first`,
+    );
+  }
+  const plan = planBundleExpiry({
+    clock: () => now,
+    days: o.expiresInDays ?? 30,
+    rootExpires: newest.expires,
+    targetsExpires: source.targets.env.signed.expires,
+  });
+  const v = await nextVersions(factory, source.type, ['snapshot', 'timestamp']);
+  const targetsBytes = source.targets.bytes;
+  const snapshot: SnapshotSigned = {
+    _type: 'snapshot',
+    spec_version: SPEC_VERSION,
+    version: v.snapshot,
+    expires: plan.snapshot,
+    meta: {
+      'targets.json': {
+        version: source.targets.env.signed.version,
+        length: targetsBytes.length,
+        hashes: { sha256: sha256Hex(targetsBytes) },
+      },
+    },
+  };
+  const snapshotBytes = canonicalBytes(signEnvelope(snapshot, [factory.onlineKeys.snapshot]));
+  const timestamp: TimestampSigned = {
+    _type: 'timestamp',
+    spec_version: SPEC_VERSION,
+    version: v.timestamp,
+    expires: plan.timestamp,
+    meta: {
+      'snapshot.json': {
+        version: v.snapshot,
+        length: snapshotBytes.length,
+        hashes: { sha256: sha256Hex(snapshotBytes) },
+      },
+    },
+  };
+  const timestampBytes = canonicalBytes(signEnvelope(timestamp, [factory.onlineKeys.timestamp]));
+  const signed = buildBundleManifest({
+    type: source.type,
+    tag: source.tag,
+    targets: targetNames,
+    expires: plan.bundle,
+    version: v.timestamp,
+  });
+  // CI bundles are signed with the online CI targets key; production bundles are signed
+  // one release manager at a time with `bundlectl sign`.
+  const manifest: Envelope<BundleManifestSigned> =
+    source.type === 'ci'
+      ? signEnvelope(signed, [factory.onlineKeys['ci-targets']])
+      : { signatures: [], signed };
+  const files = new Map<string, Buffer>();
+  for (const r of chain) files.set(rootFileName(r.version), r.bytes);
+  files.set(TUF_FILES.targets, targetsBytes);
+  files.set(TUF_FILES.snapshot, snapshotBytes);
+  files.set(TUF_FILES.timestamp, timestampBytes);
+  files.set(TUF_FILES.manifest, canonicalBytes(manifest));
+  return {
+    files,
+    manifest,
+    expires: plan.bundle,
+    versions: {
+      targets: source.targets.env.signed.version,
+      snapshot: v.snapshot,
+      timestamp: v.timestamp,
+      root: newest.version,
+    },
+  };
+}
+
+/** Copies an app's blobs from the factory store, verifying every digest while copying. */
+async function copyApp(
+  factory: Factory,
+  dstStore: string,
+  app: string,
+  uri: string,
+  tx: WriteTransaction,
+): Promise<number> {
+  const { digest } = parseAppUri(uri, `app ${app}`);
+  const blobs = await appBlobs(factory.paths.appStore, digest, `app ${app}`);
+  let copied = 0;
+  for (const b of blobs) {
+    const dst = blobPath(dstStore, b.hex);
+    if (await exists(dst)) continue;
+    await tx.mkdirs(join(dstStore, 'blobs', 'sha256'));
+    tx.noteCreated(dst);
+    await copyFileVerified(blobPath(factory.paths.appStore, b.hex), dst, {
+      sha256: b.hex,
+      size: b.size,
+    });
+    copied++;
+  }
+  const indexDir = join(dstStore, 'apps', app, digest);
+  if (!(await exists(indexDir))) {
+    await tx.mkdirs(indexDir);
+    await writeAppIndex(
+      dstStore,
+      app,
+      digest,
+      uri,
+      await readCapped(blobPath(dstStore, digest), CAPS.appManifest),
+    );
+  }
+  return copied;
+}
+
+/** Every object file of an OSTree repo (to undo a pull into an existing bundle). */
+async function listObjects(repo: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  const objects = join(repo, 'objects');
+  for (const sub of await readdir(objects).catch(() => [] as string[])) {
+    for (const f of await readdir(join(objects, sub)).catch(() => [] as string[]))
+      out.add(join(objects, sub, f));
+  }
+  return out;
+}
+
+/** Runs the device's verifier on the written bundle, trusting the factory's 1.root.json. */
+async function selfCheck(
+  factory: Factory,
+  type: BundleType,
+  dst: string,
+  hardwareId: string,
+  tag: string,
+  o: CreateBundleOptions,
+): Promise<CheckBundleResult> {
+  const tmp = await mkdtemp(join(tmpdir(), 'bundlectl-selfcheck-'));
+  try {
+    await mkdir(join(tmp, 'shipped', type), { recursive: true });
+    await writeFile(
+      join(tmp, 'shipped', type, rootFileName(1)),
+      await readCapped(factory.paths.root(type, 1), CAPS.root),
+    );
+    const res = await checkBundle({
+      bundleDir: dst,
+      trustDir: join(tmp, 'trust'),
+      shippedRootsDir: join(tmp, 'shipped'),
+      deviceType: type,
+      hardwareId,
+      tags: [tag],
+      now: (o.clock ?? systemClock)(),
+      appsEnabled: o.noApps !== true,
+      allowUnsignedManifest: type === 'prod',
+    });
+    await res.discard();
+    return res;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `bundlectl create` (reference §2.2): an offline bundle of one Target (or one more
+ * Target with `allowMultipleTargets`) in `dst`. Every file is written atomically; on
+ * failure what this run created is removed and files it replaced are restored.
+ */
+export async function createBundle(o: CreateBundleOptions): Promise<CreateBundleResult> {
+  const progress: ProgressFn = o.onProgress ?? (() => undefined);
+  const factory = await resolveFactory(o.factory);
+  const tagDesc = o.wave !== undefined ? `wave: ${o.wave}` : `tag: ${o.tag ?? '?'}`;
+  progress({
+    step: 'resolve',
+    message: `Getting ${o.wave !== undefined ? 'Wave' : o.prod === true ? 'production' : 'CI'} Target details; target: ${o.target}, ${tagDesc}`,
+  });
+  const source = await resolveSource(factory, o);
+  const entry = parseTargetEntry(o.target, source.targets.env.signed.targets[o.target]);
+  const existing = await checkDestination(o);
+
+  let targetNames = [o.target];
+  if (existing) {
+    const info = existing.signed['x-offline-bundle'];
+    if (info.type !== source.type || info.tag !== source.tag) {
+      throw new BundleError(
+        'BUNDLE_INVALID',
+        `the bundle in ${o.dst} is a ${info.type} bundle for tag ${info.tag}; this Target is ${source.type} for tag ${source.tag}. Use another destination`,
+      );
+    }
+    const missing = info.targets.filter((t) => source.targets.env.signed.targets[t] === undefined);
+    if (missing.length > 0) {
+      throw new BundleError(
+        'TARGET_NOT_FOUND',
+        `the bundle in ${o.dst} holds ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not in the ${source.kind} targets of ${source.kind === 'Wave' ? `wave ${o.wave}` : `tag ${source.tag}`}; both Targets must be in the same targets metadata. Use another destination`,
+      );
+    }
+    targetNames = [...new Set([...info.targets, o.target])].sort();
+  }
+  const chain = await readRootChain(factory.paths.tufDir(source.type));
+  progress({
+    step: 'tuf',
+    message: `Refreshing and downloading TUF metadata for Target ${o.target} to ${join(o.dst, BUNDLE_DIRS.tuf)}...`,
+  });
+  const tuf = await buildTuf(factory, source, chain, targetNames, o);
+
+  const tx = new WriteTransaction();
+  const apps = o.noApps === true || o.tufOnly === true ? {} : targetAppsForBundle(entry);
+  try {
+    await tx.mkdirs(o.dst);
+    if (o.tufOnly !== true) {
+      const repo = join(o.dst, BUNDLE_DIRS.ostree);
+      if (!(await ostreeHasCommit(factory.paths.ostreeRepo, entry.commit))) {
+        throw new BundleError(
+          'FACTORY_INVALID',
+          `ERROR: ostree repo does not contain target's hash ${entry.commit} (${factory.paths.ostreeRepo}); publish the Target again`,
+        );
+      }
+      // Apps first: their blobs are tracked one by one, so a failure here leaves an
+      // existing bundle exactly as it was.
+      const store = join(o.dst, BUNDLE_DIRS.apps);
+      if (Object.keys(apps).length === 0 && o.noApps !== true) {
+        progress({
+          step: 'apps',
+          message: 'No apps found to fetch; the bundle will only update rootfs/ostree',
+        });
+      }
+      for (const [app, uri] of Object.entries(apps)) {
+        const n = await copyApp(factory, store, app, uri, tx);
+        progress({ step: 'apps', message: `App ${app}: ${uri} (${n} blob(s) copied)` });
+      }
+      if (!(await exists(repo))) {
+        progress({ step: 'ostree', message: `Creating OSTree repo ${repo}` });
+        tx.noteCreated(repo);
+        await ostreeInitArchive(repo);
+      }
+      if (!(await ostreeHasCommit(repo, entry.commit))) {
+        progress({ step: 'ostree', message: `Pulling OSTree commit ${entry.commit}` });
+        const before = await listObjects(repo);
+        tx.onRollback(async () => {
+          for (const p of await listObjects(repo)) if (!before.has(p)) await rm(p, { force: true });
+        });
+        await ostreePullLocal(repo, factory.paths.ostreeRepo, entry.commit);
+      }
+    }
+    // tuf/ last: a bundle whose metadata is written is complete.
+    for (const [name, bytes] of tuf.files)
+      await tx.writeFile(join(o.dst, BUNDLE_DIRS.tuf, name), bytes);
+
+    progress({ step: 'verify', message: 'Verifying the bundle as a device would' });
+    let check: CheckBundleResult | undefined;
+    try {
+      check = await selfCheck(factory, source.type, o.dst, entry.hardwareId, source.tag, o);
+    } catch (err) {
+      const tolerated =
+        o.tufOnly === true && err instanceof FormatError && err.code === 'NO_TARGET_CONTENT';
+      if (!tolerated) {
+        throw new BundleError(
+          'VERIFY_FAILED',
+          `the bundle written to ${o.dst} fails the device's verification: ${errorMessage(err)}`,
+          { cause: err },
+        );
+      }
+      progress({
+        step: 'warning',
+        message: `The bundle has no update content yet: ${errorMessage(err)}`,
+      });
+    }
+    await tx.commit();
+    progress({ step: 'done', message: 'Successfully created offline update content' });
+    return {
+      dst: o.dst,
+      type: source.type,
+      tag: source.tag,
+      ...(o.wave === undefined ? {} : { wave: o.wave }),
+      target: o.target,
+      targets: targetNames,
+      expires: tuf.expires,
+      versions: tuf.versions,
+      apps,
+      selfCheck: {
+        available: check?.available.map((t) => t.name) ?? [],
+        unavailable: check?.unavailable ?? [],
+        signaturesPending: source.type === 'prod',
+      },
+    };
+  } catch (err) {
+    await tx.rollback();
+    throw err;
+  }
+}

@@ -1,0 +1,328 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  BUNDLE_DIRS,
+  canonicalBytes,
+  CAPS,
+  checkBundle,
+  describeRemaining,
+  exitStatusFor,
+  isExpired,
+  manifestSignatureStatus,
+  parseBundleManifest,
+  parseRoot,
+  parseTargetEntry,
+  ROOT_FILE_RE,
+  rootFileName,
+  signEnvelope,
+  StatusCode,
+  systemClock,
+  TUF_FILES,
+  type BundleManifestSigned,
+  type BundleType,
+  type Clock,
+  type Envelope,
+  type RootSigned,
+  type StatusValue,
+} from '@offline-ota/format';
+import { BundleError, errorMessage } from './errors.js';
+import { exists, readCapped, writeFileAtomic } from './fsutil.js';
+import { readKeyArchive } from './key-archive.js';
+import { parseTargetsDoc } from './tuf-repo.js';
+
+const tufPath = (bundle: string, name: string): string => join(bundle, BUNDLE_DIRS.tuf, name);
+
+async function readJsonCapped(path: string, cap: number, what: string): Promise<unknown> {
+  if (!(await exists(path))) {
+    throw new BundleError('BUNDLE_INVALID', `${path} is missing; is ${what} an offline bundle?`, {
+      file: path,
+    });
+  }
+  const bytes = await readCapped(path, cap);
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new BundleError('BUNDLE_INVALID', `${path} is not valid JSON: ${errorMessage(err)}`, {
+      cause: err,
+      file: path,
+    });
+  }
+}
+
+async function readManifest(bundle: string): Promise<Envelope<BundleManifestSigned>> {
+  const path = tufPath(bundle, TUF_FILES.manifest);
+  const json = await readJsonCapped(path, CAPS.manifest, bundle);
+  try {
+    return parseBundleManifest(json, path);
+  } catch (err) {
+    throw new BundleError('BUNDLE_INVALID', errorMessage(err), { cause: err, file: path });
+  }
+}
+
+/** The newest `N.root.json` in the bundle (reference §2.5 step 3: the last one present). */
+async function readNewestRoot(bundle: string): Promise<Envelope<RootSigned>> {
+  const dir = join(bundle, BUNDLE_DIRS.tuf);
+  const versions = (await readdir(dir).catch(() => [] as string[]))
+    .map((n) => ROOT_FILE_RE.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+  const newest = versions.at(-1);
+  if (newest === undefined) {
+    throw new BundleError(
+      'BUNDLE_INVALID',
+      `no N.root.json in ${dir}; recreate the bundle with bundlectl create`,
+      {
+        file: dir,
+      },
+    );
+  }
+  const path = join(dir, rootFileName(newest));
+  try {
+    return parseRoot(await readJsonCapped(path, CAPS.root, bundle), path);
+  } catch (err) {
+    if (err instanceof BundleError) throw err;
+    throw new BundleError('BUNDLE_INVALID', errorMessage(err), { cause: err, file: path });
+  }
+}
+
+export interface ShowTarget {
+  name: string;
+  /** Absent when tuf/targets.json does not describe the Target. */
+  version?: number;
+  commit?: string;
+  hardwareId?: string;
+  apps?: Record<string, string>;
+}
+
+/** The stable `--json` shape of `bundlectl show` (docs/factory.md §show). */
+export interface ShowResult {
+  bundle: string;
+  type: BundleType;
+  tag: string;
+  version: number;
+  expires: string;
+  expired: boolean;
+  remaining: string;
+  rootVersion: number;
+  targets: ShowTarget[];
+  signatures: string[];
+  allowedKeys: string[];
+  threshold: number;
+  missing: number;
+  invalidSignatures: string[];
+}
+
+/** `bundlectl show` (reference §2.6): what the bundle manifest says and who signed it. */
+export async function showBundle(bundle: string, clock: Clock = systemClock): Promise<ShowResult> {
+  const manifest = await readManifest(bundle);
+  const root = await readNewestRoot(bundle);
+  const info = manifest.signed['x-offline-bundle'];
+  const status = manifestSignatureStatus(manifest, root.signed);
+  let described: Record<string, ShowTarget> = {};
+  const targetsPath = tufPath(bundle, TUF_FILES.targets);
+  if (await exists(targetsPath)) {
+    try {
+      const doc = parseTargetsDoc(
+        await readJsonCapped(targetsPath, CAPS.targets, bundle),
+        targetsPath,
+      );
+      described = Object.fromEntries(
+        info.targets
+          .filter((n) => doc.signed.targets[n] !== undefined)
+          .map((n) => {
+            const e = parseTargetEntry(n, doc.signed.targets[n]);
+            return [
+              n,
+              {
+                name: n,
+                version: e.version,
+                commit: e.commit,
+                hardwareId: e.hardwareId,
+                apps: e.apps,
+              },
+            ];
+          }),
+      );
+    } catch {
+      described = {};
+    }
+  }
+  const now = clock();
+  return {
+    bundle,
+    type: info.type,
+    tag: info.tag,
+    version: manifest.signed.version,
+    expires: manifest.signed.expires,
+    expired: isExpired(manifest.signed.expires, now),
+    remaining: describeRemaining(manifest.signed.expires, now),
+    rootVersion: root.signed.version,
+    targets: info.targets.map((n) => described[n] ?? { name: n }),
+    signatures: status.signatures,
+    allowedKeys: status.allowed,
+    threshold: status.threshold,
+    missing: status.missing,
+    invalidSignatures: status.invalid,
+  };
+}
+
+export interface SignBundleResult {
+  keyid: string;
+  signatures: number;
+  threshold: number;
+  missing: number;
+}
+
+/**
+ * `bundlectl sign` (reference §2.5): adds one signature by the archive's key that is a
+ * targets key of the newest root, rewriting bundle-targets.json canonically and atomically.
+ */
+export async function signBundle(bundle: string, keysArchive: string): Promise<SignBundleResult> {
+  const manifest = await readManifest(bundle);
+  const root = await readNewestRoot(bundle);
+  const allowed = root.signed.roles.targets.keyids;
+  const archive = await readKeyArchive(keysArchive);
+  const matching = archive.keys.filter(
+    (k) => k.signingKey !== undefined && allowed.includes(k.keyid),
+  );
+  if (matching.length === 0) {
+    throw new BundleError(
+      'KEY_NOT_FOUND',
+      `Error reading current TUF targets private key from specified file:\n No private key found for key IDs: [${allowed.join(' ')}]. ${keysArchive} holds ${archive.keys.map((k) => k.keyid).join(', ')}`,
+      { file: keysArchive },
+    );
+  }
+  if (matching.length > 1) {
+    throw new BundleError(
+      'KEY_AMBIGUOUS',
+      `Found more than one active private key in ${keysArchive} (${matching.map((k) => k.keyid).join(', ')}); give an archive with exactly one targets key`,
+      { file: keysArchive },
+    );
+  }
+  const key = matching[0].signingKey!;
+  if (manifest.signatures.some((s) => s.keyid === key.keyid)) {
+    throw new BundleError(
+      'ALREADY_SIGNED',
+      `the bundle is already signed by the provided key: ${key.keyid}`,
+    );
+  }
+  const env = signEnvelope(manifest.signed, [key], manifest.signatures);
+  await writeFileAtomic(tufPath(bundle, TUF_FILES.manifest), canonicalBytes(env));
+  const status = manifestSignatureStatus(env, root.signed);
+  return {
+    keyid: key.keyid,
+    signatures: env.signatures.length,
+    threshold: status.threshold,
+    missing: status.missing,
+  };
+}
+
+export interface VerifyBundleOptions {
+  bundle: string;
+  /** A trusted root the device ships (any version of the bundle's chain). */
+  rootFile: string;
+  hardwareId?: string;
+  tag?: string;
+  type?: BundleType;
+  /** Device time; default now. */
+  at?: Date;
+  appsEnabled?: boolean;
+}
+
+export interface VerifyBundleResult {
+  status: StatusValue;
+  ok: boolean;
+  message: string;
+  type?: BundleType;
+  tag?: string;
+  rootVersion?: number;
+  available: string[];
+  unavailable: { name: string; reason: string }[];
+}
+
+/**
+ * `bundlectl verify`: the device's check-in verifier (format `checkBundle`) run on the
+ * host against a given trusted root. Never throws for a verification failure: the
+ * result carries the device's exit status.
+ */
+export async function verifyBundle(o: VerifyBundleOptions): Promise<VerifyBundleResult> {
+  let rootJson: unknown;
+  try {
+    rootJson = JSON.parse((await readCapped(o.rootFile, CAPS.root)).toString('utf8'));
+  } catch (err) {
+    throw new BundleError(
+      'INVALID_ARGUMENT',
+      `cannot read the trusted root ${o.rootFile}: ${errorMessage(err)}`,
+      {
+        cause: err,
+        file: o.rootFile,
+      },
+    );
+  }
+  let root: Envelope<RootSigned>;
+  try {
+    root = parseRoot(rootJson, o.rootFile);
+  } catch (err) {
+    throw new BundleError(
+      'INVALID_ARGUMENT',
+      `${o.rootFile} is not a root metadata file: ${errorMessage(err)}`,
+      {
+        cause: err,
+        file: o.rootFile,
+      },
+    );
+  }
+  // Defaults that make the device accept what the bundle is for; each one can be pinned.
+  let type = o.type;
+  let hardwareId = o.hardwareId;
+  try {
+    const shown = await showBundle(o.bundle);
+    type ??= shown.type;
+    hardwareId ??= shown.targets.find((t) => t.hardwareId !== undefined)?.hardwareId;
+  } catch {
+    // The verifier below reports an unreadable bundle with the device's status code.
+  }
+  const tmp = await mkdtemp(join(tmpdir(), 'bundlectl-verify-'));
+  try {
+    const shippedType = type ?? 'ci';
+    await mkdir(join(tmp, 'shipped', shippedType), { recursive: true });
+    await writeFile(
+      join(tmp, 'shipped', shippedType, rootFileName(root.signed.version)),
+      JSON.stringify(rootJson),
+    );
+    const res = await checkBundle({
+      bundleDir: o.bundle,
+      trustDir: join(tmp, 'trust'),
+      shippedRootsDir: join(tmp, 'shipped'),
+      deviceType: type,
+      hardwareId: hardwareId ?? '',
+      tags: o.tag === undefined ? [] : [o.tag],
+      now: o.at ?? new Date(),
+      appsEnabled: o.appsEnabled ?? true,
+    });
+    await res.discard();
+    return {
+      status: StatusCode.Ok,
+      ok: true,
+      message: `The bundle passes the device's checks: ${res.available.map((t) => t.name).join(', ')}`,
+      type: res.type,
+      tag: res.tag,
+      rootVersion: res.rootVersion,
+      available: res.available.map((t) => t.name),
+      unavailable: res.unavailable,
+    };
+  } catch (err) {
+    return {
+      status: exitStatusFor(err),
+      ok: false,
+      message: errorMessage(err),
+      ...(type === undefined ? {} : { type }),
+      available: [],
+      unavailable: [],
+    };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,280 @@
+import { expect } from 'chai';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createTestFactory, type TestFactory } from '../../src/samples.js';
+import { fixedClock, hashTree, tempDir } from '../helpers.js';
+import { bundlectl, ok, unwrap } from './cli.js';
+
+describe('bundlectl with bad input', function () {
+  this.timeout(120000);
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let tf: TestFactory;
+  let signed: string;
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('bundlectl-e2e-bad-'));
+    tf = await createTestFactory({ dir, versions: [1] });
+    await writeFile(join(dir, 'damaged.tgz'), Buffer.from('1f8b0800000000000003ffff', 'hex'));
+    await writeFile(join(dir, 'plain.txt'), 'not a key');
+    await mkdir(join(dir, 'occupied'));
+    await writeFile(join(dir, 'occupied', 'notes.txt'), 'keep me');
+    signed = join(dir, 'prod');
+    await ok([
+      'waves',
+      'init',
+      'w',
+      '--factory',
+      tf.factoryDir,
+      '--target',
+      tf.targets[0],
+      '--tag',
+      'main',
+      '-k',
+      tf.offlineKeys.targets[0],
+      '-k',
+      tf.offlineKeys.targets[1],
+    ]);
+    await ok([
+      'waves',
+      'complete',
+      'w',
+      '--factory',
+      tf.factoryDir,
+      '-k',
+      tf.offlineKeys.targets[0],
+      '-k',
+      tf.offlineKeys.targets[1],
+    ]);
+    await ok([
+      'create',
+      tf.targets[0],
+      signed,
+      '--tag',
+      'main',
+      '--prod',
+      '--factory',
+      tf.factoryDir,
+    ]);
+  });
+  after(async () => cleanup());
+
+  const cases: { name: string; args: () => string[]; message: RegExp }[] = [
+    {
+      name: 'a missing Target',
+      args: () => [
+        'create',
+        'sim-x86-lmp-9',
+        join(dir, 'b1'),
+        '--tag',
+        'main',
+        '--factory',
+        tf.factoryDir,
+      ],
+      message: /No CI Target with the given tag found; target: sim-x86-lmp-9, tag: main/,
+    },
+    {
+      name: 'a wrong tag',
+      args: () => [
+        'create',
+        tf.targets[0],
+        join(dir, 'b2'),
+        '--tag',
+        'beta',
+        '--factory',
+        tf.factoryDir,
+      ],
+      message: /No CI Targets found for the specified tag `beta`/,
+    },
+    {
+      name: 'a tag without production Targets',
+      args: () => [
+        'create',
+        tf.targets[0],
+        join(dir, 'b3'),
+        '--tag',
+        'beta',
+        '--prod',
+        '--factory',
+        tf.factoryDir,
+      ],
+      message: /No production Targets were found for the specified tag `beta`/,
+    },
+    {
+      name: 'an unknown wave',
+      args: () => [
+        'create',
+        tf.targets[0],
+        join(dir, 'b4'),
+        '--wave',
+        'nope',
+        '--factory',
+        tf.factoryDir,
+      ],
+      message: /No active Wave with the specified name was found; wave: nope/,
+    },
+    {
+      name: 'neither --tag nor --wave',
+      args: () => ['create', tf.targets[0], join(dir, 'b5'), '--factory', tf.factoryDir],
+      message: /Either `--tag` or `--wave` should be specified/,
+    },
+    {
+      name: 'an expiry beyond the root',
+      args: () => [
+        'create',
+        tf.targets[0],
+        join(dir, 'b6'),
+        '--tag',
+        'main',
+        '-e',
+        '400',
+        '--factory',
+        tf.factoryDir,
+      ],
+      message: /Root metadata expire \(\S+\) before the specified expiration time \(\S+\)/,
+    },
+    {
+      name: 'an expired root (clock moved past it)',
+      args: () => [
+        'create',
+        tf.targets[0],
+        join(dir, 'b7'),
+        '--tag',
+        'main',
+        '--factory',
+        tf.factoryDir,
+      ],
+      message: /Root metadata expired at \S+ .*bundlectl keys rotate-root/,
+    },
+    {
+      name: 'a destination holding other files',
+      args: () => [
+        'create',
+        tf.targets[0],
+        join(dir, 'occupied'),
+        '--tag',
+        'main',
+        '--factory',
+        tf.factoryDir,
+      ],
+      message: /is not empty and is not an offline bundle/,
+    },
+    {
+      name: 'a destination that already has update data',
+      args: () => [
+        'create',
+        tf.targets[0],
+        signed,
+        '--tag',
+        'main',
+        '--prod',
+        '--factory',
+        tf.factoryDir,
+      ],
+      message: /Destination directory already has update data/,
+    },
+    {
+      name: 'a damaged key archive',
+      args: () => ['sign', signed, '--keys', join(dir, 'damaged.tgz')],
+      message: /damaged\.tgz is not a valid key archive/,
+    },
+    {
+      name: 'a file that is not a key archive',
+      args: () => ['sign', signed, '--keys', join(dir, 'plain.txt')],
+      message: /plain\.txt is not a valid key archive \(not gzip data\)/,
+    },
+    {
+      name: 'an archive without a targets key of the bundle',
+      args: () => ['sign', signed, '--keys', tf.offlineKeys.root],
+      message: /No private key found for key IDs: \[/,
+    },
+    {
+      name: 'a non-empty factory directory',
+      args: () => [
+        'factory',
+        'init',
+        tf.factoryDir,
+        '--name',
+        'x',
+        '--offline-keys',
+        join(dir, 'k2'),
+      ],
+      message: /is not empty; a factory is created in a new or empty directory/,
+    },
+    {
+      name: 'a republished Target',
+      args: () => [
+        'targets',
+        'publish',
+        '--factory',
+        tf.factoryDir,
+        '--rootfs',
+        join(dir, 'sources', 'v1', 'rootfs'),
+        '--hardware-id',
+        'sim-x86',
+        '--version',
+        '1',
+        '--tag',
+        'main',
+      ],
+      message: /Target sim-x86-lmp-1 is already published/,
+    },
+  ];
+
+  for (const c of cases) {
+    describe(`when given ${c.name}`, () => {
+      it('explains the problem, exits non-zero and leaves every existing file untouched', async () => {
+        const before = await hashTree(dir);
+        const r = await bundlectl(
+          c.args(),
+          c.name.startsWith('an expired root') ? { faketime: '+400d' } : {},
+        );
+        expect(r.code).to.not.equal(0);
+        expect(unwrap(r.stderr)).to.match(c.message);
+        expect(await hashTree(dir)).to.equal(before);
+      });
+    });
+  }
+
+  it('rejects an unknown flag through oclif', async () => {
+    const r = await bundlectl([
+      'create',
+      'x',
+      'y',
+      '--tag',
+      'main',
+      '--bogus',
+      '--factory',
+      tf.factoryDir,
+    ]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain('--bogus');
+  });
+
+  it('a root with a short expiry refuses a bundle that outlives it', async () => {
+    const short = await tempDir('bundlectl-e2e-short-');
+    try {
+      const f = await createTestFactory({
+        dir: short.dir,
+        versions: [1],
+        rootExpiresInDays: 5,
+        clock: fixedClock(new Date().toISOString().slice(0, 19) + 'Z'),
+      });
+      const r = await bundlectl([
+        'create',
+        f.targets[0],
+        join(short.dir, 'b'),
+        '--tag',
+        'main',
+        '--factory',
+        f.factoryDir,
+      ]);
+      expect(r.code).to.equal(1);
+      expect(unwrap(r.stderr)).to.match(
+        /Root metadata expire \(\S+\) before the specified expiration time/,
+      );
+    } finally {
+      await short.cleanup();
+    }
+  });
+});

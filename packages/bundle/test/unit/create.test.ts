@@ -1,0 +1,105 @@
+import { expect } from 'chai';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { factoryPaths, parseAppUri } from '@offline-ota/format';
+import { blobPath, appBlobs } from '../../src/app-store.js';
+import { createBundle, type ProgressEvent } from '../../src/create.js';
+import { BundleError } from '../../src/errors.js';
+import { exists } from '../../src/fsutil.js';
+import { showBundle } from '../../src/inspect.js';
+import { createTestFactory, type TestFactory } from '../../src/samples.js';
+import { hashTree, tempDir } from '../helpers.js';
+
+describe('createBundle', function () {
+  this.timeout(60000);
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let tf: TestFactory;
+  beforeEach(async () => {
+    ({ dir, cleanup } = await tempDir());
+    tf = await createTestFactory({ dir, versions: [1, 2] });
+  });
+  afterEach(async () => cleanup());
+
+  /** Corrupts the image layer blob of a Target's app in the factory store. */
+  async function corruptLayerOf(target: string): Promise<void> {
+    const entry = JSON.parse(
+      await readFile(factoryPaths(tf.factoryDir).catalogEntry(target), 'utf8'),
+    ) as {
+      target: { custom: { docker_compose_apps: Record<string, { uri: string }> } };
+    };
+    const { digest } = parseAppUri(entry.target.custom.docker_compose_apps.shellhttpd.uri);
+    const store = factoryPaths(tf.factoryDir).appStore;
+    const blobs = await appBlobs(store, digest, 'shellhttpd');
+    await writeFile(blobPath(store, blobs.at(-1)!.hex), 'corrupted');
+  }
+
+  it('reports progress through the callback and prints nothing itself', async () => {
+    const events: ProgressEvent[] = [];
+    const res = await createBundle({
+      factory: tf.factoryDir,
+      target: tf.targets[1],
+      dst: join(dir, 'b'),
+      tag: 'main',
+      onProgress: (e) => events.push(e),
+    });
+    expect(events.map((e) => e.step)).to.include.members([
+      'resolve',
+      'tuf',
+      'ostree',
+      'apps',
+      'verify',
+      'done',
+    ]);
+    expect(res.selfCheck.available).to.deep.equal([tf.targets[1]]);
+    expect((await showBundle(join(dir, 'b'))).missing).to.equal(0);
+  });
+
+  describe('when a factory blob is corrupt', () => {
+    it('refuses and removes everything it created', async () => {
+      await corruptLayerOf(tf.targets[1]);
+      const dst = join(dir, 'b');
+      try {
+        await createBundle({ factory: tf.factoryDir, target: tf.targets[1], dst, tag: 'main' });
+        expect.fail('expected a refusal');
+      } catch (err) {
+        expect(err).to.be.instanceOf(BundleError);
+        expect((err as BundleError).message).to.match(/does not match its digest/);
+      }
+      expect(await exists(dst)).to.equal(false);
+    });
+
+    it('leaves an existing bundle byte-for-byte as it was when adding a Target fails', async () => {
+      const dst = join(dir, 'b');
+      await createBundle({ factory: tf.factoryDir, target: tf.targets[0], dst, tag: 'main' });
+      const before = await hashTree(dst);
+      await corruptLayerOf(tf.targets[1]);
+      try {
+        await createBundle({
+          factory: tf.factoryDir,
+          target: tf.targets[1],
+          dst,
+          tag: 'main',
+          allowMultipleTargets: true,
+        });
+        expect.fail('expected a refusal');
+      } catch (err) {
+        expect(err).to.be.instanceOf(BundleError);
+      }
+      expect(await hashTree(dst)).to.equal(before);
+    });
+  });
+
+  it('carries no apps with noApps and still passes the device check', async () => {
+    const dst = join(dir, 'b');
+    const res = await createBundle({
+      factory: tf.factoryDir,
+      target: tf.targets[0],
+      dst,
+      tag: 'main',
+      noApps: true,
+    });
+    expect(res.apps).to.deep.equal({});
+    expect(await exists(join(dst, 'apps'))).to.equal(false);
+  });
+});
