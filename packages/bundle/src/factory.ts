@@ -186,12 +186,14 @@ export async function initFactory(o: InitFactoryOptions): Promise<InitFactoryRes
       expires,
       { ...common, targetsKeys: [online['ci-targets'].publicKey], targetsThreshold: 1 },
       keyIdOf,
+      'ci',
     );
     const prod = buildRootSigned(
       1,
       expires,
       { ...common, targetsKeys: prodKeys.map((k) => k.publicKey), targetsThreshold: prodThreshold },
       keyIdOf,
+      'prod',
     );
     await writeSigned(paths.root('ci', 1), signEnvelope(ci, rootKeys));
     await writeSigned(paths.root('prod', 1), signEnvelope(prod, rootKeys));

@@ -196,12 +196,14 @@ export async function rotateRoot(o: RotateRootOptions): Promise<RotateRootResult
         targetsThreshold: ciRoot.roles.targets.threshold,
       },
       keyIdOf,
+      'ci',
     ),
     prod: buildRootSigned(
       version,
       expires,
       { ...common, targetsKeys: prodTargetsKeys, targetsThreshold: prodTargetsThreshold },
       keyIdOf,
+      'prod',
     ),
   };
   const envs = {

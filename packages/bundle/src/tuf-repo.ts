@@ -14,6 +14,8 @@ import {
   type TufPublicKey,
   CAPS,
   ROOT_FILE_RE,
+  ROOT_CHAIN_FIELD,
+  type BundleType,
 } from '@offline-ota/format';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,6 +44,7 @@ export function buildRootSigned(
   expires: string,
   spec: RootKeysSpec,
   idOf: (k: TufPublicKey) => string,
+  chain: BundleType,
 ): RootSigned {
   const keys: Record<string, TufPublicKey> = {};
   const ids = (list: readonly TufPublicKey[]): string[] => {
@@ -69,6 +72,7 @@ export function buildRootSigned(
   }
   return {
     _type: 'root',
+    [ROOT_CHAIN_FIELD]: chain,
     spec_version: SPEC_VERSION,
     version,
     expires,

@@ -50,6 +50,7 @@ import {
 import {
   parseEnvelope,
   parseRoot,
+  ROOT_CHAIN_FIELD,
   verifyRootRotation,
   verifySelfSignedRoot,
   verifyThreshold,
@@ -270,6 +271,20 @@ function checkManifestShape(
 // 3. walkRootChain
 
 async function loadTrustedRoot(
+  opts: CheckBundleOptions,
+  type: BundleType,
+): Promise<Envelope<RootSigned>> {
+  const root = await loadTrustedRootUnchecked(opts, type);
+  if (root.signed[ROOT_CHAIN_FIELD] !== type) {
+    throw new FormatError(
+      'ROOT_CHAIN_BROKEN',
+      `the device's trusted ${type} root (v${root.signed.version}) is marked for the ${String(root.signed[ROOT_CHAIN_FIELD] ?? 'unmarked')} chain; refusing to verify a ${type} bundle with it`,
+    );
+  }
+  return root;
+}
+
+async function loadTrustedRootUnchecked(
   opts: CheckBundleOptions,
   type: BundleType,
 ): Promise<Envelope<RootSigned>> {

@@ -9,6 +9,7 @@ import {
   type TufPublicKey,
 } from './keys.js';
 import { parseTufTime } from './time.js';
+import { BUNDLE_TYPES, type BundleType } from './layout.js';
 
 /** TUF 1.0 metadata as stored on disk: `{signatures, signed}`. */
 export interface Signature {
@@ -31,8 +32,16 @@ export interface RoleKeys {
 
 export const SPEC_VERSION = '1.0.31';
 
+/**
+ * The field that binds a root to its chain. A factory's `ci` and `prod` chains share root
+ * keys and versions, so without it a CI root (whose targets role is the online key) would
+ * be a valid next root for a production device.
+ */
+export const ROOT_CHAIN_FIELD = 'x-offline-ota-chain';
+
 export interface RootSigned {
   _type: 'root';
+  [ROOT_CHAIN_FIELD]?: BundleType;
   spec_version: string;
   version: number;
   expires: string;
@@ -280,9 +289,15 @@ export function parseRoot(value: unknown, what: string): Envelope<RootSigned> {
     }
     roles[name] = { keyids: keyids as string[], threshold: r.threshold as number };
   }
+  const chain = s[ROOT_CHAIN_FIELD];
+  if (chain !== undefined && !BUNDLE_TYPES.includes(chain as BundleType)) {
+    fail(what, `${ROOT_CHAIN_FIELD} must be "ci" or "prod"`);
+  }
   return {
     signatures: env.signatures,
+    // Unknown fields are kept: they are part of the signed bytes.
     signed: {
+      ...s,
       _type: 'root',
       spec_version: s.spec_version as string,
       version: s.version as number,
@@ -307,6 +322,13 @@ export function verifyRootRotation(
     throw new FormatError(
       'ROOT_CHAIN_BROKEN',
       `${what}: expected root version ${trusted.version + 1}, found ${next.signed.version}`,
+      { file: what },
+    );
+  }
+  if (next.signed[ROOT_CHAIN_FIELD] !== trusted[ROOT_CHAIN_FIELD]) {
+    throw new FormatError(
+      'ROOT_CHAIN_BROKEN',
+      `${what}: belongs to the ${String(next.signed[ROOT_CHAIN_FIELD] ?? 'unmarked')} root chain, not the ${String(trusted[ROOT_CHAIN_FIELD] ?? 'unmarked')} chain the device trusts`,
       { file: what },
     );
   }

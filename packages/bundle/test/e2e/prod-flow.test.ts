@@ -1,6 +1,14 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { StatusCode } from '@offline-ota/format';
+import { readFile, writeFile } from 'node:fs/promises';
+import {
+  canonicalJson,
+  parsePrivateKeyFile,
+  signEnvelope,
+  StatusCode,
+  type BundleManifestSigned,
+  type Envelope,
+} from '@offline-ota/format';
 import { createTestFactory, type TestFactory } from '../../src/samples.js';
 import { tempDir } from '../helpers.js';
 import { bundlectl, ok, unwrap } from './cli.js';
@@ -186,6 +194,26 @@ describe('bundlectl production flow (built CLI, real ostree)', function () {
         join(tf.factoryDir, 'tuf', 'ci', '1.root.json'),
       ]);
       expect(r.code, r.stderr).to.equal(0);
+    });
+
+    it('refuses, on a production device, a CI bundle relabelled prod and signed with the online key', async () => {
+      // Both chains share root keys and versions; only the chain marker in each root keeps
+      // a CI root (targets = online key) from being a valid next root for a prod device.
+      const bundle = join(dir, 'ci-relabelled');
+      await ok(['create', 'sim-x86-lmp-2', bundle, '--tag', 'main', '--factory', tf.factoryDir]);
+      const manifestPath = join(bundle, 'tuf', 'bundle-targets.json');
+      const env = JSON.parse(
+        await readFile(manifestPath, 'utf8'),
+      ) as Envelope<BundleManifestSigned>;
+      env.signed['x-offline-bundle'].type = 'prod';
+      const onlineKey = parsePrivateKeyFile(
+        JSON.parse(await readFile(join(tf.factoryDir, 'keys', 'ci-targets.sec'), 'utf8')),
+        'ci-targets.sec',
+      );
+      await writeFile(manifestPath, canonicalJson(signEnvelope(env.signed, [onlineKey])));
+      const r = await bundlectl(['verify', bundle, '--root', prodRoot, '--type', 'prod']);
+      expect(r.code, r.stdout + r.stderr).to.equal(StatusCode.CheckinSecurityError);
+      expect(r.stderr).to.match(/root chain/);
     });
   });
 });

@@ -42,6 +42,7 @@ function rootSigned(
   const all = [...k.root, ...k.targets, k.snapshot, k.timestamp];
   return {
     _type: 'root',
+    'x-offline-ota-chain': 'ci',
     spec_version: SPEC_VERSION,
     version,
     expires,

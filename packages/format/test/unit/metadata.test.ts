@@ -372,6 +372,31 @@ describe('verifyRootRotation', () => {
     }
   });
 
+  describe('when the next root belongs to the other chain', () => {
+    it('refuses it with ROOT_CHAIN_BROKEN although every signature is valid', () => {
+      const ciTrusted = { ...trusted, 'x-offline-ota-chain': 'ci' as const };
+      const prodNext = signEnvelope(
+        {
+          ...rootSigned({ version: 2, root: [new1, new2], rootThreshold: 2 }),
+          'x-offline-ota-chain': 'prod' as const,
+        },
+        [old1, old2, new1, new2],
+      );
+      expectFormatError(
+        () => verifyRootRotation(ciTrusted, prodNext, '2.root.json'),
+        'ROOT_CHAIN_BROKEN',
+      );
+      const ciNext = signEnvelope(
+        {
+          ...rootSigned({ version: 2, root: [new1, new2], rootThreshold: 2 }),
+          'x-offline-ota-chain': 'ci' as const,
+        },
+        [old1, old2, new1, new2],
+      );
+      expect(() => verifyRootRotation(ciTrusted, ciNext, '2.root.json')).not.to.throw();
+    });
+  });
+
   describe('when the old root keys did not sign to their threshold', () => {
     it('refuses with ROOT_CHAIN_BROKEN caused by THRESHOLD_NOT_MET', () => {
       const err = expectFormatError(
