@@ -76,9 +76,12 @@ async function runLocked(dev: Device): Promise<RunResult> {
   state.pending = null;
   if (newFw) state.bootFirmwareVersion = fw;
   if (!p.rollback) state.failed = state.failed.filter((f) => f.name !== p.target.name);
+  // current-target first: the state write is the commit point, so a power cut before it
+  // makes the next `run` redo the (idempotent) finalization.
+  await writeCurrentTarget(dev, p.target);
+  ports.checkpoint('current-target-written');
   await writeState(dev.config.storageDir, state);
   ports.checkpoint('state-current');
-  await writeCurrentTarget(dev, p.target);
   if (p.rollback) {
     return {
       status: StatusCode.Ok,

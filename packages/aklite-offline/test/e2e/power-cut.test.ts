@@ -1,0 +1,164 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import {
+  AKLITE,
+  cleanupAll,
+  getFixtures,
+  install,
+  newDevice,
+  readState,
+  reboot,
+  runCmd,
+  simStatus,
+  type Fixtures,
+} from './helpers.js';
+
+/** Whether the process is stopped (SIGSTOP): `T` in /proc/<pid>/stat. */
+async function isStopped(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `aklite-offline <args>` with AKLITE_TEST_STOP_AT=<step>: the process stops itself
+ * at that step, and we SIGKILL it there, like a power cut.
+ */
+async function cutPowerAt(root: string, args: string[], step: string): Promise<void> {
+  const child = spawn(process.execPath, [AKLITE, ...args, '--device-root', root], {
+    env: { ...process.env, AKLITE_TEST_STOP_AT: step },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  let finished: number | null | undefined;
+  void exited.then((c) => (finished = c));
+  for (let i = 0; i < 600; i++) {
+    if (finished !== undefined) throw new Error(`aklite-offline ${args[0]} exited ${finished} before reaching step ${step}:\n${out}`);
+    if (await isStopped(child.pid!)) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  expect(await isStopped(child.pid!), `stopped at ${step}`).to.equal(true);
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/**
+ * After the power cut and a reboot, an operator re-runs the documented sequence until the
+ * device runs the new Target: run (0 done, 40 install again — 0 there means it was already
+ * complete —, 100 reboot and run again).
+ */
+async function completeUpdate(root: string, bundle: string): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    const r = await runCmd(root);
+    if (r.code === 0) return;
+    if (r.code === 40) {
+      const again = await install(root, bundle);
+      if (again.code === 0) return; // the update had completed before the cut
+      expect(again.code, again.stderr).to.be.oneOf([100, 10]);
+      if (again.code === 100) await reboot(root);
+      continue;
+    }
+    expect(r.code, r.stderr).to.equal(100);
+    await reboot(root);
+  }
+  throw new Error('the update did not complete after four rounds');
+}
+
+const INSTALL_STEPS = [
+  'space-checked',
+  'ostree-staged',
+  'apps-staged',
+  'ostree-pulled',
+  'apps-copied',
+  'tuf-committed',
+  'state-deploying',
+  'deployed',
+  'bootenv-set',
+  'installed',
+];
+const RUN_STEPS = ['apps-extracted', 'apps-started', 'bootenv-cleared', 'current-target-written', 'state-current'];
+const ROLLBACK_STEPS = ['rollback-recorded', 'rollback-deployed'];
+
+describe('a power cut', function () {
+  let fx: Fixtures;
+  let v1: string;
+  let v2: string;
+  before(async function () {
+    fx = await getFixtures();
+    v1 = fx.commits[fx.t.v1]!;
+    v2 = fx.commits[fx.t.v2]!;
+  });
+  after(cleanupAll);
+
+  for (const step of INSTALL_STEPS) {
+    describe(`during install at step ${step}`, function () {
+      it('leaves a device that boots the old or the new Target, and a re-run completes the update', async function () {
+        const root = await newDevice(fx);
+        await cutPowerAt(root, ['install', '--src-dir', fx.bundles.v2], step);
+        await reboot(root);
+        expect((await simStatus(root)).booted.commit).to.be.oneOf([v1, v2]);
+        await completeUpdate(root, fx.bundles.v2);
+        const st = await simStatus(root);
+        expect(st.booted.commit).to.equal(v2);
+        expect(st.apps.running).to.deep.equal(['shellhttpd']);
+        expect(st.env.upgrade_available).to.equal(0);
+        expect((await readState(root))?.current?.name).to.equal(fx.t.v2);
+        // And it keeps booting the new Target.
+        await reboot(root);
+        expect((await simStatus(root)).booted.commit).to.equal(v2);
+      });
+    });
+  }
+
+  for (const step of RUN_STEPS) {
+    describe(`during run at step ${step}`, function () {
+      it('leaves a device that boots the new Target, and a re-run of run completes with 0', async function () {
+        const root = await newDevice(fx);
+        expect((await install(root, fx.bundles.v2)).code).to.equal(100);
+        await reboot(root);
+        await cutPowerAt(root, ['run'], step);
+        await reboot(root);
+        expect((await simStatus(root)).booted.commit).to.be.oneOf([v1, v2]);
+        await completeUpdate(root, fx.bundles.v2);
+        const st = await simStatus(root);
+        expect(st.booted.commit).to.equal(v2);
+        expect(st.apps.running).to.deep.equal(['shellhttpd']);
+        expect(st.currentTarget?.TARGET_NAME).to.equal(fx.t.v2);
+      });
+    });
+  }
+
+  for (const step of ROLLBACK_STEPS) {
+    describe(`during an app-failure rollback at step ${step}`, function () {
+      it('leaves a device that boots, and reboot + run complete the rollback to the old Target', async function () {
+        const root = await newDevice(fx);
+        expect((await install(root, fx.bundles.failing)).code).to.equal(100);
+        await reboot(root);
+        await cutPowerAt(root, ['run'], step);
+        await reboot(root);
+        const failing = fx.commits[fx.t.failing]!;
+        expect((await simStatus(root)).booted.commit).to.be.oneOf([v1, failing]);
+        for (let i = 0; i < 3; i++) {
+          const r = await runCmd(root);
+          if (r.code === 0) break;
+          expect(r.code, r.stderr).to.equal(100);
+          await reboot(root);
+        }
+        const st = await simStatus(root);
+        expect(st.booted.commit).to.equal(v1);
+        expect(st.apps.running).to.deep.equal(['shellhttpd']);
+        const state = await readState(root);
+        expect(state?.current?.name).to.equal(fx.t.v1);
+        expect(state?.pending).to.equal(null);
+        expect(state?.failed.map((f) => f.name)).to.deep.equal([fx.t.failing]);
+      });
+    });
+  }
+});
