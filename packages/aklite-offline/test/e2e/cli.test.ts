@@ -1,0 +1,124 @@
+import { expect } from 'chai';
+import { aklite, cleanupAll, getFixtures, install, newDevice, reboot, runCmd, type Fixtures } from './helpers.js';
+
+type Json = Record<string, unknown>;
+
+/** Checks an object's keys against required and optional ones and their types. */
+function expectShape(value: unknown, required: Record<string, string>, optional: Record<string, string> = {}): asserts value is Json {
+  expect(value, 'an object').to.be.an('object').and.not.equal(null);
+  const v = value as Json;
+  // A type may list alternatives: 'object|null'.
+  for (const [k, type] of Object.entries(required)) expect(type.split('|'), `${k}`).to.include(typeOfJson(v[k]));
+  for (const [k, type] of Object.entries(optional)) if (k in v) expect(type.split('|'), `${k}`).to.include(typeOfJson(v[k]));
+  expect(Object.keys(v).filter((k) => !(k in required) && !(k in optional)), 'unexpected keys').to.deep.equal([]);
+}
+
+const typeOfJson = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x);
+
+function expectTargetView(t: unknown): void {
+  expectShape(t, { name: 'string', version: 'number', apps: 'array' }, { current: 'boolean', newer: 'boolean', failed: 'boolean', selected: 'boolean', reason: 'string' });
+  for (const a of t.apps as unknown[]) expectShape(a, { name: 'string', uri: 'string', on: 'boolean' });
+}
+
+function expectTargetStatus(t: unknown, extra: Record<string, string> = {}): void {
+  expectShape(t, { name: 'string', version: 'number', ostree_hash: 'string', apps: 'array', ...extra });
+  for (const a of t.apps as unknown[]) expectShape(a, { name: 'string', uri: 'string', on: 'boolean' });
+}
+
+function expectStatus(s: unknown): asserts s is Json {
+  expectShape(s, {
+    hardware_id: 'string',
+    ostree_hash: 'string',
+    tag: 'string',
+    failed_targets: 'array',
+    bootloader: 'object',
+    device_type: 'string|null',
+    applied_target: 'object|null',
+    pending_target: 'object|null',
+    boot_firmware_version: 'string|null',
+  });
+}
+
+describe('the aklite-offline CLI', function () {
+  let fx: Fixtures;
+  before(async function () {
+    fx = await getFixtures();
+  });
+  after(cleanupAll);
+
+  describe('--help', function () {
+    for (const cmd of ['check', 'install', 'run', 'status', 'list']) {
+      it(`documents ${cmd} with examples and exits 0`, async function () {
+        const r = await aklite('/nonexistent', [cmd, '--help']);
+        expect(r.code).to.equal(0);
+        expect(r.stdout).to.match(/EXAMPLES/);
+        expect(r.stdout).to.match(/--device-root/);
+      });
+    }
+  });
+
+  describe('check --json', function () {
+    it('exits 16 and marks the newer Target selected when an update is available', async function () {
+      const root = await newDevice(fx);
+      const r = await aklite(root, ['check', '--src-dir', fx.bundles.v2, '--json']);
+      expect(r.code, r.stderr).to.equal(16);
+      const targets = JSON.parse(r.stdout) as unknown[];
+      expect(targets).to.have.length(1);
+      targets.forEach(expectTargetView);
+      expect(targets[0]).to.deep.include({ name: fx.t.v2, version: 2, newer: true, selected: true });
+      expect((targets[0] as Json).apps).to.deep.equal([{ name: 'shellhttpd', uri: (targets[0] as { apps: { uri: string }[] }).apps[0]!.uri, on: true }]);
+    });
+
+    it('exits 0 and marks the Target current when the device runs it', async function () {
+      const root = await newDevice(fx, { target: fx.t.v2 });
+      const r = await aklite(root, ['check', '--src-dir', fx.bundles.v2, '--json']);
+      expect(r.code, r.stderr).to.equal(0);
+      const targets = JSON.parse(r.stdout) as Json[];
+      targets.forEach(expectTargetView);
+      expect(targets[0]).to.deep.include({ name: fx.t.v2, current: true });
+      expect(targets[0]!.selected).to.equal(undefined);
+    });
+
+    it('marks apps outside [pacman] compose_apps as off', async function () {
+      const root = await newDevice(fx, { toml: '[pacman]\ncompose_apps = ""\n' });
+      const r = await aklite(root, ['check', '--src-dir', fx.bundles.v2, '--json']);
+      const targets = JSON.parse(r.stdout) as { apps: { on: boolean }[] }[];
+      expect(targets[0]!.apps.map((a) => a.on)).to.deep.equal([false]);
+    });
+  });
+
+  describe('status --json and list --json', function () {
+    it('report the applied and pending Targets through install, reboot and run', async function () {
+      const root = await newDevice(fx);
+      const s0 = await aklite(root, ['status', '--json']);
+      expect(s0.code, s0.stderr).to.equal(0);
+      const st0 = JSON.parse(s0.stdout) as unknown;
+      expectStatus(st0);
+      expect(st0.device_type).to.equal('ci');
+      expect(st0.pending_target).to.equal(null);
+      expectTargetStatus(st0.applied_target);
+      expect((st0.applied_target as Json).name).to.equal(fx.t.v1);
+
+      expect((await install(root, fx.bundles.v2)).code).to.equal(100);
+      const st1 = JSON.parse((await aklite(root, ['status', '--json'])).stdout) as unknown;
+      expectStatus(st1);
+      expectTargetStatus(st1.pending_target, { kind: 'string', rollback: 'boolean', needs_reboot: 'boolean' });
+      expect(st1.pending_target).to.deep.include({ name: fx.t.v2, kind: 'ostree', rollback: false, needs_reboot: true });
+      expect(st1.bootloader).to.deep.include({ upgrade_available: '1' });
+
+      const list = JSON.parse((await aklite(root, ['list', '--json'])).stdout) as Json[];
+      expect(list.find((t) => t.name === fx.t.v2)).to.deep.include({ pending: true });
+      expect(list.find((t) => t.name === fx.t.v1)).to.deep.include({ current: true });
+
+      await reboot(root);
+      expect((await runCmd(root)).code).to.equal(0);
+      const st2 = JSON.parse((await aklite(root, ['status', '--json'])).stdout) as unknown;
+      expectStatus(st2);
+      expect(st2.pending_target).to.equal(null);
+      expect((st2.applied_target as Json).name).to.equal(fx.t.v2);
+      expect(st2.ostree_hash).to.equal(fx.commits[fx.t.v2]);
+      const text = await aklite(root, ['status']);
+      expect(text.stdout).to.match(new RegExp(`Applied Target: ${fx.t.v2}`));
+    });
+  });
+});
