@@ -38,14 +38,14 @@ export abstract class AkliteCommand extends Command {
   }
 
   /** Prints a failure with its status and next step, then exits with the mapped status. */
-  protected async fail(err: unknown): Promise<never> {
+  protected fail(err: unknown): never {
     const code = exitStatusOf(err);
     this.logToStderr(`ERROR: ${messageOf(err)}`);
     this.logToStderr(describe(code));
     return this.done(code);
   }
 
-  protected done(code: StatusValue | number): never {
+  protected done(code: StatusValue): never {
     return this.exit(code);
   }
 }

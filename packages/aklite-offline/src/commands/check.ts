@@ -11,7 +11,11 @@ export default class Check extends AkliteCommand {
     '<%= config.bin %> check --src-dir /mnt/usb/bundle --json',
   ];
   static override flags = {
-    'src-dir': Flags.string({ char: 's', required: true, description: 'The bundle directory (tuf/, ostree_repo/, apps/)' }),
+    'src-dir': Flags.string({
+      char: 's',
+      required: true,
+      description: 'The bundle directory (tuf/, ostree_repo/, apps/)',
+    }),
     json: Flags.boolean({ description: 'Print the Targets as JSON' }),
   };
 
@@ -31,11 +35,18 @@ export default class Check extends AkliteCommand {
     if (flags.json) {
       this.log(JSON.stringify(res.targets, null, 2));
     } else {
-      this.log(`Bundle: type ${res.bundle.type}, tag ${res.bundle.tag}, expires ${res.bundle.expires}`);
+      this.log(
+        `Bundle: type ${res.bundle.type}, tag ${res.bundle.tag}, expires ${res.bundle.expires}`,
+      );
       this.log('');
       this.log(res.targets.length > 0 ? 'Found Targets: ' : 'No Targets found');
       for (const t of res.targets) {
-        const marks = [t.current ? 'current' : '', t.newer ? 'newer' : '', t.failed ? 'failed' : '', t.selected ? 'selected' : '']
+        const marks = [
+          t.current ? 'current' : '',
+          t.newer ? 'newer' : '',
+          t.failed ? 'failed' : '',
+          t.selected ? 'selected' : '',
+        ]
           .filter((x) => x !== '')
           .join(', ');
         this.log(`${t.name}${marks ? ` (${marks})` : ''}`);
@@ -44,7 +55,8 @@ export default class Check extends AkliteCommand {
         for (const a of t.apps) this.log(`\t\t${a.on ? 'on' : 'off'} ${a.name} -> ${a.uri}`);
         if (t.reason) this.log(`\t${t.reason}`);
       }
-      for (const u of res.unavailable) this.log(`${u.name}: not installable from this bundle: ${u.reason}`);
+      for (const u of res.unavailable)
+        this.log(`${u.name}: not installable from this bundle: ${u.reason}`);
       this.log('');
       this.log(describe(res.status));
     }

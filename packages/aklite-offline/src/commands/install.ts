@@ -13,9 +13,19 @@ export default class Install extends AkliteCommand {
     '<%= config.bin %> install --src-dir ./bundle --device-root ./device --config ./device/etc/sota/conf.d',
   ];
   static override flags = {
-    'src-dir': Flags.string({ char: 's', required: true, description: 'The bundle directory (tuf/, ostree_repo/, apps/)' }),
-    target: Flags.string({ char: 't', description: 'Install this Target (by name) instead of the newest' }),
-    force: Flags.boolean({ char: 'f', description: 'Allow installing an older Target than the current one (downgrade)' }),
+    'src-dir': Flags.string({
+      char: 's',
+      required: true,
+      description: 'The bundle directory (tuf/, ostree_repo/, apps/)',
+    }),
+    target: Flags.string({
+      char: 't',
+      description: 'Install this Target (by name) instead of the newest',
+    }),
+    force: Flags.boolean({
+      char: 'f',
+      description: 'Allow installing an older Target than the current one (downgrade)',
+    }),
   };
 
   async run(): Promise<void> {

@@ -3,8 +3,10 @@ import { AkliteCommand } from '../base.js';
 import { status } from '../lib/query.js';
 
 export default class Status extends AkliteCommand {
-  static override summary = 'Show the booted commit, the applied and pending Targets, and failed Targets.';
-  static override description = 'Exit codes: 0, or 1 when the device or its state cannot be read. --json shape in README.md.';
+  static override summary =
+    'Show the booted commit, the applied and pending Targets, and failed Targets.';
+  static override description =
+    'Exit codes: 0, or 1 when the device or its state cannot be read. --json shape in README.md.';
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json'];
   static override flags = {
     json: Flags.boolean({ description: 'Print the status as JSON' }),
@@ -14,7 +16,11 @@ export default class Status extends AkliteCommand {
     const { flags } = await this.parse(Status);
     let res;
     try {
-      res = await status({ deviceRoot: flags['device-root'], configPaths: flags.config ?? [], ports: this.ports(true) });
+      res = await status({
+        deviceRoot: flags['device-root'],
+        configPaths: flags.config ?? [],
+        ports: this.ports(true),
+      });
     } catch (err) {
       return this.fail(err);
     }
@@ -22,11 +28,16 @@ export default class Status extends AkliteCommand {
       this.log(JSON.stringify(res, null, 2));
     } else {
       this.log(`Hardware id: ${res.hardware_id}`);
-      this.log(`Device type: ${res.device_type ?? 'unset (taken from the first bundle installed)'}`);
+      this.log(
+        `Device type: ${res.device_type ?? 'unset (taken from the first bundle installed)'}`,
+      );
       this.log(`Tag: ${res.tag || '(any)'}`);
       this.log(`Booted ostree hash: ${res.ostree_hash}`);
-      this.log(`Applied Target: ${res.applied_target ? `${res.applied_target.name} (version ${res.applied_target.version})` : 'unknown'}`);
-      for (const a of res.applied_target?.apps ?? []) this.log(`\t${a.on ? 'on ' : 'off'}: ${a.name} -> ${a.uri}`);
+      this.log(
+        `Applied Target: ${res.applied_target ? `${res.applied_target.name} (version ${res.applied_target.version})` : 'unknown'}`,
+      );
+      for (const a of res.applied_target?.apps ?? [])
+        this.log(`\t${a.on ? 'on ' : 'off'}: ${a.name} -> ${a.uri}`);
       const p = res.pending_target;
       this.log(
         `Pending Target: ${p ? `${p.name} (${p.rollback ? 'rollback, ' : ''}${p.needs_reboot ? 'reboot needed' : 'run `aklite-offline run`'})` : 'none'}`,

@@ -21,16 +21,24 @@ export interface StagedBlob {
 }
 
 /** The blobs of the given apps that the device store lacks (present ones are size-checked). */
-export async function missingBlobs(mediaStore: string, deviceStore: string, uris: readonly string[]): Promise<AppBlob[]> {
+export async function missingBlobs(
+  mediaStore: string,
+  deviceStore: string,
+  uris: readonly string[],
+): Promise<AppBlob[]> {
   const out = new Map<string, AppBlob>();
   for (const uri of uris) {
     let blobs: AppBlob[];
     try {
       blobs = await planAppBlobs(uri, storeReader(mediaStore));
     } catch (err) {
-      throw new AkliteError('VERIFICATION_FAILED', `app ${uri} on the media is invalid: ${messageOf(err)}; do not use this media`, {
-        cause: err,
-      });
+      throw new AkliteError(
+        'VERIFICATION_FAILED',
+        `app ${uri} on the media is invalid: ${messageOf(err)}; do not use this media`,
+        {
+          cause: err,
+        },
+      );
     }
     for (const b of blobs) {
       const st = await lstat(blobPath(deviceStore, b.digest)).catch(() => undefined);
@@ -67,10 +75,14 @@ async function stageBlob(mediaStore: string, stagingDir: string, b: AppBlob): Pr
         }
       }
     } catch (err) {
-      throw new AkliteError('DOWNLOAD_FAILED', `cannot read app blob ${src} from the media: ${messageOf(err)}; check the media and try again`, {
-        cause: err,
-        file: src,
-      });
+      throw new AkliteError(
+        'DOWNLOAD_FAILED',
+        `cannot read app blob ${src} from the media: ${messageOf(err)}; check the media and try again`,
+        {
+          cause: err,
+          file: src,
+        },
+      );
     } finally {
       input?.destroy();
     }
@@ -91,7 +103,11 @@ async function stageBlob(mediaStore: string, stagingDir: string, b: AppBlob): Pr
   return dst;
 }
 
-export async function stageBlobs(mediaStore: string, stagingDir: string, blobs: readonly AppBlob[]): Promise<StagedBlob[]> {
+export async function stageBlobs(
+  mediaStore: string,
+  stagingDir: string,
+  blobs: readonly AppBlob[],
+): Promise<StagedBlob[]> {
   await mkdir(stagingDir, { recursive: true });
   const out: StagedBlob[] = [];
   for (const b of blobs) out.push({ blob: b, staged: await stageBlob(mediaStore, stagingDir, b) });
@@ -100,7 +116,10 @@ export async function stageBlobs(mediaStore: string, stagingDir: string, blobs: 
 }
 
 /** Moves verified blobs into the store by rename (same filesystem) and fsyncs the directory. */
-export async function commitBlobs(deviceStore: string, staged: readonly StagedBlob[]): Promise<void> {
+export async function commitBlobs(
+  deviceStore: string,
+  staged: readonly StagedBlob[],
+): Promise<void> {
   const dir = join(deviceStore, 'blobs', 'sha256');
   await mkdir(dir, { recursive: true });
   for (const s of staged) await rename(s.staged, blobPath(deviceStore, s.blob.digest));
@@ -126,7 +145,12 @@ function escapes(path: string): boolean {
  * into a temporary directory first, refusing any entry that would escape it (absolute
  * paths, `..`, links pointing outside, devices), then swapped in by rename.
  */
-export async function extractApp(deviceStore: string, composeRoot: string, app: string, uri: string): Promise<string> {
+export async function extractApp(
+  deviceStore: string,
+  composeRoot: string,
+  app: string,
+  uri: string,
+): Promise<string> {
   let bundle: AppBlob;
   let bytes: Buffer;
   try {
@@ -134,10 +158,17 @@ export async function extractApp(deviceStore: string, composeRoot: string, app: 
     bytes = await storeReader(deviceStore)(bundle.digest, bundle.size ?? CAPS.composeBundle);
   } catch (err) {
     if (err instanceof AkliteError) throw err;
-    throw new AkliteError('VERIFICATION_FAILED', `app ${app}: its content in ${deviceStore} is invalid: ${messageOf(err)}`, { cause: err });
+    throw new AkliteError(
+      'VERIFICATION_FAILED',
+      `app ${app}: its content in ${deviceStore} is invalid: ${messageOf(err)}`,
+      { cause: err },
+    );
   }
   if (bundle.size !== undefined && bytes.length !== bundle.size) {
-    throw new AkliteError('VERIFICATION_FAILED', `app ${app}: compose bundle sha256:${bundle.digest} has the wrong size`);
+    throw new AkliteError(
+      'VERIFICATION_FAILED',
+      `app ${app}: compose bundle sha256:${bundle.digest} has the wrong size`,
+    );
   }
   await mkdir(composeRoot, { recursive: true });
   const tmp = await mkdtemp(join(composeRoot, `.${app}.new-`));
@@ -154,22 +185,35 @@ export async function extractApp(deviceStore: string, composeRoot: string, app: 
           const type = e.type;
           const ok =
             !escapes(path) &&
-            (type === 'File' || type === 'OldFile' || type === 'Directory' || type === 'ContiguousFile' ||
-              (type === 'SymbolicLink' && e.linkpath !== undefined && !isAbsolute(e.linkpath) && !escapes(join(path, '..', e.linkpath))));
+            (type === 'File' ||
+              type === 'OldFile' ||
+              type === 'Directory' ||
+              type === 'ContiguousFile' ||
+              (type === 'SymbolicLink' &&
+                e.linkpath !== undefined &&
+                !isAbsolute(e.linkpath) &&
+                !escapes(join(path, '..', e.linkpath))));
           if (!ok) bad.push(path);
           return ok;
         },
       }),
     );
     if (bad.length > 0) {
-      throw new AkliteError('VERIFICATION_FAILED', `app ${app}: compose bundle sha256:${bundle.digest} holds entries escaping the app directory: ${bad.join(', ')}`);
+      throw new AkliteError(
+        'VERIFICATION_FAILED',
+        `app ${app}: compose bundle sha256:${bundle.digest} holds entries escaping the app directory: ${bad.join(', ')}`,
+      );
     }
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     if (err instanceof AkliteError) throw err;
-    throw new AkliteError('VERIFICATION_FAILED', `app ${app}: compose bundle sha256:${bundle.digest} is not a valid gzip tar: ${messageOf(err)}`, {
-      cause: err,
-    });
+    throw new AkliteError(
+      'VERIFICATION_FAILED',
+      `app ${app}: compose bundle sha256:${bundle.digest} is not a valid gzip tar: ${messageOf(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   const dest = join(composeRoot, app);
   const old = join(composeRoot, `.${app}.old-${randomBytes(4).toString('hex')}`);
@@ -194,6 +238,7 @@ export async function cleanComposeRoot(composeRoot: string): Promise<void> {
     throw err;
   }
   for (const n of names) {
-    if (/^\..+\.(new|old)-[0-9A-Za-z]+$/.test(n)) await rm(join(composeRoot, n), { recursive: true, force: true });
+    if (/^\..+\.(new|old)-[0-9A-Za-z]+$/.test(n))
+      await rm(join(composeRoot, n), { recursive: true, force: true });
   }
 }

@@ -3,7 +3,12 @@
  * device's config and state, plus Target selection (§3.6).
  */
 import { rmdir } from 'node:fs/promises';
-import { checkBundle, requiredApps, type CheckBundleResult, type TargetEntry } from '@offline-ota/format';
+import {
+  checkBundle,
+  requiredApps,
+  type CheckBundleResult,
+  type TargetEntry,
+} from '@offline-ota/format';
 import { AkliteError } from './errors.js';
 import { pathExists } from './fsutil.js';
 import { effectiveDeviceType, type Device } from './device.js';
@@ -17,7 +22,11 @@ export interface CheckIn {
   discard(): Promise<void>;
 }
 
-export async function checkIn(dev: Device, state: DeviceState, bundleDir: string): Promise<CheckIn> {
+export async function checkIn(
+  dev: Device,
+  state: DeviceState,
+  bundleDir: string,
+): Promise<CheckIn> {
   const hadTrustDir = await pathExists(dev.trustDir);
   const tidy = async () => {
     if (!hadTrustDir) await rmdir(dev.trustDir).catch(() => undefined);
@@ -65,7 +74,11 @@ export interface Selection {
  * Picks the Target to install (reference §3.6): `--target` by name, otherwise the newest
  * available. Throws TARGET_NOT_FOUND (20).
  */
-export function selectTarget(result: CheckBundleResult, current: TargetRecord | null, name: string | undefined): Selection {
+export function selectTarget(
+  result: CheckBundleResult,
+  current: TargetRecord | null,
+  name: string | undefined,
+): Selection {
   const available = result.available;
   if (name !== undefined) {
     const t = available.find((x) => x.name === name);
@@ -113,10 +126,19 @@ export function appsView(dev: Device, t: TargetEntry): AppView[] {
   const wanted = requiredApps(t, dev.config.composeApps);
   return Object.entries(t.apps)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, uri]) => ({ name, uri, on: dev.config.packageManager === 'ostree+compose_apps' && name in wanted }));
+    .map(([name, uri]) => ({
+      name,
+      uri,
+      on: dev.config.packageManager === 'ostree+compose_apps' && name in wanted,
+    }));
 }
 
-export function targetViews(dev: Device, state: DeviceState, targets: readonly TargetEntry[], selected: Selection | undefined): TargetView[] {
+export function targetViews(
+  dev: Device,
+  state: DeviceState,
+  targets: readonly TargetEntry[],
+  selected: Selection | undefined,
+): TargetView[] {
   const cur = state.current;
   return targets.map((t) => {
     const v: TargetView = { name: t.name, version: t.version, apps: appsView(dev, t) };

@@ -41,7 +41,8 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 
 type Table = Record<string, unknown>;
 
-const isTable = (v: unknown): v is Table => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isTable = (v: unknown): v is Table =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Expands `--config` entries (files or directories of `*.toml`) into files, in order. */
 async function expand(entries: readonly string[], explicit: boolean): Promise<string[]> {
@@ -72,18 +73,26 @@ async function readToml(file: string): Promise<Table> {
   let text: string;
   try {
     const st = await stat(file);
-    if (st.size > MAX_CONFIG_BYTES) throw new Error(`${st.size} bytes is over the ${MAX_CONFIG_BYTES}-byte cap`);
+    if (st.size > MAX_CONFIG_BYTES)
+      throw new Error(`${st.size} bytes is over the ${MAX_CONFIG_BYTES}-byte cap`);
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new AkliteError('CONFIG_INVALID', `cannot read config file ${file}: ${messageOf(err)}`, { cause: err, file });
-  }
-  try {
-    return parseToml(text) as Table;
-  } catch (err) {
-    throw new AkliteError('CONFIG_INVALID', `config file ${file} is not valid TOML: ${messageOf(err)}; fix or remove it`, {
+    throw new AkliteError('CONFIG_INVALID', `cannot read config file ${file}: ${messageOf(err)}`, {
       cause: err,
       file,
     });
+  }
+  try {
+    return parseToml(text);
+  } catch (err) {
+    throw new AkliteError(
+      'CONFIG_INVALID',
+      `config file ${file} is not valid TOML: ${messageOf(err)}; fix or remove it`,
+      {
+        cause: err,
+        file,
+      },
+    );
   }
 }
 
@@ -126,12 +135,13 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
     const s = merged[name];
     if (s === undefined) return {};
     if (!isTable(s)) return bad(`[${name}]`, 'must be a table');
-    return s as Table;
+    return s;
   };
   const str = (sec: Table, name: string, key: string): string | undefined => {
     const v = sec[key];
     if (v === undefined) return undefined;
-    if (typeof v !== 'string') return bad(`[${name}] ${key}`, `must be a string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string')
+      return bad(`[${name}] ${key}`, `must be a string, got ${JSON.stringify(v)}`);
     return v;
   };
   /** Device paths in the config are absolute on the device; re-root them under the device root. */
@@ -153,7 +163,8 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
   const typeRaw = str(provision, 'provision', 'device_type');
   let deviceType: BundleType | undefined;
   if (typeRaw !== undefined && typeRaw !== '') {
-    if (!(BUNDLE_TYPES as readonly string[]).includes(typeRaw)) bad('[provision] device_type', 'must be "ci" or "prod"');
+    if (!(BUNDLE_TYPES as readonly string[]).includes(typeRaw))
+      bad('[provision] device_type', 'must be "ci" or "prod"');
     deviceType = typeRaw as BundleType;
   }
   const tags = splitList(str(pacman, 'pacman', 'tags') ?? '');
@@ -167,8 +178,14 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
   let watermark = DEFAULT_STORAGE_WATERMARK;
   const wm = pacman.storage_watermark;
   if (wm !== undefined) {
-    const n = typeof wm === 'string' ? Number(wm) : typeof wm === 'number' || typeof wm === 'bigint' ? Number(wm) : NaN;
-    if (!Number.isInteger(n) || n < 20 || n > 95) bad('[pacman] storage_watermark', 'must be a whole percentage from 20 to 95');
+    const n =
+      typeof wm === 'string'
+        ? Number(wm)
+        : typeof wm === 'number' || typeof wm === 'bigint'
+          ? Number(wm)
+          : NaN;
+    if (!Number.isInteger(n) || n < 20 || n > 95)
+      bad('[pacman] storage_watermark', 'must be a whole percentage from 20 to 95');
     watermark = n;
   }
   const composeBin = str(pacman, 'pacman', 'docker_compose_bin') ?? DEFAULT_COMPOSE_COMMAND;
@@ -177,8 +194,12 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
 
   const storageRel = str(storage, 'storage', 'path') ?? '/var/sota';
   const storageDir = rooted(storageRel);
-  const composeAppsRoot = rooted(str(pacman, 'pacman', 'compose_apps_root') ?? join(storageRel, 'compose-apps'));
-  const appStore = rooted(str(pacman, 'pacman', 'reset_apps_root') ?? join(storageRel, 'reset-apps'));
+  const composeAppsRoot = rooted(
+    str(pacman, 'pacman', 'compose_apps_root') ?? join(storageRel, 'compose-apps'),
+  );
+  const appStore = rooted(
+    str(pacman, 'pacman', 'reset_apps_root') ?? join(storageRel, 'reset-apps'),
+  );
   const sentinelDir = str(bootloader, 'bootloader', 'reboot_sentinel_dir');
   return {
     files,

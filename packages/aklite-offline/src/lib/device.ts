@@ -93,14 +93,22 @@ export function effectiveDeviceType(dev: Device, state: DeviceState): BundleType
 export async function makeBootedDefault(dev: Device, dropCommit?: string): Promise<void> {
   for (let guard = 0; guard < 16; guard++) {
     const list = await dev.ports.ostree.deployments(dev.sysroot);
-    const bootedIdx = list.findIndex((d) => d.commit === dev.booted.commit && d.serial === dev.booted.serial);
+    const bootedIdx = list.findIndex(
+      (d) => d.commit === dev.booted.commit && d.serial === dev.booted.serial,
+    );
     const victim = list.find(
-      (d, i) => i !== bootedIdx && ((bootedIdx >= 0 && i < bootedIdx) || (dropCommit !== undefined && d.commit === dropCommit)),
+      (d, i) =>
+        i !== bootedIdx &&
+        ((bootedIdx >= 0 && i < bootedIdx) ||
+          (dropCommit !== undefined && d.commit === dropCommit)),
     );
     if (!victim) return;
     await dev.ports.ostree.undeploy(dev.sysroot, victim.index);
   }
-  throw new AkliteError('DEVICE_INVALID', `cannot make the booted deployment the default in ${dev.sysroot}`);
+  throw new AkliteError(
+    'DEVICE_INVALID',
+    `cannot make the booted deployment the default in ${dev.sysroot}`,
+  );
 }
 
 /** Deploys `commit` as the new default, merging /etc from the booted deployment. */
@@ -134,7 +142,9 @@ export async function recover(dev: Device, state: DeviceState): Promise<boolean>
     await ports.bootEnv.set({ upgrade_available: 1, bootcount: 0 });
     p.phase = 'installed';
   } else {
-    ports.progress(`The installation of ${p.target.name} was interrupted before it completed; it was undone, run install again`);
+    ports.progress(
+      `The installation of ${p.target.name} was interrupted before it completed; it was undone, run install again`,
+    );
     await makeBootedDefault(dev, p.target.commit);
     await ports.bootEnv.set({ upgrade_available: 0, bootcount: 0 });
     state.pending = null;

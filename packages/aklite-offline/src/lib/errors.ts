@@ -36,7 +36,11 @@ export class AkliteError extends Error {
   /** The file the error is about, when there is one. */
   readonly file: string | undefined;
 
-  constructor(code: AkliteErrorCode, message: string, options?: { cause?: unknown; file?: string }) {
+  constructor(
+    code: AkliteErrorCode,
+    message: string,
+    options?: { cause?: unknown; file?: string },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AkliteError';
     this.code = code;

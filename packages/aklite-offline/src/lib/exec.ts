@@ -8,13 +8,19 @@ export interface ExecResult {
 }
 
 /** Runs a program without a shell and collects its output; never throws for a non-zero exit. */
-export function execTool(cmd: string, args: readonly string[], opts: { cwd?: string } = {}): Promise<ExecResult> {
+export function execTool(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string } = {},
+): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     let child;
     try {
       child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (err) {
-      reject(new AkliteError('DEVICE_INVALID', `cannot run ${cmd}: ${messageOf(err)}`, { cause: err }));
+      reject(
+        new AkliteError('DEVICE_INVALID', `cannot run ${cmd}: ${messageOf(err)}`, { cause: err }),
+      );
       return;
     }
     const out: Buffer[] = [];
@@ -23,9 +29,13 @@ export function execTool(cmd: string, args: readonly string[], opts: { cwd?: str
     child.stderr.on('data', (b: Buffer) => errOut.push(b));
     child.on('error', (err) => {
       reject(
-        new AkliteError('DEVICE_INVALID', `cannot run ${cmd}: ${messageOf(err)}; is it installed and on PATH?`, {
-          cause: err,
-        }),
+        new AkliteError(
+          'DEVICE_INVALID',
+          `cannot run ${cmd}: ${messageOf(err)}; is it installed and on PATH?`,
+          {
+            cause: err,
+          },
+        ),
       );
     });
     child.on('close', (code, signal) => {

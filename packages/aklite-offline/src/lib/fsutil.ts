@@ -12,7 +12,11 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Writes a file atomically: temp file in the same directory, fsync, rename, fsync dir. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);

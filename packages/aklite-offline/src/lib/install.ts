@@ -11,10 +11,24 @@
  */
 import { lstat, mkdir, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUNDLE_DIRS, requiredApps, StatusCode, type BundleType, type TargetEntry } from '@offline-ota/format';
+import {
+  BUNDLE_DIRS,
+  requiredApps,
+  StatusCode,
+  type BundleType,
+  type TargetEntry,
+} from '@offline-ota/format';
 import { commitBlobs, missingBlobs, stageBlobs, type StagedBlob } from './apps.js';
 import { checkIn, selectTarget } from './checkin.js';
-import { deployCommit, loadState, openDevice, recover, withLock, type Device, type DeviceOptions } from './device.js';
+import {
+  deployCommit,
+  loadState,
+  openDevice,
+  recover,
+  withLock,
+  type Device,
+  type DeviceOptions,
+} from './device.js';
 import { AkliteError, messageOf } from './errors.js';
 import { PullError } from './ports.js';
 import { isFailed, writeState, type DeviceState } from './state.js';
@@ -29,7 +43,11 @@ export interface InstallOptions extends DeviceOptions {
 }
 
 export interface InstallResult {
-  status: typeof StatusCode.Ok | typeof StatusCode.InstallAppsNeedFinalization | typeof StatusCode.InstallNeedsRebootForBootFw | typeof StatusCode.InstallNeedsReboot;
+  status:
+    | typeof StatusCode.Ok
+    | typeof StatusCode.InstallAppsNeedFinalization
+    | typeof StatusCode.InstallNeedsRebootForBootFw
+    | typeof StatusCode.InstallNeedsReboot;
   target: string;
   from: string | null;
   message: string;
@@ -47,7 +65,9 @@ async function installLocked(dev: Device, opts: InstallOptions): Promise<Install
     throw new AkliteError(
       'INSTALL_IN_PROGRESS',
       `Could not start a new update: the installation of ${state.pending.target.name} awaits its finalization; ` +
-        (state.pending.kind === 'ostree' ? 'reboot the device and run `aklite-offline run`' : 'run `aklite-offline run`'),
+        (state.pending.kind === 'ostree'
+          ? 'reboot the device and run `aklite-offline run`'
+          : 'run `aklite-offline run`'),
     );
   }
   const ci = await checkIn(dev, state, opts.srcDir);
@@ -58,7 +78,12 @@ async function installLocked(dev: Device, opts: InstallOptions): Promise<Install
     const cur = state.current;
     const from = cur?.name ?? null;
     if (cur && cur.name === t.name && !isFailed(state, t.name)) {
-      return { status: StatusCode.Ok, target: t.name, from, message: `${t.name} is already installed and running; nothing to do` };
+      return {
+        status: StatusCode.Ok,
+        target: t.name,
+        from,
+        message: `${t.name} is already installed and running; nothing to do`,
+      };
     }
     if (cur && t.version < cur.version && opts.force !== true) {
       throw new AkliteError(
@@ -77,7 +102,10 @@ async function installLocked(dev: Device, opts: InstallOptions): Promise<Install
           'Reboot the device, then run the install again',
       };
     }
-    if (isFailed(state, t.name)) dev.ports.progress(`Note: ${t.name} failed before on this device; installing it again as requested`);
+    if (isFailed(state, t.name))
+      dev.ports.progress(
+        `Note: ${t.name} failed before on this device; installing it again as requested`,
+      );
     dev.ports.progress(sel.reason);
     const status = await installTarget(dev, state, t, opts.srcDir, ci.result.type, () => {
       done = true;
@@ -149,13 +177,19 @@ async function installTarget(
   const kind: 'ostree' | 'apps' = t.commit === dev.booted.commit ? 'apps' : 'ostree';
   const mediaStore = join(srcDir, BUNDLE_DIRS.apps);
   const mediaRepo = join(srcDir, BUNDLE_DIRS.ostree);
-  const uris = config.packageManager === 'ostree+compose_apps' ? Object.values(requiredApps(t, config.composeApps)) : [];
+  const uris =
+    config.packageManager === 'ostree+compose_apps'
+      ? Object.values(requiredApps(t, config.composeApps))
+      : [];
   const staging = join(config.storageDir, '.staging');
   await rm(staging, { recursive: true, force: true });
 
-  const needOstree = kind === 'ostree' && !(await ports.ostree.hasCommit(dev.sysrootRepo, t.commit));
+  const needOstree =
+    kind === 'ostree' && !(await ports.ostree.hasCommit(dev.sysrootRepo, t.commit));
   const blobs = await missingBlobs(mediaStore, config.appStore, uris);
-  const required = (needOstree ? 2 * (await ostreeObjectsSize(mediaRepo)) : 0) + blobs.reduce((n, b) => n + (b.size ?? 0), 0);
+  const required =
+    (needOstree ? 2 * (await ostreeObjectsSize(mediaRepo)) : 0) +
+    blobs.reduce((n, b) => n + (b.size ?? 0), 0);
   await checkSpace(dev, required);
   ports.checkpoint('space-checked');
 
@@ -164,7 +198,9 @@ async function installTarget(
   const stagingRepo = join(staging, 'repo');
   try {
     if (needOstree) {
-      ports.progress(`Pulling OSTree commit ${t.commit} from ${mediaRepo} (every object re-hashed)`);
+      ports.progress(
+        `Pulling OSTree commit ${t.commit} from ${mediaRepo} (every object re-hashed)`,
+      );
       await mkdir(stagingRepo, { recursive: true });
       await ports.ostree.initRepo(stagingRepo, 'archive');
       try {
@@ -199,13 +235,18 @@ async function installTarget(
     ports.checkpoint('apps-copied');
   } catch (err) {
     if (err instanceof AkliteError) throw err;
-    throw new AkliteError('INSTALL_FAILED', `writing the update into the device failed: ${messageOf(err)}`, { cause: err });
+    throw new AkliteError(
+      'INSTALL_FAILED',
+      `writing the update into the device failed: ${messageOf(err)}`,
+      { cause: err },
+    );
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
   await commitTuf();
   // An unset device takes the type of its first installed bundle and keeps it.
-  if (config.deviceType === undefined && state.deviceType === undefined) state.deviceType = bundleType;
+  if (config.deviceType === undefined && state.deviceType === undefined)
+    state.deviceType = bundleType;
   ports.checkpoint('tuf-committed');
 
   const startedAt = ports.clock().toISOString();

@@ -33,7 +33,10 @@ async function tryCreate(file: string): Promise<boolean> {
     return true;
   } catch (err) {
     if (isErrno(err, 'EEXIST')) return false;
-    throw new AkliteError('LOCKED', `cannot create the lock file ${file}: ${messageOf(err)}`, { cause: err, file });
+    throw new AkliteError('LOCKED', `cannot create the lock file ${file}: ${messageOf(err)}`, {
+      cause: err,
+      file,
+    });
   }
 }
 
@@ -66,5 +69,9 @@ export async function acquireLock(file: string): Promise<Lock> {
     await rename(file, aside).catch(() => undefined);
     await rm(aside, { force: true });
   }
-  throw new AkliteError('LOCKED', `Failed to obtain the aklite lock ${file}; remove it if no aklite-offline is running`, { file });
+  throw new AkliteError(
+    'LOCKED',
+    `Failed to obtain the aklite lock ${file}; remove it if no aklite-offline is running`,
+    { file },
+  );
 }

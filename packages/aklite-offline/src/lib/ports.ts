@@ -50,7 +50,8 @@ const CORRUPT_RE = /corrupt|checksum|mismatch|invalid|expected/i;
 export const ostreeTool: OstreePort = {
   async initRepo(repo, mode) {
     const r = await execTool('ostree', ['init', `--repo=${repo}`, `--mode=${mode}`]);
-    if (r.code !== 0) throw new AkliteError('INSTALL_FAILED', `ostree init ${repo} failed: ${lastLine(r.stderr)}`);
+    if (r.code !== 0)
+      throw new AkliteError('INSTALL_FAILED', `ostree init ${repo} failed: ${lastLine(r.stderr)}`);
   },
   async hasCommit(repo, commit) {
     const objectPath = join(repo, 'objects', commit.slice(0, 2), `${commit.slice(2)}.commit`);
@@ -58,35 +59,64 @@ export const ostreeTool: OstreePort = {
     return !(await pathExists(join(repo, 'state', `${commit}.commitpartial`)));
   },
   async pullLocal(repo, src, commit, untrusted) {
-    const args = [`--repo=${repo}`, 'pull-local', ...(untrusted ? ['--untrusted'] : []), src, commit];
+    const args = [
+      `--repo=${repo}`,
+      'pull-local',
+      ...(untrusted ? ['--untrusted'] : []),
+      src,
+      commit,
+    ];
     const r = await execTool('ostree', args);
     if (r.code !== 0) {
       const line = lastLine(r.stderr);
-      throw new PullError(CORRUPT_RE.test(r.stderr) ? 'corrupt' : 'unreadable', `ostree pull-local of ${commit} from ${src} failed: ${line}`);
+      throw new PullError(
+        CORRUPT_RE.test(r.stderr) ? 'corrupt' : 'unreadable',
+        `ostree pull-local of ${commit} from ${src} failed: ${line}`,
+      );
     }
   },
   async deployments(sysroot) {
     const r = await execTool('ostree', ['admin', `--sysroot=${sysroot}`, 'status']);
     if (r.code !== 0) {
-      throw new AkliteError('DEVICE_INVALID', `ostree admin status on ${sysroot} failed: ${lastLine(r.stderr)}`);
+      throw new AkliteError(
+        'DEVICE_INVALID',
+        `ostree admin status on ${sysroot} failed: ${lastLine(r.stderr)}`,
+      );
     }
     const out: Deployment[] = [];
     for (const line of r.stdout.split('\n')) {
       const m = /^[* ] (\S+) ([0-9a-f]{64})\.([0-9]+)/.exec(line);
-      if (m) out.push({ index: out.length, os: m[1]!, commit: m[2]!, serial: Number(m[3]) });
+      if (m) out.push({ index: out.length, os: m[1], commit: m[2], serial: Number(m[3]) });
     }
     return out;
   },
   async deploy(sysroot, os, commit) {
-    const r = await execTool('ostree', ['admin', `--sysroot=${sysroot}`, 'deploy', `--os=${os}`, commit]);
+    const r = await execTool('ostree', [
+      'admin',
+      `--sysroot=${sysroot}`,
+      'deploy',
+      `--os=${os}`,
+      commit,
+    ]);
     if (r.code !== 0) {
-      throw new AkliteError('INSTALL_FAILED', `ostree admin deploy of ${commit} into ${sysroot} failed: ${lastLine(r.stderr)}`);
+      throw new AkliteError(
+        'INSTALL_FAILED',
+        `ostree admin deploy of ${commit} into ${sysroot} failed: ${lastLine(r.stderr)}`,
+      );
     }
   },
   async undeploy(sysroot, index) {
-    const r = await execTool('ostree', ['admin', `--sysroot=${sysroot}`, 'undeploy', String(index)]);
+    const r = await execTool('ostree', [
+      'admin',
+      `--sysroot=${sysroot}`,
+      'undeploy',
+      String(index),
+    ]);
     if (r.code !== 0) {
-      throw new AkliteError('INSTALL_FAILED', `ostree admin undeploy ${index} on ${sysroot} failed: ${lastLine(r.stderr)}`);
+      throw new AkliteError(
+        'INSTALL_FAILED',
+        `ostree admin undeploy ${index} on ${sysroot} failed: ${lastLine(r.stderr)}`,
+      );
     }
   },
 };
@@ -96,43 +126,62 @@ export const ostreeTool: OstreePort = {
  * the sysroot with realpath (on a real device a `/ostree/boot.N/…` symlink), then
  * `<commit>.<serial>` from the basename and the OS from `/ostree/deploy/<os>/deploy/`.
  */
-export async function bootedDeployment(cmdlineFile: string, sysroot: string): Promise<{ os: string; commit: string; serial: number }> {
+export async function bootedDeployment(
+  cmdlineFile: string,
+  sysroot: string,
+): Promise<{ os: string; commit: string; serial: number }> {
   let text: string;
   try {
     text = await readFile(cmdlineFile, 'utf8');
   } catch (err) {
-    throw new AkliteError('DEVICE_INVALID', `cannot read ${cmdlineFile}: ${messageOf(err)}; is --device-root a booted device?`, {
-      cause: err,
-      file: cmdlineFile,
-    });
+    throw new AkliteError(
+      'DEVICE_INVALID',
+      `cannot read ${cmdlineFile}: ${messageOf(err)}; is --device-root a booted device?`,
+      {
+        cause: err,
+        file: cmdlineFile,
+      },
+    );
   }
   const arg = text
     .trim()
     .split(/\s+/)
     .find((a) => a.startsWith('ostree='));
   if (arg === undefined) {
-    throw new AkliteError('DEVICE_INVALID', `${cmdlineFile} has no ostree= argument: the device was not booted from an OSTree deployment`, {
-      file: cmdlineFile,
-    });
+    throw new AkliteError(
+      'DEVICE_INVALID',
+      `${cmdlineFile} has no ostree= argument: the device was not booted from an OSTree deployment`,
+      {
+        file: cmdlineFile,
+      },
+    );
   }
   const rel = arg.slice('ostree='.length);
   let real: string;
   try {
     real = await realpath(join(sysroot, rel));
   } catch (err) {
-    throw new AkliteError('DEVICE_INVALID', `ostree=${rel} from ${cmdlineFile} does not resolve under ${sysroot}: ${messageOf(err)}`, {
-      cause: err,
-      file: cmdlineFile,
-    });
+    throw new AkliteError(
+      'DEVICE_INVALID',
+      `ostree=${rel} from ${cmdlineFile} does not resolve under ${sysroot}: ${messageOf(err)}`,
+      {
+        cause: err,
+        file: cmdlineFile,
+      },
+    );
   }
   const m = /^([0-9a-f]{64})\.([0-9]+)$/.exec(basename(real));
   const os = /\/ostree\/deploy\/([^/]+)\/deploy\/[^/]+$/.exec(real)?.[1];
   if (!m || os === undefined) {
-    throw new AkliteError('DEVICE_INVALID', `ostree=${rel} resolves to ${real}, not /ostree/deploy/<os>/deploy/<commit>.<serial>`, {
-      file: cmdlineFile,
-    });
+    throw new AkliteError(
+      'DEVICE_INVALID',
+      `ostree=${rel} resolves to ${real}, not /ostree/deploy/<os>/deploy/<commit>.<serial>`,
+      {
+        file: cmdlineFile,
+      },
+    );
   }
-  return { os, commit: m[1]!, serial: Number(m[2]) };
+  return { os, commit: m[1], serial: Number(m[2]) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -150,9 +199,13 @@ export function fwEnv(configFile: string): BootEnvPort {
       const r = await execTool('fw_printenv', ['-c', configFile, '-n', name]);
       if (r.code !== 0) {
         if (/not defined/i.test(r.stderr)) return undefined;
-        throw new AkliteError('DEVICE_INVALID', `fw_printenv -c ${configFile} ${name} failed: ${lastLine(r.stderr)}`, {
-          file: configFile,
-        });
+        throw new AkliteError(
+          'DEVICE_INVALID',
+          `fw_printenv -c ${configFile} ${name} failed: ${lastLine(r.stderr)}`,
+          {
+            file: configFile,
+          },
+        );
       }
       return r.stdout.trim();
     },
@@ -160,9 +213,13 @@ export function fwEnv(configFile: string): BootEnvPort {
       const args = Object.entries(vars).flatMap(([k, v]) => [k, String(v)]);
       const r = await execTool('fw_setenv', ['-c', configFile, ...args]);
       if (r.code !== 0) {
-        throw new AkliteError('INSTALL_FAILED', `fw_setenv -c ${configFile} ${args.join(' ')} failed: ${lastLine(r.stderr)}`, {
-          file: configFile,
-        });
+        throw new AkliteError(
+          'INSTALL_FAILED',
+          `fw_setenv -c ${configFile} ${args.join(' ')} failed: ${lastLine(r.stderr)}`,
+          {
+            file: configFile,
+          },
+        );
       }
     },
   };
@@ -190,8 +247,14 @@ export class AppStartError extends Error {
 export function composeTool(command: readonly string[]): ComposePort {
   const [bin, ...pre] = command;
   const runIt = async (projectDir: string, sub: string[]) => {
-    const r = await execTool(bin!, [...pre, '--project-directory', projectDir, ...sub], { cwd: projectDir });
-    if (r.code !== 0) throw new AppStartError(basename(projectDir), `${command.join(' ')} ${sub.join(' ')} in ${projectDir} failed: ${lastLine(r.stderr)}`);
+    const r = await execTool(bin, [...pre, '--project-directory', projectDir, ...sub], {
+      cwd: projectDir,
+    });
+    if (r.code !== 0)
+      throw new AppStartError(
+        basename(projectDir),
+        `${command.join(' ')} ${sub.join(' ')} in ${projectDir} failed: ${lastLine(r.stderr)}`,
+      );
   };
   return {
     up: (dir) => runIt(dir, ['up', '-d']),

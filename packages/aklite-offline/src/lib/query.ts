@@ -2,8 +2,22 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseTargets, StatusCode, targetMismatch, type TargetEntry } from '@offline-ota/format';
-import { appsView, checkIn, selectTarget, targetViews, type AppView, type Selection, type TargetView } from './checkin.js';
-import { effectiveDeviceType, loadState, openDevice, withLock, type DeviceOptions } from './device.js';
+import {
+  appsView,
+  checkIn,
+  selectTarget,
+  targetViews,
+  type AppView,
+  type Selection,
+  type TargetView,
+} from './checkin.js';
+import {
+  effectiveDeviceType,
+  loadState,
+  openDevice,
+  withLock,
+  type DeviceOptions,
+} from './device.js';
 import { AkliteError, messageOf } from './errors.js';
 import { isFailed, type TargetRecord } from './state.js';
 
@@ -29,7 +43,8 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
     try {
       let sel: Selection | undefined = selectTarget(ci.result, state.current, undefined);
       const cur = state.current;
-      if (cur && (sel.target.name === cur.name || sel.target.version < cur.version)) sel = undefined;
+      if (cur && (sel.target.name === cur.name || sel.target.version < cur.version))
+        sel = undefined;
       return {
         status: sel ? StatusCode.CheckinUpdateNewVersion : StatusCode.Ok,
         targets: targetViews(dev, state, ci.result.available, sel),
@@ -60,7 +75,8 @@ export interface DeviceStatus {
   tag: string;
   device_type: string | null;
   applied_target: TargetStatus | null;
-  pending_target: (TargetStatus & { kind: 'ostree' | 'apps'; rollback: boolean; needs_reboot: boolean }) | null;
+  pending_target:
+    (TargetStatus & { kind: 'ostree' | 'apps'; rollback: boolean; needs_reboot: boolean }) | null;
   failed_targets: { name: string; version: number; reason: string; at: string }[];
   boot_firmware_version: string | null;
   bootloader: Record<string, string | null>;
@@ -94,7 +110,12 @@ export async function status(opts: DeviceOptions): Promise<DeviceStatus> {
           needs_reboot: p.kind === 'ostree' && (await dev.ports.sentinel.exists()),
         }
       : null,
-    failed_targets: state.failed.map((f) => ({ name: f.name, version: f.version, reason: f.reason, at: f.at })),
+    failed_targets: state.failed.map((f) => ({
+      name: f.name,
+      version: f.version,
+      reason: f.reason,
+      at: f.at,
+    })),
     boot_firmware_version: state.bootFirmwareVersion ?? null,
     bootloader,
   };
@@ -131,11 +152,18 @@ export async function list(opts: DeviceOptions): Promise<ListEntry[]> {
       const json = JSON.parse(text) as { signed?: { targets?: unknown } };
       for (const e of parseTargets(json.signed?.targets)) seen.set(e.name, e);
     } catch (err) {
-      throw new AkliteError('STATE_INVALID', `${file} cannot be read as TUF targets metadata: ${messageOf(err)}`, { cause: err, file });
+      throw new AkliteError(
+        'STATE_INVALID',
+        `${file} cannot be read as TUF targets metadata: ${messageOf(err)}`,
+        { cause: err, file },
+      );
     }
   }
   const entries = [...seen.values()]
-    .filter((e) => targetMismatch(e, { hardwareId: dev.config.hardwareId, tags: dev.config.tags }) === null)
+    .filter(
+      (e) =>
+        targetMismatch(e, { hardwareId: dev.config.hardwareId, tags: dev.config.tags }) === null,
+    )
     .sort((a, b) => a.version - b.version);
   if (state.current && !seen.has(state.current.name)) entries.unshift(state.current);
   return entries.map((e) => {

@@ -16,11 +16,26 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { requiredApps, StatusCode } from '@offline-ota/format';
 import { cleanComposeRoot, extractApp } from './apps.js';
-import { deployCommit, loadState, makeBootedDefault, openDevice, recover, withLock, type Device, type DeviceOptions } from './device.js';
+import {
+  deployCommit,
+  loadState,
+  makeBootedDefault,
+  openDevice,
+  recover,
+  withLock,
+  type Device,
+  type DeviceOptions,
+} from './device.js';
 import { AkliteError, isErrno, messageOf } from './errors.js';
 import { writeFileAtomic } from './fsutil.js';
 import { AppStartError } from './ports.js';
-import { bootFirmwareOf, writeState, type DeviceState, type PendingInstall, type TargetRecord } from './state.js';
+import {
+  bootFirmwareOf,
+  writeState,
+  type DeviceState,
+  type PendingInstall,
+  type TargetRecord,
+} from './state.js';
 
 export type RunStatus =
   | typeof StatusCode.Ok
@@ -70,7 +85,11 @@ async function runLocked(dev: Device): Promise<RunResult> {
   ports.checkpoint('apps-started');
   const fw = bootFirmwareOf(p.target);
   const newFw = fw !== undefined && fw !== state.bootFirmwareVersion;
-  await ports.bootEnv.set({ upgrade_available: 0, bootcount: 0, ...(newFw ? { bootupgrade_available: 1 } : {}) });
+  await ports.bootEnv.set({
+    upgrade_available: 0,
+    bootcount: 0,
+    ...(newFw ? { bootupgrade_available: 1 } : {}),
+  });
   ports.checkpoint('bootenv-cleared');
   state.current = p.target;
   state.pending = null;
@@ -96,16 +115,30 @@ async function runLocked(dev: Device): Promise<RunResult> {
       message: `Update to ${p.target.name} succeeded and installed boot firmware ${fw}; reboot when convenient to confirm it`,
     };
   }
-  return { status: StatusCode.Ok, target: p.target.name, message: `Update to ${p.target.name} succeeded; the device runs it with its apps` };
+  return {
+    status: StatusCode.Ok,
+    target: p.target.name,
+    message: `Update to ${p.target.name} succeeded; the device runs it with its apps`,
+  };
 }
 
 function markFailed(dev: Device, state: DeviceState, t: TargetRecord, reason: string): void {
   state.failed = state.failed.filter((f) => f.name !== t.name);
-  state.failed.push({ name: t.name, commit: t.commit, version: t.version, reason, at: dev.ports.clock().toISOString() });
+  state.failed.push({
+    name: t.name,
+    commit: t.commit,
+    version: t.version,
+    reason,
+    at: dev.ports.clock().toISOString(),
+  });
 }
 
 /** U-Boot booted the previous deployment (bootcount passed bootlimit): finish the rollback. */
-async function bootFellBack(dev: Device, state: DeviceState, p: PendingInstall): Promise<RunResult> {
+async function bootFellBack(
+  dev: Device,
+  state: DeviceState,
+  p: PendingInstall,
+): Promise<RunResult> {
   const { ports } = dev;
   if (p.rollback) {
     return {
@@ -116,16 +149,25 @@ async function bootFellBack(dev: Device, state: DeviceState, p: PendingInstall):
         'service the device and install a known good Target',
     };
   }
-  ports.progress(`Expected to boot ${p.target.commit} but found ${dev.booted.commit}: the bootloader rolled back`);
+  ports.progress(
+    `Expected to boot ${p.target.commit} but found ${dev.booted.commit}: the bootloader rolled back`,
+  );
   await makeBootedDefault(dev, p.target.commit);
   await ports.bootEnv.set({ upgrade_available: 0, bootcount: 0 });
-  markFailed(dev, state, p.target, `the device did not boot ${p.target.commit}; the bootloader fell back to ${dev.booted.commit}`);
+  markFailed(
+    dev,
+    state,
+    p.target,
+    `the device did not boot ${p.target.commit}; the bootloader fell back to ${dev.booted.commit}`,
+  );
   state.pending = null;
   await writeState(dev.config.storageDir, state);
   ports.checkpoint('fallback-recorded');
   const cur = state.current;
   if (cur && cur.commit === dev.booted.commit) {
-    await startApps(dev, cur).catch((err: unknown) => ports.progress(`Warning: restarting the apps of ${cur.name} failed: ${messageOf(err)}`));
+    await startApps(dev, cur).catch((err: unknown) =>
+      ports.progress(`Warning: restarting the apps of ${cur.name} failed: ${messageOf(err)}`),
+    );
   }
   return {
     status: StatusCode.InstallOfflineRollbackOk,
@@ -135,7 +177,12 @@ async function bootFellBack(dev: Device, state: DeviceState, p: PendingInstall):
 }
 
 /** The new Target's apps failed: roll back to the previous Target. */
-async function appsFailed(dev: Device, state: DeviceState, p: PendingInstall, err: AppStartError): Promise<RunResult> {
+async function appsFailed(
+  dev: Device,
+  state: DeviceState,
+  p: PendingInstall,
+  err: AppStartError,
+): Promise<RunResult> {
   const { ports } = dev;
   const prev = state.current;
   const undefinedState = (why: string): RunResult => ({
@@ -146,7 +193,9 @@ async function appsFailed(dev: Device, state: DeviceState, p: PendingInstall, er
   if (p.rollback) {
     state.pending = null;
     await writeState(dev.config.storageDir, state);
-    return undefinedState(`the apps of the rollback Target ${p.target.name} failed to start too (${err.message})`);
+    return undefinedState(
+      `the apps of the rollback Target ${p.target.name} failed to start too (${err.message})`,
+    );
   }
   markFailed(dev, state, p.target, `app ${err.app} failed to start: ${err.message}`);
   if (!prev || prev.unknown || prev.name === p.target.name) {
@@ -154,17 +203,28 @@ async function appsFailed(dev: Device, state: DeviceState, p: PendingInstall, er
     await ports.bootEnv.set({ upgrade_available: 0, bootcount: 0 });
     state.pending = null;
     await writeState(dev.config.storageDir, state);
-    return undefinedState(`the apps of ${p.target.name} failed to start (${err.message}) and there is no previous Target to roll back to`);
+    return undefinedState(
+      `the apps of ${p.target.name} failed to start (${err.message}) and there is no previous Target to roll back to`,
+    );
   }
   const startedAt = ports.clock().toISOString();
   if (prev.commit === dev.booted.commit) {
     // Apps-only update: roll the apps back in place, no reboot.
-    state.pending = { target: prev, kind: 'apps', phase: 'installed', rollback: true, failedTarget: p.target.name, startedAt };
+    state.pending = {
+      target: prev,
+      kind: 'apps',
+      phase: 'installed',
+      rollback: true,
+      failedTarget: p.target.name,
+      startedAt,
+    };
     await writeState(dev.config.storageDir, state);
     try {
       await startApps(dev, prev);
     } catch (err2) {
-      return undefinedState(`the apps of ${p.target.name} failed and restoring those of ${prev.name} failed too: ${messageOf(err2)}`);
+      return undefinedState(
+        `the apps of ${p.target.name} failed and restoring those of ${prev.name} failed too: ${messageOf(err2)}`,
+      );
     }
     state.pending = null;
     await writeState(dev.config.storageDir, state);
@@ -175,7 +235,14 @@ async function appsFailed(dev: Device, state: DeviceState, p: PendingInstall, er
       message: `The apps of ${p.target.name} failed to start (${err.message}); the device rolled back to ${prev.name}, no reboot is required`,
     };
   }
-  state.pending = { target: prev, kind: 'ostree', phase: 'deploying', rollback: true, failedTarget: p.target.name, startedAt };
+  state.pending = {
+    target: prev,
+    kind: 'ostree',
+    phase: 'deploying',
+    rollback: true,
+    failedTarget: p.target.name,
+    startedAt,
+  };
   await writeState(dev.config.storageDir, state);
   ports.checkpoint('rollback-recorded');
   await ports.sentinel.create();
@@ -210,7 +277,11 @@ async function startApps(dev: Device, t: TargetRecord): Promise<void> {
   }
   for (const name of existing.filter((n) => !(n in apps))) {
     const dir = join(config.composeAppsRoot, name);
-    await ports.compose.down(dir).catch((e: unknown) => ports.progress(`Warning: stopping app ${name} failed: ${messageOf(e)}`));
+    await ports.compose
+      .down(dir)
+      .catch((e: unknown) =>
+        ports.progress(`Warning: stopping app ${name} failed: ${messageOf(e)}`),
+      );
     await rm(dir, { recursive: true, force: true });
   }
   const dirs: [string, string][] = [];
@@ -218,7 +289,10 @@ async function startApps(dev: Device, t: TargetRecord): Promise<void> {
     try {
       dirs.push([name, await extractApp(config.appStore, config.composeAppsRoot, name, uri)]);
     } catch (err) {
-      throw new AppStartError(name, `app ${name} cannot be set up from ${config.appStore}: ${messageOf(err)}`);
+      throw new AppStartError(
+        name,
+        `app ${name} cannot be set up from ${config.appStore}: ${messageOf(err)}`,
+      );
     }
   }
   ports.checkpoint('apps-extracted');
@@ -231,7 +305,7 @@ async function startApps(dev: Device, t: TargetRecord): Promise<void> {
 /** `<storage>/current-target`, shell-style (reference §3.3). */
 async function writeCurrentTarget(dev: Device, t: TargetRecord): Promise<void> {
   const c = (t.info.custom ?? {}) as Record<string, unknown>;
-  const s = (k: string): string => (typeof c[k] === 'string' ? (c[k] as string) : '');
+  const s = (k: string): string => (typeof c[k] === 'string' ? c[k] : '');
   const tag = t.tags.find((x) => dev.config.tags.includes(x)) ?? t.tags[0] ?? '';
   const q = (v: string) => `"${v.replace(/["\\$`]/g, '\\$&')}"`;
   const lines = [

@@ -5,7 +5,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUNDLE_TYPES, parseTargetEntry, type BundleType, type TargetEntry, type TargetFileInfo } from '@offline-ota/format';
+import {
+  BUNDLE_TYPES,
+  parseTargetEntry,
+  type BundleType,
+  type TargetEntry,
+  type TargetFileInfo,
+} from '@offline-ota/format';
 import { AkliteError, isErrno, messageOf } from './errors.js';
 import { writeFileAtomic } from './fsutil.js';
 
@@ -66,24 +72,42 @@ async function importPreloaded(storageDir: string): Promise<TargetRecord | null>
     text = await readFile(file, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return null;
-    throw new AkliteError('STATE_INVALID', `cannot read ${file}: ${messageOf(err)}`, { cause: err, file });
+    throw new AkliteError('STATE_INVALID', `cannot read ${file}: ${messageOf(err)}`, {
+      cause: err,
+      file,
+    });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new AkliteError('STATE_INVALID', `${file} is not valid JSON: ${messageOf(err)}; remove it to start without a known Target`, {
-      cause: err,
+    throw new AkliteError(
+      'STATE_INVALID',
+      `${file} is not valid JSON: ${messageOf(err)}; remove it to start without a known Target`,
+      {
+        cause: err,
+        file,
+      },
+    );
+  }
+  if (!isObject(json))
+    throw new AkliteError('STATE_INVALID', `${file} must be a JSON object keyed by Target name`, {
       file,
     });
-  }
-  if (!isObject(json)) throw new AkliteError('STATE_INVALID', `${file} must be a JSON object keyed by Target name`, { file });
   for (const [name, entry] of Object.entries(json)) {
     if (!isObject(entry) || entry.is_current !== true) continue;
     try {
-      return parseTargetEntry(name, { hashes: entry.hashes, length: entry.length ?? 0, custom: entry.custom });
+      return parseTargetEntry(name, {
+        hashes: entry.hashes,
+        length: entry.length ?? 0,
+        custom: entry.custom,
+      });
     } catch (err) {
-      throw new AkliteError('STATE_INVALID', `${file}: Target ${name} is invalid: ${messageOf(err)}`, { cause: err, file });
+      throw new AkliteError(
+        'STATE_INVALID',
+        `${file}: Target ${name} is invalid: ${messageOf(err)}`,
+        { cause: err, file },
+      );
     }
   }
   return null;
@@ -91,8 +115,21 @@ async function importPreloaded(storageDir: string): Promise<TargetRecord | null>
 
 /** The "Initial Target" of a device that has no install record: only its booted commit is known. */
 export function initialTarget(commit: string, hardwareId: string): TargetRecord {
-  const info: TargetFileInfo = { length: 0, hashes: { sha256: commit }, custom: { version: '-1', hardwareIds: [hardwareId] } as TargetFileInfo['custom'] };
-  return { name: 'Initial Target', commit, version: -1, hardwareId, tags: [], apps: {}, info, unknown: true };
+  const info: TargetFileInfo = {
+    length: 0,
+    hashes: { sha256: commit },
+    custom: { version: '-1', hardwareIds: [hardwareId] } as TargetFileInfo['custom'],
+  };
+  return {
+    name: 'Initial Target',
+    commit,
+    version: -1,
+    hardwareId,
+    tags: [],
+    apps: {},
+    info,
+    unknown: true,
+  };
 }
 
 /**
@@ -100,38 +137,74 @@ export function initialTarget(commit: string, hardwareId: string): TargetRecord 
  * booted commit) and only written when an install goes ahead, so a refused install leaves
  * the device unchanged.
  */
-export async function readState(storageDir: string, booted: { commit: string }, hardwareId: string): Promise<{ state: DeviceState; fresh: boolean }> {
+export async function readState(
+  storageDir: string,
+  booted: { commit: string },
+  hardwareId: string,
+): Promise<{ state: DeviceState; fresh: boolean }> {
   const file = stateFile(storageDir);
   let text: string | undefined;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if (!isErrno(err, 'ENOENT')) throw new AkliteError('STATE_INVALID', `cannot read ${file}: ${messageOf(err)}`, { cause: err, file });
+    if (!isErrno(err, 'ENOENT'))
+      throw new AkliteError('STATE_INVALID', `cannot read ${file}: ${messageOf(err)}`, {
+        cause: err,
+        file,
+      });
   }
   if (text === undefined) {
     const preloaded = await importPreloaded(storageDir);
-    const current = preloaded !== null && preloaded.commit === booted.commit ? preloaded : initialTarget(booted.commit, hardwareId);
+    const current =
+      preloaded !== null && preloaded.commit === booted.commit
+        ? preloaded
+        : initialTarget(booted.commit, hardwareId);
     const fw = (current.info.custom as Record<string, unknown> | undefined)?.['boot-firmware'];
-    const bootFirmwareVersion = isObject(fw) && typeof fw.version === 'string' ? fw.version : undefined;
+    const bootFirmwareVersion =
+      isObject(fw) && typeof fw.version === 'string' ? fw.version : undefined;
     return {
-      state: { schema: 1, current, pending: null, failed: [], ...(bootFirmwareVersion ? { bootFirmwareVersion } : {}) },
+      state: {
+        schema: 1,
+        current,
+        pending: null,
+        failed: [],
+        ...(bootFirmwareVersion ? { bootFirmwareVersion } : {}),
+      },
       fresh: true,
     };
   }
-  if (text.length > MAX_STATE_BYTES) throw new AkliteError('STATE_INVALID', `${file} is too large`, { file });
+  if (text.length > MAX_STATE_BYTES)
+    throw new AkliteError('STATE_INVALID', `${file} is too large`, { file });
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new AkliteError('STATE_INVALID', `${file} is not valid JSON (${messageOf(err)}); restore it from a backup or remove it`, {
-      cause: err,
-      file,
-    });
+    throw new AkliteError(
+      'STATE_INVALID',
+      `${file} is not valid JSON (${messageOf(err)}); restore it from a backup or remove it`,
+      {
+        cause: err,
+        file,
+      },
+    );
   }
-  if (!isObject(json) || json.schema !== 1 || !Array.isArray(json.failed) || !('current' in json) || !('pending' in json)) {
-    throw new AkliteError('STATE_INVALID', `${file} is not an aklite-offline state file (schema 1); restore it or remove it`, { file });
+  if (
+    !isObject(json) ||
+    json.schema !== 1 ||
+    !Array.isArray(json.failed) ||
+    !('current' in json) ||
+    !('pending' in json)
+  ) {
+    throw new AkliteError(
+      'STATE_INVALID',
+      `${file} is not an aklite-offline state file (schema 1); restore it or remove it`,
+      { file },
+    );
   }
-  if (json.deviceType !== undefined && !(BUNDLE_TYPES as readonly unknown[]).includes(json.deviceType)) {
+  if (
+    json.deviceType !== undefined &&
+    !(BUNDLE_TYPES as readonly unknown[]).includes(json.deviceType)
+  ) {
     throw new AkliteError('STATE_INVALID', `${file}: deviceType must be "ci" or "prod"`, { file });
   }
   return { state: json as unknown as DeviceState, fresh: false };
@@ -148,5 +221,7 @@ export function isFailed(state: DeviceState, name: string): boolean {
 /** `custom["boot-firmware"].version` of a Target, if it ships boot firmware. */
 export function bootFirmwareOf(t: TargetRecord): string | undefined {
   const fw = (t.info.custom as Record<string, unknown> | undefined)?.['boot-firmware'];
-  return isObject(fw) && typeof fw.version === 'string' && fw.version !== '' ? fw.version : undefined;
+  return isObject(fw) && typeof fw.version === 'string' && fw.version !== ''
+    ? fw.version
+    : undefined;
 }

@@ -1,28 +1,65 @@
 import { expect } from 'chai';
-import { aklite, cleanupAll, getFixtures, install, newDevice, reboot, runCmd, type Fixtures } from './helpers.js';
+import {
+  aklite,
+  cleanupAll,
+  getFixtures,
+  install,
+  newDevice,
+  reboot,
+  runCmd,
+  type Fixtures,
+} from './helpers.js';
 
 type Json = Record<string, unknown>;
 
 /** Checks an object's keys against required and optional ones and their types. */
-function expectShape(value: unknown, required: Record<string, string>, optional: Record<string, string> = {}): asserts value is Json {
+function expectShape(
+  value: unknown,
+  required: Record<string, string>,
+  optional: Record<string, string> = {},
+): asserts value is Json {
   expect(value, 'an object').to.be.an('object').and.not.equal(null);
   const v = value as Json;
   // A type may list alternatives: 'object|null'.
-  for (const [k, type] of Object.entries(required)) expect(type.split('|'), `${k}`).to.include(typeOfJson(v[k]));
-  for (const [k, type] of Object.entries(optional)) if (k in v) expect(type.split('|'), `${k}`).to.include(typeOfJson(v[k]));
-  expect(Object.keys(v).filter((k) => !(k in required) && !(k in optional)), 'unexpected keys').to.deep.equal([]);
+  for (const [k, type] of Object.entries(required))
+    expect(type.split('|'), `${k}`).to.include(typeOfJson(v[k]));
+  for (const [k, type] of Object.entries(optional))
+    if (k in v) expect(type.split('|'), `${k}`).to.include(typeOfJson(v[k]));
+  expect(
+    Object.keys(v).filter((k) => !(k in required) && !(k in optional)),
+    'unexpected keys',
+  ).to.deep.equal([]);
 }
 
-const typeOfJson = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x);
+const typeOfJson = (x: unknown): string =>
+  x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x;
 
 function expectTargetView(t: unknown): void {
-  expectShape(t, { name: 'string', version: 'number', apps: 'array' }, { current: 'boolean', newer: 'boolean', failed: 'boolean', selected: 'boolean', reason: 'string' });
-  for (const a of t.apps as unknown[]) expectShape(a, { name: 'string', uri: 'string', on: 'boolean' });
+  expectShape(
+    t,
+    { name: 'string', version: 'number', apps: 'array' },
+    {
+      current: 'boolean',
+      newer: 'boolean',
+      failed: 'boolean',
+      selected: 'boolean',
+      reason: 'string',
+    },
+  );
+  for (const a of t.apps as unknown[])
+    expectShape(a, { name: 'string', uri: 'string', on: 'boolean' });
 }
 
 function expectTargetStatus(t: unknown, extra: Record<string, string> = {}): void {
-  expectShape(t, { name: 'string', version: 'number', ostree_hash: 'string', apps: 'array', ...extra });
-  for (const a of t.apps as unknown[]) expectShape(a, { name: 'string', uri: 'string', on: 'boolean' });
+  expectShape(t, {
+    name: 'string',
+    version: 'number',
+    ostree_hash: 'string',
+    apps: 'array',
+    ...extra,
+  });
+  for (const a of t.apps as unknown[])
+    expectShape(a, { name: 'string', uri: 'string', on: 'boolean' });
 }
 
 function expectStatus(s: unknown): asserts s is Json {
@@ -65,8 +102,19 @@ describe('the aklite-offline CLI', function () {
       const targets = JSON.parse(r.stdout) as unknown[];
       expect(targets).to.have.length(1);
       targets.forEach(expectTargetView);
-      expect(targets[0]).to.deep.include({ name: fx.t.v2, version: 2, newer: true, selected: true });
-      expect((targets[0] as Json).apps).to.deep.equal([{ name: 'shellhttpd', uri: (targets[0] as { apps: { uri: string }[] }).apps[0]!.uri, on: true }]);
+      expect(targets[0]).to.deep.include({
+        name: fx.t.v2,
+        version: 2,
+        newer: true,
+        selected: true,
+      });
+      expect((targets[0] as Json).apps).to.deep.equal([
+        {
+          name: 'shellhttpd',
+          uri: (targets[0] as { apps: { uri: string }[] }).apps[0].uri,
+          on: true,
+        },
+      ]);
     });
 
     it('exits 0 and marks the Target current when the device runs it', async function () {
@@ -76,14 +124,14 @@ describe('the aklite-offline CLI', function () {
       const targets = JSON.parse(r.stdout) as Json[];
       targets.forEach(expectTargetView);
       expect(targets[0]).to.deep.include({ name: fx.t.v2, current: true });
-      expect(targets[0]!.selected).to.equal(undefined);
+      expect(targets[0].selected).to.equal(undefined);
     });
 
     it('marks apps outside [pacman] compose_apps as off', async function () {
       const root = await newDevice(fx, { toml: '[pacman]\ncompose_apps = ""\n' });
       const r = await aklite(root, ['check', '--src-dir', fx.bundles.v2, '--json']);
       const targets = JSON.parse(r.stdout) as { apps: { on: boolean }[] }[];
-      expect(targets[0]!.apps.map((a) => a.on)).to.deep.equal([false]);
+      expect(targets[0].apps.map((a) => a.on)).to.deep.equal([false]);
     });
   });
 
@@ -102,8 +150,17 @@ describe('the aklite-offline CLI', function () {
       expect((await install(root, fx.bundles.v2)).code).to.equal(100);
       const st1 = JSON.parse((await aklite(root, ['status', '--json'])).stdout) as unknown;
       expectStatus(st1);
-      expectTargetStatus(st1.pending_target, { kind: 'string', rollback: 'boolean', needs_reboot: 'boolean' });
-      expect(st1.pending_target).to.deep.include({ name: fx.t.v2, kind: 'ostree', rollback: false, needs_reboot: true });
+      expectTargetStatus(st1.pending_target, {
+        kind: 'string',
+        rollback: 'boolean',
+        needs_reboot: 'boolean',
+      });
+      expect(st1.pending_target).to.deep.include({
+        name: fx.t.v2,
+        kind: 'ostree',
+        rollback: false,
+        needs_reboot: true,
+      });
       expect(st1.bootloader).to.deep.include({ upgrade_available: '1' });
 
       const list = JSON.parse((await aklite(root, ['list', '--json'])).stdout) as Json[];

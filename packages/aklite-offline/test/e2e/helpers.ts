@@ -5,7 +5,17 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import {
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,9 +47,16 @@ export interface Proc {
   stderr: string;
 }
 
-export function runProc(cmd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Proc> {
+export function runProc(
+  cmd: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<Proc> {
   return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -56,9 +73,14 @@ export function runProc(cmd: string, args: readonly string[], env: Record<string
 }
 
 /** Runs a tool and fails the test with its output if it does not exit 0. */
-export async function mustRun(cmd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Proc> {
+export async function mustRun(
+  cmd: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<Proc> {
   const r = await runProc(cmd, args, env);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
   return r;
 }
 
@@ -69,18 +91,32 @@ export interface AkliteOptions {
 }
 
 /** `aklite-offline <args> --device-root <root>` as a process. */
-export function aklite(root: string, args: readonly string[], o: AkliteOptions = {}): Promise<Proc> {
+export function aklite(
+  root: string,
+  args: readonly string[],
+  o: AkliteOptions = {},
+): Promise<Proc> {
   const argv = [...args, '--device-root', root];
-  if (o.faketime !== undefined) return runProc('faketime', [o.faketime, process.execPath, AKLITE, ...argv], o.env);
+  if (o.faketime !== undefined)
+    return runProc('faketime', [o.faketime, process.execPath, AKLITE, ...argv], o.env);
   return runProc(process.execPath, [AKLITE, ...argv], o.env);
 }
 
-export const install = (root: string, bundle: string, extra: string[] = [], o: AkliteOptions = {}) =>
-  aklite(root, ['install', '--src-dir', bundle, ...extra], o);
+export const install = (
+  root: string,
+  bundle: string,
+  extra: string[] = [],
+  o: AkliteOptions = {},
+) => aklite(root, ['install', '--src-dir', bundle, ...extra], o);
 export const runCmd = (root: string, o: AkliteOptions = {}) => aklite(root, ['run'], o);
 
 export async function reboot(root: string, failBoot = false): Promise<void> {
-  await mustRun(process.execPath, [DEVICE_SIM, 'reboot', root, ...(failBoot ? ['--fail-boot'] : [])]);
+  await mustRun(process.execPath, [
+    DEVICE_SIM,
+    'reboot',
+    root,
+    ...(failBoot ? ['--fail-boot'] : []),
+  ]);
 }
 
 export interface SimStatus {
@@ -102,13 +138,22 @@ export async function fwPrint(root: string, name: string): Promise<string> {
 }
 
 export async function fwSet(root: string, vars: Record<string, string | number>): Promise<void> {
-  await mustRun('fw_setenv', ['-c', join(root, 'etc/fw_env.config'), ...Object.entries(vars).flatMap(([k, v]) => [k, String(v)])]);
+  await mustRun('fw_setenv', [
+    '-c',
+    join(root, 'etc/fw_env.config'),
+    ...Object.entries(vars).flatMap(([k, v]) => [k, String(v)]),
+  ]);
 }
 
 export interface AkliteState {
   deviceType?: string;
   current: { name: string; commit: string } | null;
-  pending: { target: { name: string; commit: string }; kind: string; phase: string; rollback: boolean } | null;
+  pending: {
+    target: { name: string; commit: string };
+    kind: string;
+    phase: string;
+    rollback: boolean;
+  } | null;
   failed: { name: string }[];
   bootFirmwareVersion?: string;
 }
@@ -139,7 +184,9 @@ export async function hashTree(root: string): Promise<Map<string, string>> {
       } else if (st.isSymbolicLink()) {
         out.set(rel, `link ${await readlink(p)}`);
       } else {
-        const h = createHash('sha256').update(await readFile(p)).digest('hex');
+        const h = createHash('sha256')
+          .update(await readFile(p))
+          .digest('hex');
         out.set(rel, `file ${st.mode.toString(8)} ${st.size} ${h}`);
       }
     }
@@ -151,7 +198,8 @@ export async function hashTree(root: string): Promise<Map<string, string>> {
 /** Differences between two tree digests, for readable assertion failures. */
 export function treeDiff(a: Map<string, string>, b: Map<string, string>): string[] {
   const diff: string[] = [];
-  for (const [k, v] of a) if (b.get(k) !== v) diff.push(`${b.has(k) ? 'changed' : 'removed'}: ${k}`);
+  for (const [k, v] of a)
+    if (b.get(k) !== v) diff.push(`${b.has(k) ? 'changed' : 'removed'}: ${k}`);
   for (const k of b.keys()) if (!a.has(k)) diff.push(`added: ${k}`);
   return diff;
 }
@@ -166,7 +214,15 @@ export interface Fixtures {
   t: { v1: string; v2: string; failing: string; appsOnly: string; bootFw: string };
   commits: Record<string, string>;
   /** Bundle directories (never modified; copy before tampering). */
-  bundles: { v1: string; v2: string; failing: string; appsOnly: string; bootFw: string; prod: string; devel: string };
+  bundles: {
+    v1: string;
+    v2: string;
+    failing: string;
+    appsOnly: string;
+    bootFw: string;
+    prod: string;
+    devel: string;
+  };
 }
 
 const BOOT_FIRMWARE_VERSION = '2026.10';
@@ -194,13 +250,34 @@ async function publishVariant(
   const current = await readTargetsFile(path);
   const { targets: tv } = await nextVersions(factory, 'ci', ['targets']);
   const expires = formatTufTime(new Date(Date.now() + 365 * 86400_000));
-  await writeSigned(path, signTargets(tv, expires, { ...(current?.env.signed.targets ?? {}), [name]: target }, [factory.onlineKeys['ci-targets']]));
-  await writeFile(factory.paths.catalogEntry(name), JSON.stringify({ name, target }, null, 2) + '\n');
+  await writeSigned(
+    path,
+    signTargets(tv, expires, { ...(current?.env.signed.targets ?? {}), [name]: target }, [
+      factory.onlineKeys['ci-targets'],
+    ]),
+  );
+  await writeFile(
+    factory.paths.catalogEntry(name),
+    JSON.stringify({ name, target }, null, 2) + '\n',
+  );
   return name;
 }
 
-async function createBundleCli(factoryDir: string, target: string, dst: string, extra: string[]): Promise<string> {
-  await mustRun(process.execPath, [BUNDLECTL, 'create', target, dst, '--factory', factoryDir, ...extra]);
+async function createBundleCli(
+  factoryDir: string,
+  target: string,
+  dst: string,
+  extra: string[],
+): Promise<string> {
+  await mustRun(process.execPath, [
+    BUNDLECTL,
+    'create',
+    target,
+    dst,
+    '--factory',
+    factoryDir,
+    ...extra,
+  ]);
   return dst;
 }
 
@@ -221,10 +298,18 @@ async function buildFixtures(): Promise<Fixtures> {
 
   // v3: a new rootfs whose app fails to start (compose-sim's fail-start marker).
   const src = join(work, 'sources', 'v3');
-  const rootfs = await makeSampleRootfs(join(src, 'rootfs'), { version: 3, osName: f.config.osName });
+  const rootfs = await makeSampleRootfs(join(src, 'rootfs'), {
+    version: 3,
+    osName: f.config.osName,
+  });
   const app = await makeSampleApp(join(src, 'apps'), {
     name: 'shellhttpd',
-    images: [{ name: 'shellhttpd', files: { 'srv/shellhttpd/index.html': '<p>broken</p>\n', 'etc/version': '3\n' } }],
+    images: [
+      {
+        name: 'shellhttpd',
+        files: { 'srv/shellhttpd/index.html': '<p>broken</p>\n', 'etc/version': '3\n' },
+      },
+    ],
     failStart: true,
   });
   const failing = await publishTarget({
@@ -238,7 +323,11 @@ async function buildFixtures(): Promise<Fixtures> {
   commits[failing.name] = failing.commit;
 
   // v4: v1's commit with v2's apps (an apps-only update from v1).
-  const v2Custom = (JSON.parse(await readFile(f.paths.catalogEntry(v2), 'utf8')) as { target: { custom: TargetCustom } }).target.custom;
+  const v2Custom = (
+    JSON.parse(await readFile(f.paths.catalogEntry(v2), 'utf8')) as {
+      target: { custom: TargetCustom };
+    }
+  ).target.custom;
   const appsOnly = await publishVariant(factory.factoryDir, v1, 4, factory.tag, (c) => ({
     ...c,
     docker_compose_apps: v2Custom.docker_compose_apps ?? {},
@@ -266,15 +355,31 @@ async function buildFixtures(): Promise<Fixtures> {
   };
   // A production bundle of v2 (wave), signed with every offline targets key.
   await mustRun(process.execPath, [
-    BUNDLECTL, 'waves', 'init', 'wave-1', '--target', v2, '--tag', factory.tag, '--factory', factory.factoryDir,
+    BUNDLECTL,
+    'waves',
+    'init',
+    'wave-1',
+    '--target',
+    v2,
+    '--tag',
+    factory.tag,
+    '--factory',
+    factory.factoryDir,
     ...factory.offlineKeys.targets.flatMap((k) => ['--keys', k]),
   ]);
   await createBundleCli(factory.factoryDir, v2, bundles.prod, ['--wave', 'wave-1']);
   for (const k of factory.offlineKeys.targets) {
     const r = await runProc(process.execPath, [BUNDLECTL, 'sign', bundles.prod, '--keys', k]);
-    if (r.code !== 0 && !/already|threshold/i.test(r.stderr + r.stdout)) throw new Error(`sign failed: ${r.stderr}`);
+    if (r.code !== 0 && !/already|threshold/i.test(r.stderr + r.stdout))
+      throw new Error(`sign failed: ${r.stderr}`);
   }
-  return { work, factory, t: { v1, v2, failing: failing.name, appsOnly, bootFw }, commits, bundles };
+  return {
+    work,
+    factory,
+    t: { v1, v2, failing: failing.name, appsOnly, bootFw },
+    commits,
+    bundles,
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -298,8 +403,16 @@ export async function newDevice(fx: Fixtures, o: NewDeviceOptions = {}): Promise
   const root = join(o.parent ?? join(fx.work, 'devices'), `d${++deviceCounter}`);
   await mkdir(dirname(root), { recursive: true });
   await mustRun(process.execPath, [
-    DEVICE_SIM, 'create', root, '--factory', fx.factory.factoryDir, '--target', o.target ?? fx.t.v1,
-    '--type', o.type ?? 'ci', ...(o.tag === undefined ? ['--tag', fx.factory.tag] : o.tag === '' ? [] : ['--tag', o.tag]),
+    DEVICE_SIM,
+    'create',
+    root,
+    '--factory',
+    fx.factory.factoryDir,
+    '--target',
+    o.target ?? fx.t.v1,
+    '--type',
+    o.type ?? 'ci',
+    ...(o.tag === undefined ? ['--tag', fx.factory.tag] : o.tag === '' ? [] : ['--tag', o.tag]),
   ]);
   if (o.toml !== undefined) await writeFile(join(root, 'etc/sota/conf.d/90-test.toml'), o.toml);
   devices.push(root);
@@ -318,7 +431,8 @@ export async function cleanupAll(): Promise<void> {
   if (fixtures) {
     const fx = await fixtures.catch(() => undefined);
     fixtures = undefined;
-    if (fx && process.env.AKLITE_TEST_KEEP !== '1') await rm(fx.work, { recursive: true, force: true });
+    if (fx && process.env.AKLITE_TEST_KEEP !== '1')
+      await rm(fx.work, { recursive: true, force: true });
   }
 }
 
@@ -326,7 +440,7 @@ export async function cleanupAll(): Promise<void> {
 export async function flipByte(file: string, at?: number): Promise<void> {
   const buf = await readFile(file);
   const i = at ?? Math.floor(buf.length / 2);
-  buf[i] = buf[i]! ^ 0x01;
+  buf[i] = buf[i] ^ 0x01;
   await writeFile(file, buf);
 }
 

@@ -36,14 +36,22 @@ describe('install', function () {
       const root = await newDevice(fx);
       // A local configuration change in the booted deployment's /etc (the 3-way merge keeps it).
       const booted = (await simStatus(root)).booted;
-      const etc = join(root, 'sysroot/ostree/deploy/lmp/deploy', `${booted.commit}.${booted.serial}`, 'etc');
+      const etc = join(
+        root,
+        'sysroot/ostree/deploy/lmp/deploy',
+        `${booted.commit}.${booted.serial}`,
+        'etc',
+      );
       await writeFile(join(etc, 'local.conf'), 'operator=alice\n');
 
       const r = await install(root, fx.bundles.v2);
       expect(r.code, r.stderr).to.equal(100);
       expect(r.stdout).to.match(/Reboot the device and run `aklite-offline run`/);
       const st = await simStatus(root);
-      expect(st.deployments.map((d) => d.commit)).to.deep.equal([fx.commits[fx.t.v2], fx.commits[fx.t.v1]]);
+      expect(st.deployments.map((d) => d.commit)).to.deep.equal([
+        fx.commits[fx.t.v2],
+        fx.commits[fx.t.v1],
+      ]);
       expect(st.booted.commit).to.equal(fx.commits[fx.t.v1]);
       expect(st.env.upgrade_available).to.equal(1);
       expect(st.env.bootcount).to.equal(0);
@@ -52,11 +60,20 @@ describe('install', function () {
       expect(state?.pending?.phase).to.equal('installed');
       expect(state?.current?.name).to.equal(fx.t.v1);
       expect(state?.deviceType).to.equal(undefined);
-      const newEtc = join(root, 'sysroot/ostree/deploy/lmp/deploy', `${fx.commits[fx.t.v2]}.0`, 'etc');
+      const newEtc = join(
+        root,
+        'sysroot/ostree/deploy/lmp/deploy',
+        `${fx.commits[fx.t.v2]}.0`,
+        'etc',
+      );
       expect(await readFile(join(newEtc, 'local.conf'), 'utf8')).to.equal('operator=alice\n');
       expect(await readdir(join(root, 'run/aktualizr-session'))).to.include('need_reboot');
       // The refreshed TUF metadata is stored only now that the install went ahead.
-      expect(await readdir(join(root, 'var/sota/tuf/ci'))).to.include.members(['root.json', 'timestamp.json', 'targets.json']);
+      expect(await readdir(join(root, 'var/sota/tuf/ci'))).to.include.members([
+        'root.json',
+        'timestamp.json',
+        'targets.json',
+      ]);
 
       await reboot(root);
       const run = await runCmd(root);
@@ -69,7 +86,10 @@ describe('install', function () {
       expect(after.currentTarget?.CUSTOM_VERSION).to.equal('2');
       expect(after.currentTarget?.TAG).to.equal('main');
       expect((await readState(root))?.current?.name).to.equal(fx.t.v2);
-      const compose = await readFile(join(root, 'var/sota/compose-apps/shellhttpd/docker-compose.yml'), 'utf8');
+      const compose = await readFile(
+        join(root, 'var/sota/compose-apps/shellhttpd/docker-compose.yml'),
+        'utf8',
+      );
       expect(compose).to.match(/@sha256:[0-9a-f]{64}/);
     });
   });
@@ -191,8 +211,11 @@ describe('install', function () {
       await mkdir(mnt, { recursive: true });
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mnt]);
     });
-    after(async function () {
-      execFileSync('sh', ['-c', `chattr -R -i ${JSON.stringify(mnt)} 2>/dev/null; umount ${JSON.stringify(mnt)}`]);
+    after(function () {
+      execFileSync('sh', [
+        '-c',
+        `chattr -R -i ${JSON.stringify(mnt)} 2>/dev/null; umount ${JSON.stringify(mnt)}`,
+      ]);
     });
 
     it('exits 60 and leaves the device untouched', async function () {

@@ -40,7 +40,10 @@ async function cutPowerAt(root: string, args: string[], step: string): Promise<v
   let finished: number | null | undefined;
   void exited.then((c) => (finished = c));
   for (let i = 0; i < 600; i++) {
-    if (finished !== undefined) throw new Error(`aklite-offline ${args[0]} exited ${finished} before reaching step ${step}:\n${out}`);
+    if (finished !== undefined)
+      throw new Error(
+        `aklite-offline ${args[0]} exited ${finished} before reaching step ${step}:\n${out}`,
+      );
     if (await isStopped(child.pid!)) break;
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -83,7 +86,13 @@ const INSTALL_STEPS = [
   'bootenv-set',
   'installed',
 ];
-const RUN_STEPS = ['apps-extracted', 'apps-started', 'bootenv-cleared', 'current-target-written', 'state-current'];
+const RUN_STEPS = [
+  'apps-extracted',
+  'apps-started',
+  'bootenv-cleared',
+  'current-target-written',
+  'state-current',
+];
 const ROLLBACK_STEPS = ['rollback-recorded', 'rollback-deployed'];
 
 describe('a power cut', function () {
@@ -143,7 +152,7 @@ describe('a power cut', function () {
         await reboot(root);
         await cutPowerAt(root, ['run'], step);
         await reboot(root);
-        const failing = fx.commits[fx.t.failing]!;
+        const failing = fx.commits[fx.t.failing];
         expect((await simStatus(root)).booted.commit).to.be.oneOf([v1, failing]);
         for (let i = 0; i < 3; i++) {
           const r = await runCmd(root);

@@ -29,26 +29,35 @@ async function flipSignature(file: string): Promise<void> {
   await writeFile(file, text.slice(0, i) + (text[i] === '0' ? '1' : '0') + text.slice(i + 1));
 }
 
-const readJson = async <T>(file: string): Promise<T> => JSON.parse(await readFile(file, 'utf8')) as T;
+const readJson = async <T>(file: string): Promise<T> =>
+  JSON.parse(await readFile(file, 'utf8')) as T;
 
 /** The blobs of the bundle's (only) app: manifest and first image layer. */
 async function appBlobs(bundle: string): Promise<{ manifest: string; layer: string }> {
-  const targets = await readJson<{ signed: { targets: Record<string, { custom: { docker_compose_apps: Record<string, { uri: string }> } }> } }>(
-    join(bundle, 'tuf/targets.json'),
+  const targets = await readJson<{
+    signed: {
+      targets: Record<string, { custom: { docker_compose_apps: Record<string, { uri: string }> } }>;
+    };
+  }>(join(bundle, 'tuf/targets.json'));
+  const manifestsListed = Object.values(targets.signed.targets).flatMap((t) =>
+    Object.values(t.custom.docker_compose_apps).map((a) => a.uri),
   );
-  const manifestsListed = Object.values(targets.signed.targets).flatMap((t) => Object.values(t.custom.docker_compose_apps).map((a) => a.uri));
   const blob = (hex: string) => join(bundle, 'apps/blobs/sha256', hex);
   for (const uri of manifestsListed) {
-    const hex = uri.split('@sha256:')[1]!;
+    const hex = uri.split('@sha256:')[1];
     let m;
     try {
       m = await readJson<{ layers: { digest: string }[] }>(blob(hex));
     } catch {
       continue; // another Target's app, not in this bundle
     }
-    const list = await readJson<{ images: { digest: string }[] }>(blob(m.layers[1]!.digest.slice(7)));
-    const image = await readJson<{ layers: { digest: string }[] }>(blob(list.images[0]!.digest.slice(7)));
-    return { manifest: blob(hex), layer: blob(image.layers[0]!.digest.slice(7)) };
+    const list = await readJson<{ images: { digest: string }[] }>(
+      blob(m.layers[1].digest.slice(7)),
+    );
+    const image = await readJson<{ layers: { digest: string }[] }>(
+      blob(list.images[0].digest.slice(7)),
+    );
+    return { manifest: blob(hex), layer: blob(image.layers[0].digest.slice(7)) };
   }
   throw new Error(`no app blobs found in ${bundle}`);
 }
@@ -66,11 +75,36 @@ interface Row {
 }
 
 const ROWS: Row[] = [
-  { name: 'a flipped signature byte in tuf/timestamp.json', code: 11, atCheckIn: true, tamper: (b) => flipSignature(join(b, 'tuf/timestamp.json')) },
-  { name: 'a flipped signature byte in tuf/snapshot.json', code: 11, atCheckIn: true, tamper: (b) => flipSignature(join(b, 'tuf/snapshot.json')) },
-  { name: 'a flipped signature byte in tuf/targets.json', code: 11, atCheckIn: true, tamper: (b) => flipSignature(join(b, 'tuf/targets.json')) },
-  { name: 'a flipped byte in the middle of tuf/targets.json', code: 11, atCheckIn: true, tamper: (b) => flipByte(join(b, 'tuf/targets.json')) },
-  { name: 'a flipped signature byte in tuf/bundle-targets.json', code: 15, atCheckIn: true, tamper: (b) => flipSignature(join(b, 'tuf/bundle-targets.json')) },
+  {
+    name: 'a flipped signature byte in tuf/timestamp.json',
+    code: 11,
+    atCheckIn: true,
+    tamper: (b) => flipSignature(join(b, 'tuf/timestamp.json')),
+  },
+  {
+    name: 'a flipped signature byte in tuf/snapshot.json',
+    code: 11,
+    atCheckIn: true,
+    tamper: (b) => flipSignature(join(b, 'tuf/snapshot.json')),
+  },
+  {
+    name: 'a flipped signature byte in tuf/targets.json',
+    code: 11,
+    atCheckIn: true,
+    tamper: (b) => flipSignature(join(b, 'tuf/targets.json')),
+  },
+  {
+    name: 'a flipped byte in the middle of tuf/targets.json',
+    code: 11,
+    atCheckIn: true,
+    tamper: (b) => flipByte(join(b, 'tuf/targets.json')),
+  },
+  {
+    name: 'a flipped signature byte in tuf/bundle-targets.json',
+    code: 15,
+    atCheckIn: true,
+    tamper: (b) => flipSignature(join(b, 'tuf/bundle-targets.json')),
+  },
   {
     name: 'an extra signature by an unknown key on tuf/bundle-targets.json',
     code: 15,
@@ -78,7 +112,10 @@ const ROWS: Row[] = [
     tamper: async (b) => {
       const file = join(b, 'tuf/bundle-targets.json');
       const env = await readJson<Envelope<unknown>>(file);
-      env.signatures.push({ keyid: randomBytes(32).toString('hex'), sig: randomBytes(64).toString('hex') });
+      env.signatures.push({
+        keyid: randomBytes(32).toString('hex'),
+        sig: randomBytes(64).toString('hex'),
+      });
       await writeFile(file, canonicalBytes(env));
     },
   },
@@ -92,10 +129,30 @@ const ROWS: Row[] = [
       await writeFile(file, text.replace('"tag":"main"', '"tag":"mainx"'));
     },
   },
-  { name: 'a missing tuf/timestamp.json', code: 14, atCheckIn: true, tamper: (b) => rm(join(b, 'tuf/timestamp.json')) },
-  { name: 'a missing tuf/snapshot.json', code: 14, atCheckIn: true, tamper: (b) => rm(join(b, 'tuf/snapshot.json')) },
-  { name: 'a missing tuf/bundle-targets.json', code: 14, atCheckIn: true, tamper: (b) => rm(join(b, 'tuf/bundle-targets.json')) },
-  { name: 'a missing tuf/ directory', code: 14, atCheckIn: true, tamper: (b) => rm(join(b, 'tuf'), { recursive: true }) },
+  {
+    name: 'a missing tuf/timestamp.json',
+    code: 14,
+    atCheckIn: true,
+    tamper: (b) => rm(join(b, 'tuf/timestamp.json')),
+  },
+  {
+    name: 'a missing tuf/snapshot.json',
+    code: 14,
+    atCheckIn: true,
+    tamper: (b) => rm(join(b, 'tuf/snapshot.json')),
+  },
+  {
+    name: 'a missing tuf/bundle-targets.json',
+    code: 14,
+    atCheckIn: true,
+    tamper: (b) => rm(join(b, 'tuf/bundle-targets.json')),
+  },
+  {
+    name: 'a missing tuf/ directory',
+    code: 14,
+    atCheckIn: true,
+    tamper: (b) => rm(join(b, 'tuf'), { recursive: true }),
+  },
   {
     name: 'a snapshot whose version disagrees with the timestamp (validly re-signed)',
     code: 4,
@@ -104,11 +161,21 @@ const ROWS: Row[] = [
       const f = await openFactory(fx.factory.factoryDir);
       const snap = await readJson<Envelope<{ version: number }>>(join(b, 'tuf/snapshot.json'));
       snap.signed.version += 1;
-      const bytes = await writeSigned(join(b, 'tuf/snapshot.json'), signEnvelope(snap.signed, [f.onlineKeys.snapshot]));
-      const ts = await readJson<Envelope<{ meta: Record<string, { hashes: Record<string, string>; length: number }> }>>(join(b, 'tuf/timestamp.json'));
-      ts.signed.meta['snapshot.json']!.hashes = { sha256: createHash('sha256').update(bytes).digest('hex') };
-      ts.signed.meta['snapshot.json']!.length = bytes.length;
-      await writeSigned(join(b, 'tuf/timestamp.json'), signEnvelope(ts.signed, [f.onlineKeys.timestamp]));
+      const bytes = await writeSigned(
+        join(b, 'tuf/snapshot.json'),
+        signEnvelope(snap.signed, [f.onlineKeys.snapshot]),
+      );
+      const ts = await readJson<
+        Envelope<{ meta: Record<string, { hashes: Record<string, string>; length: number }> }>
+      >(join(b, 'tuf/timestamp.json'));
+      ts.signed.meta['snapshot.json'].hashes = {
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      };
+      ts.signed.meta['snapshot.json'].length = bytes.length;
+      await writeSigned(
+        join(b, 'tuf/timestamp.json'),
+        signEnvelope(ts.signed, [f.onlineKeys.timestamp]),
+      );
     },
   },
   {
@@ -118,9 +185,24 @@ const ROWS: Row[] = [
     device: { toml: '[provision]\nprimary_ecu_hardware_id = "other-board"\n' },
   },
   { name: 'a bundle for another tag', code: 15, atCheckIn: true, device: { tag: 'devel' } },
-  { name: 'a production bundle on a CI device', code: 15, atCheckIn: true, bundle: (fx) => fx.bundles.prod },
-  { name: 'a CI bundle on a production device', code: 15, atCheckIn: true, device: { type: 'prod' } },
-  { name: 'an expired bundle (device clock in 2030)', code: 12, atCheckIn: true, faketime: '2030-01-01 00:00:00' },
+  {
+    name: 'a production bundle on a CI device',
+    code: 15,
+    atCheckIn: true,
+    bundle: (fx) => fx.bundles.prod,
+  },
+  {
+    name: 'a CI bundle on a production device',
+    code: 15,
+    atCheckIn: true,
+    device: { type: 'prod' },
+  },
+  {
+    name: 'an expired bundle (device clock in 2030)',
+    code: 12,
+    atCheckIn: true,
+    faketime: '2030-01-01 00:00:00',
+  },
   {
     name: 'a missing OSTree commit object',
     code: 8,
@@ -135,24 +217,35 @@ const ROWS: Row[] = [
     atCheckIn: true,
     tamper: async (b) => rm((await appBlobs(b)).layer),
   },
-  { name: 'a flipped byte in the app manifest blob', code: 8, atCheckIn: true, tamper: async (b) => flipByte((await appBlobs(b)).manifest) },
-  { name: 'a flipped byte in an app layer blob', code: 70, tamper: async (b) => flipByte((await appBlobs(b)).layer) },
+  {
+    name: 'a flipped byte in the app manifest blob',
+    code: 8,
+    atCheckIn: true,
+    tamper: async (b) => flipByte((await appBlobs(b)).manifest),
+  },
+  {
+    name: 'a flipped byte in an app layer blob',
+    code: 70,
+    tamper: async (b) => flipByte((await appBlobs(b)).layer),
+  },
   {
     name: 'a flipped byte in every OSTree file object',
     code: 70,
     tamper: async (b) => {
-      for (const f of await findFiles(join(b, 'ostree_repo/objects'), /\.filez$/)) await flipByte(f);
+      for (const f of await findFiles(join(b, 'ostree_repo/objects'), /\.filez$/))
+        await flipByte(f);
     },
   },
   {
     name: 'a flipped byte in an OSTree dirtree object',
     code: 70,
-    tamper: async (b) => flipByte((await findFiles(join(b, 'ostree_repo/objects'), /\.dirtree$/))[0]!),
+    tamper: async (b) =>
+      flipByte((await findFiles(join(b, 'ostree_repo/objects'), /\.dirtree$/))[0]),
   },
   {
     name: 'a missing OSTree file object (unreadable media)',
     code: 50,
-    tamper: async (b) => rm((await findFiles(join(b, 'ostree_repo/objects'), /\.filez$/))[0]!),
+    tamper: async (b) => rm((await findFiles(join(b, 'ostree_repo/objects'), /\.filez$/))[0]),
   },
 ];
 
@@ -195,15 +288,45 @@ describe('install', function () {
       const f = await createTestFactory({ dir, versions: [1, 2] });
       factoryDir = f.factoryDir;
       target = f.targets[0]!;
-      await mustRun(process.execPath, [BUNDLECTL, 'keys', 'rotate-root', '--factory', f.factoryDir, '--keys', f.offlineKeys.root, '--keep-root-keys']);
+      await mustRun(process.execPath, [
+        BUNDLECTL,
+        'keys',
+        'rotate-root',
+        '--factory',
+        f.factoryDir,
+        '--keys',
+        f.offlineKeys.root,
+        '--keep-root-keys',
+      ]);
       rotatedBundle = join(dir, 'bundle-v2');
-      await mustRun(process.execPath, [BUNDLECTL, 'create', f.targets[1]!, rotatedBundle, '--tag', 'main', '--factory', f.factoryDir]);
+      await mustRun(process.execPath, [
+        BUNDLECTL,
+        'create',
+        f.targets[1],
+        rotatedBundle,
+        '--tag',
+        'main',
+        '--factory',
+        f.factoryDir,
+      ]);
     });
 
     /** A device made before the rotation: it ships root 1 only. */
     async function oldDevice(): Promise<string> {
       const root = join(fx.work, 'devices', `rot-${randomBytes(4).toString('hex')}`);
-      await mustRun(process.execPath, [DEVICE_SIM, 'create', root, '--factory', factoryDir, '--target', target, '--type', 'ci', '--tag', 'main']);
+      await mustRun(process.execPath, [
+        DEVICE_SIM,
+        'create',
+        root,
+        '--factory',
+        factoryDir,
+        '--target',
+        target,
+        '--type',
+        'ci',
+        '--tag',
+        'main',
+      ]);
       await rm(join(root, 'usr/lib/sota/tuf/ci/2.root.json'));
       await rm(join(root, 'usr/lib/sota/tuf/prod/2.root.json'));
       return root;
@@ -213,7 +336,9 @@ describe('install', function () {
       const root = await oldDevice();
       const r = await install(root, rotatedBundle);
       expect(r.code, r.stderr).to.equal(100);
-      const stored = await readJson<{ signed: { version: number } }>(join(root, 'var/sota/tuf/ci/root.json'));
+      const stored = await readJson<{ signed: { version: number } }>(
+        join(root, 'var/sota/tuf/ci/root.json'),
+      );
       expect(stored.signed.version).to.equal(2);
       const { destroyDevice } = await import('@offline-ota/device-sim');
       await destroyDevice(root);

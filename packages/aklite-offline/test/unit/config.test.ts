@@ -1,0 +1,96 @@
+import { expect } from 'chai';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AkliteError } from '../../src/lib/errors.js';
+import { loadConfig, mergeConfig } from '../../src/lib/config.js';
+
+describe('config', function () {
+  let root: string;
+  beforeEach(async function () {
+    root = await mkdtemp(join(tmpdir(), 'aklite-config-'));
+    await mkdir(join(root, 'usr/lib/sota/conf.d'), { recursive: true });
+    await mkdir(join(root, 'var/sota'), { recursive: true });
+    await mkdir(join(root, 'etc/sota/conf.d'), { recursive: true });
+    await writeFile(
+      join(root, 'usr/lib/sota/conf.d/40-hardware-id.toml'),
+      '[provision]\nprimary_ecu_hardware_id = "board-a"\n',
+    );
+  });
+  afterEach(async function () {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  describe('mergeConfig', function () {
+    it('lets a later table override keys section by section', function () {
+      const merged = mergeConfig([
+        { pacman: { tags: 'a', type: 'ostree' } },
+        { pacman: { tags: 'b' } },
+      ]);
+      expect(merged).to.deep.equal({ pacman: { tags: 'b', type: 'ostree' } });
+    });
+  });
+
+  describe('with the default locations', function () {
+    it('merges usr/lib/sota/conf.d, var/sota/sota.toml and etc/sota/conf.d in that order', async function () {
+      await writeFile(
+        join(root, 'var/sota/sota.toml'),
+        '[pacman]\ntags = "main, devel"\nstorage_watermark = 50\n[provision]\ndevice_type = "prod"\n',
+      );
+      await writeFile(join(root, 'etc/sota/conf.d/90-local.toml'), '[pacman]\ntags = "devel"\n');
+      const c = await loadConfig({ deviceRoot: root });
+      expect(c.hardwareId).to.equal('board-a');
+      expect(c.tags).to.deep.equal(['devel']);
+      expect(c.storageWatermark).to.equal(50);
+      expect(c.deviceType).to.equal('prod');
+      expect(c.composeApps).to.equal(undefined);
+      expect(c.packageManager).to.equal('ostree+compose_apps');
+      expect(c.composeCommand).to.deep.equal(['docker', 'compose']);
+      expect(c.appStore).to.equal(join(root, 'var/sota/reset-apps'));
+      expect(c.files).to.have.length(3);
+    });
+
+    it('reads an empty compose_apps as "no apps" and splits lists on commas and spaces', async function () {
+      await writeFile(
+        join(root, 'var/sota/sota.toml'),
+        '[pacman]\ncompose_apps = ""\ntags = "a,b c"\n',
+      );
+      const c = await loadConfig({ deviceRoot: root });
+      expect(c.composeApps).to.deep.equal([]);
+      expect(c.tags).to.deep.equal(['a', 'b', 'c']);
+    });
+
+    it('re-roots device paths under the device root', async function () {
+      await writeFile(join(root, 'var/sota/sota.toml'), '[storage]\npath = "/data/sota"\n');
+      const c = await loadConfig({ deviceRoot: root });
+      expect(c.storageDir).to.equal(join(root, 'data/sota'));
+      expect(c.composeAppsRoot).to.equal(join(root, 'data/sota/compose-apps'));
+    });
+  });
+
+  describe('when a value is invalid', function () {
+    const cases: [string, string][] = [
+      ['a storage_watermark outside 20..95', '[pacman]\nstorage_watermark = 99\n'],
+      ['an unknown device_type', '[provision]\ndevice_type = "staging"\n'],
+      ['an unknown pacman type', '[pacman]\ntype = "docker"\n'],
+      ['a file that is not TOML', '[pacman\n'],
+    ];
+    for (const [what, toml] of cases) {
+      it(`refuses ${what} with CONFIG_INVALID naming the file`, async function () {
+        await writeFile(join(root, 'var/sota/sota.toml'), toml);
+        const err = await loadConfig({ deviceRoot: root }).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(AkliteError);
+        expect((err as AkliteError).code).to.equal('CONFIG_INVALID');
+        expect((err as AkliteError).message).to.include('sota.toml');
+      });
+    }
+
+    it('refuses a missing --config path', async function () {
+      const err = await loadConfig({
+        deviceRoot: root,
+        configPaths: [join(root, 'nope.toml')],
+      }).catch((e: unknown) => e);
+      expect((err as AkliteError).code).to.equal('CONFIG_INVALID');
+    });
+  });
+});

@@ -1,0 +1,38 @@
+import { expect } from 'chai';
+import { FormatError } from '@offline-ota/format';
+import { AkliteError, type AkliteErrorCode } from '../../src/lib/errors.js';
+import { exitStatusOf } from '../../src/lib/exit-status.js';
+
+describe('exitStatusOf', function () {
+  const table: [AkliteErrorCode, number][] = [
+    ['CONFIG_INVALID', 1],
+    ['LOCKED', 1],
+    ['DEVICE_INVALID', 1],
+    ['STATE_INVALID', 1],
+    ['INVALID_ARGUMENT', 1],
+    ['INSTALL_FAILED', 1],
+    ['TARGET_NOT_FOUND', 20],
+    ['DOWNGRADE', 102],
+    ['INSTALL_IN_PROGRESS', 30],
+    ['NO_PENDING', 40],
+    ['DOWNLOAD_FAILED', 50],
+    ['NO_SPACE', 60],
+    ['VERIFICATION_FAILED', 70],
+  ];
+  for (const [code, status] of table) {
+    it(`maps ${code} to ${status}`, function () {
+      expect(exitStatusOf(new AkliteError(code, 'x'))).to.equal(status);
+    });
+  }
+
+  it('maps check-in failures through the format package', function () {
+    expect(exitStatusOf(new FormatError('TAG_MISMATCH', 'x'))).to.equal(15);
+    expect(exitStatusOf(new FormatError('TUF_EXPIRED', 'x'))).to.equal(12);
+    expect(exitStatusOf(new FormatError('NO_TARGET_CONTENT', 'x'))).to.equal(8);
+  });
+
+  it('maps anything else to 1', function () {
+    expect(exitStatusOf(new Error('boom'))).to.equal(1);
+    expect(exitStatusOf('boom')).to.equal(1);
+  });
+});
