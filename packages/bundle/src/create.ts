@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   BUNDLE_DIRS,
   buildBundleManifest,
@@ -33,16 +34,16 @@ import { WriteTransaction } from './bundle-tx.js';
 import { BundleError, errorMessage } from './errors.js';
 import { nextVersions, type Factory } from './factory.js';
 import { copyFileVerified, exists, readCapped, sha256Hex } from './fsutil.js';
-import { ostreeHasCommit, ostreeInitArchive, ostreePullLocal } from './ostree.js';
+import { showBundle, type ShowResult } from './inspect.js';
+import { assertMediaSafe, scanBundleTree } from './media.js';
+import { ostreeCommitSize, ostreeHasCommit, ostreeInitArchive, ostreePullLocal } from './ostree.js';
+import { packBundle, type PackBundleResult } from './pack.js';
 import { resolveFactory } from './publish.js';
 import { readRootChain, readTargetsFile, type RootFile } from './tuf-repo.js';
 import { readWave } from './waves.js';
+import { ByteProgress, noProgress, type ProgressFn } from './progress.js';
 
-export interface ProgressEvent {
-  step: 'resolve' | 'tuf' | 'ostree' | 'apps' | 'verify' | 'done' | 'warning';
-  message: string;
-}
-export type ProgressFn = (event: ProgressEvent) => void;
+export type { ProgressEvent, ProgressFn } from './progress.js';
 
 export interface CreateBundleOptions {
   factory: string | Factory;
@@ -57,6 +58,12 @@ export interface CreateBundleOptions {
   /** Only (re)write `tuf/` (e.g. to refresh an expiring bundle). */
   tufOnly?: boolean;
   allowMultipleTargets?: boolean;
+  /**
+   * `zip`: write `dst` as one zip file (docs/bundle-format.md §Single-file bundles). The
+   * directory bundle is built and verified in a staging directory next to `dst`, packed,
+   * then removed. Only for CI bundles: production bundles are signed after creation.
+   */
+  archive?: 'zip';
   clock?: Clock;
   onProgress?: ProgressFn;
 }
@@ -78,6 +85,8 @@ export interface CreateBundleResult {
     unavailable: { name: string; reason: string }[];
     signaturesPending: boolean;
   };
+  /** With `archive: 'zip'`: the zip written, and `show` of the bundle it holds. */
+  archive?: PackBundleResult & { show: ShowResult };
 }
 
 interface Source {
@@ -307,6 +316,7 @@ async function copyApp(
   app: string,
   uri: string,
   tx: WriteTransaction,
+  bytes: ByteProgress,
 ): Promise<number> {
   const { digest } = parseAppUri(uri, `app ${app}`);
   const blobs = await appBlobs(factory.paths.appStore, digest, `app ${app}`);
@@ -316,10 +326,12 @@ async function copyApp(
     if (await exists(dst)) continue;
     await tx.mkdirs(join(dstStore, 'blobs', 'sha256'));
     tx.noteCreated(dst);
-    await copyFileVerified(blobPath(factory.paths.appStore, b.hex), dst, {
-      sha256: b.hex,
-      size: b.size,
-    });
+    await copyFileVerified(
+      blobPath(factory.paths.appStore, b.hex),
+      dst,
+      { sha256: b.hex, size: b.size },
+      { onBytes: (n) => bytes.add(n) },
+    );
     copied++;
   }
   const indexDir = join(dstStore, 'apps', app, digest);
@@ -334,6 +346,21 @@ async function copyApp(
     );
   }
   return copied;
+}
+
+/** Bytes of the app blobs that are not in the destination store yet. */
+async function appBytesToCopy(
+  factory: Factory,
+  dstStore: string,
+  apps: Record<string, string>,
+): Promise<number> {
+  const sizes = new Map<string, number>();
+  for (const [app, uri] of Object.entries(apps)) {
+    const { digest } = parseAppUri(uri, `app ${app}`);
+    for (const b of await appBlobs(factory.paths.appStore, digest, `app ${app}`))
+      if (!(await exists(blobPath(dstStore, b.hex)))) sizes.set(b.hex, b.size);
+  }
+  return [...sizes.values()].reduce((a, b) => a + b, 0);
 }
 
 /** Every object file of an OSTree repo (to undo a pull into an existing bundle). */
@@ -387,7 +414,8 @@ async function selfCheck(
  * failure what this run created is removed and files it replaced are restored.
  */
 export async function createBundle(o: CreateBundleOptions): Promise<CreateBundleResult> {
-  const progress: ProgressFn = o.onProgress ?? (() => undefined);
+  if (o.archive === 'zip') return createZipBundle(o);
+  const progress: ProgressFn = o.onProgress ?? noProgress;
   const factory = await resolveFactory(o.factory);
   const tagDesc = o.wave !== undefined ? `wave: ${o.wave}` : `tag: ${o.tag ?? '?'}`;
   progress({
@@ -444,10 +472,17 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
           message: 'No apps found to fetch; the bundle will only update rootfs/ostree',
         });
       }
+      const appBytes = new ByteProgress(
+        progress,
+        'apps',
+        'Copying apps',
+        await appBytesToCopy(factory, store, apps),
+      );
       for (const [app, uri] of Object.entries(apps)) {
-        const n = await copyApp(factory, store, app, uri, tx);
+        const n = await copyApp(factory, store, app, uri, tx, appBytes);
         progress({ step: 'apps', message: `App ${app}: ${uri} (${n} blob(s) copied)` });
       }
+      if (Object.keys(apps).length > 0) appBytes.finish();
       if (!(await exists(repo))) {
         progress({ step: 'ostree', message: `Creating OSTree repo ${repo}` });
         tx.noteCreated(repo);
@@ -459,12 +494,27 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
         tx.onRollback(async () => {
           for (const p of await listObjects(repo)) if (!before.has(p)) await rm(p, { force: true });
         });
-        await ostreePullLocal(repo, factory.paths.ostreeRepo, entry.commit);
+        const total = await ostreeCommitSize(factory.paths.ostreeRepo, entry.commit);
+        const pulled = new ByteProgress(
+          progress,
+          'ostree',
+          `Pulling OSTree commit ${entry.commit.slice(0, 12)}`,
+          total,
+        );
+        await ostreePullLocal(repo, factory.paths.ostreeRepo, entry.commit, {
+          onBytes: (done) => pulled.set(done),
+        });
+        if (total !== undefined) pulled.set(total);
+        pulled.finish();
       }
     }
     // tuf/ last: a bundle whose metadata is written is complete.
     for (const [name, bytes] of tuf.files)
       await tx.writeFile(join(o.dst, BUNDLE_DIRS.tuf, name), bytes);
+
+    // Removable media (docs/bundle-format.md §Tree): the tree must survive FAT and exFAT.
+    progress({ step: 'media', message: 'Checking that the bundle survives FAT32 and exFAT' });
+    assertMediaSafe(o.dst, await scanBundleTree(o.dst));
 
     progress({ step: 'verify', message: 'Verifying the bundle as a device would' });
     let check: CheckBundleResult | undefined;
@@ -506,5 +556,50 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
   } catch (err) {
     await tx.rollback();
     throw err;
+  }
+}
+
+/**
+ * `create --archive zip`: builds and verifies the directory bundle in a staging directory
+ * next to `dst` (same file system, so the space check is honest), packs it into `dst`,
+ * then removes the staging directory, whatever happens.
+ */
+async function createZipBundle(o: CreateBundleOptions): Promise<CreateBundleResult> {
+  if (o.tufOnly === true || o.allowMultipleTargets === true) {
+    throw new BundleError(
+      'INVALID_ARGUMENT',
+      '--archive zip writes a new file; it cannot be combined with --tuf-only or --allow-multiple-targets (use a directory bundle, then bundlectl pack)',
+    );
+  }
+  if (o.prod === true || o.wave !== undefined) {
+    throw new BundleError(
+      'INVALID_ARGUMENT',
+      'production and wave bundles are signed after creation, and a zip cannot be signed: create a directory bundle, sign it to the threshold with bundlectl sign, then bundlectl pack <dir> <file.zip>',
+    );
+  }
+  if (await exists(o.dst)) {
+    throw new BundleError(
+      'DESTINATION_NOT_EMPTY',
+      `${o.dst} already exists; choose a new file name or remove it first`,
+      { file: o.dst },
+    );
+  }
+  const staging = join(
+    dirname(o.dst),
+    `.${basename(o.dst)}.staging-${randomBytes(6).toString('hex')}`,
+  );
+  try {
+    const dirOptions: CreateBundleOptions = { ...o, dst: staging };
+    delete dirOptions.archive;
+    const res = await createBundle(dirOptions);
+    const shown = await showBundle(staging, o.clock ?? systemClock);
+    const packed = await packBundle({
+      src: staging,
+      dst: o.dst,
+      ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
+    });
+    return { ...res, dst: o.dst, archive: { ...packed, show: { ...shown, bundle: o.dst } } };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
   }
 }

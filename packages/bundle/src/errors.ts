@@ -22,6 +22,7 @@ export type BundleErrorCode =
   | 'BUNDLE_INVALID'
   | 'VERIFY_FAILED'
   | 'EXPIRED'
+  | 'MEDIA_UNSAFE'
   | 'IO_FAILED';
 
 export class BundleError extends Error {

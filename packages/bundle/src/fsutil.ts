@@ -86,6 +86,7 @@ export async function copyFileVerified(
   src: string,
   dst: string,
   expect: { sha256: string; size?: number },
+  opts: { onBytes?: (n: number) => void } = {},
 ): Promise<void> {
   const tmp = tempNameFor(dst);
   const hash = createHash('sha256');
@@ -96,6 +97,7 @@ export async function copyFileVerified(
       transform(chunk: Buffer, _enc, cb) {
         hash.update(chunk);
         size += chunk.length;
+        opts.onBytes?.(chunk.length);
         if (expect.size !== undefined && size > expect.size) {
           cb(
             new BundleError(

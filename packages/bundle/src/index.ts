@@ -14,3 +14,6 @@ export * from './waves.js';
 export * from './bundle-tx.js';
 export * from './create.js';
 export * from './inspect.js';
+export * from './progress.js';
+export * from './media.js';
+export * from './pack.js';

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { formatTufTime } from '@offline-ota/format';
@@ -51,6 +51,8 @@ export async function ostreeCommit(o: CommitOptions): Promise<string> {
     `--timestamp=${formatTufTime(o.timestamp)}`,
     '--owner-uid=0',
     '--owner-gid=0',
+    // Records the commit's object sizes (ostree.sizes), which size the pull progress of create.
+    '--generate-sizes',
   ];
   if (o.subject !== undefined) args.push(`--subject=${o.subject}`);
   const out = (await run(args, `ostree commit of ${o.treeDir}`)).trim();
@@ -60,16 +62,109 @@ export async function ostreeCommit(o: CommitOptions): Promise<string> {
   return out;
 }
 
-/** Copies a commit and everything it references from a local repo. */
+const SIZE_UNITS: Record<string, number> = {
+  bytes: 1,
+  byte: 1,
+  kB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  PB: 1e15,
+};
+
+/**
+ * The compressed size of a commit's content objects, from its `ostree.sizes` metadata
+ * (`ostree show --print-sizes`, which prints sizes rounded like "90.1 MB"), or undefined
+ * when the commit was made without `--generate-sizes`. An estimate, for progress only.
+ */
+export async function ostreeCommitSize(repo: string, commit: string): Promise<number | undefined> {
+  let out: string;
+  try {
+    out = await run(
+      ['show', `--repo=${repo}`, '--print-sizes', commit],
+      `ostree show of ${commit}`,
+    );
+  } catch {
+    return undefined;
+  }
+  const m = /^Compressed size \(needed\/total\): .*\/\s*([0-9.]+)\s*([A-Za-z]+)\s*$/m.exec(out);
+  const unit = m === null ? undefined : SIZE_UNITS[m[2]];
+  if (m === null || unit === undefined) return undefined;
+  return Math.round(Number(m[1]) * unit);
+}
+
+/**
+ * Sums the sizes of content objects (`.filez`) as they appear in a repo, in `objects/`
+ * or in a pull's staging directories under `tmp/`. Each object is counted once.
+ */
+class ObjectWatcher {
+  private readonly seen = new Set<string>();
+  private bytes = 0;
+
+  constructor(private readonly repo: string) {}
+
+  async scan(): Promise<number> {
+    const dirs: string[] = [join(this.repo, 'objects')];
+    for (const t of await readdir(join(this.repo, 'tmp')).catch(() => [] as string[]))
+      if (t.startsWith('staging-')) dirs.push(join(this.repo, 'tmp', t));
+    for (const d of dirs) {
+      for (const sub of await readdir(d).catch(() => [] as string[])) {
+        if (sub.length !== 2) continue;
+        for (const f of await readdir(join(d, sub)).catch(() => [] as string[])) {
+          if (!f.endsWith('.filez') || this.seen.has(sub + f)) continue;
+          const st = await stat(join(d, sub, f)).catch(() => undefined);
+          if (st === undefined) continue;
+          this.seen.add(sub + f);
+          this.bytes += st.size;
+        }
+      }
+    }
+    return this.bytes;
+  }
+}
+
+/**
+ * Copies a commit and everything it references from a local repo. With `onBytes`, reports
+ * the bytes of content objects that have arrived in `dstRepo` (new ones only) about every
+ * `intervalMs` while ostree runs.
+ */
 export async function ostreePullLocal(
   dstRepo: string,
   srcRepo: string,
   commit: string,
+  opts: { onBytes?: (done: number) => void; intervalMs?: number } = {},
 ): Promise<void> {
-  await run(
-    ['pull-local', `--repo=${dstRepo}`, srcRepo, commit],
-    `ostree pull-local of ${commit} into ${dstRepo}`,
-  );
+  const onBytes = opts.onBytes;
+  if (onBytes === undefined) {
+    await run(
+      ['pull-local', `--repo=${dstRepo}`, srcRepo, commit],
+      `ostree pull-local of ${commit} into ${dstRepo}`,
+    );
+    return;
+  }
+  const watcher = new ObjectWatcher(dstRepo);
+  const base = await watcher.scan();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    watcher
+      .scan()
+      .then((b) => onBytes(b - base))
+      .catch(() => undefined)
+      .finally(() => {
+        busy = false;
+      });
+  }, opts.intervalMs ?? 250);
+  try {
+    await run(
+      ['pull-local', `--repo=${dstRepo}`, srcRepo, commit],
+      `ostree pull-local of ${commit} into ${dstRepo}`,
+    );
+  } finally {
+    clearInterval(timer);
+  }
+  onBytes((await watcher.scan()) - base);
 }
 
 export async function ostreeFsck(repo: string): Promise<void> {

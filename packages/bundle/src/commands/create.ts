@@ -3,23 +3,27 @@ import { createBundle } from '../create.js';
 import { showBundle } from '../inspect.js';
 import { BundleCommand, factoryFlag } from '../cli/base.js';
 import { showText } from '../cli/show-text.js';
+import { progressPrinter } from '../cli/progress.js';
 
 export default class Create extends BundleCommand {
   static override description =
     'Create an offline update bundle of a Target in <dst>: TUF metadata (tuf/), the OSTree commit (ostree_repo/) and ' +
     'its apps (apps/). CI bundles come signed; production and wave bundles must then be signed with `bundlectl sign` ' +
-    'to the threshold. The bundle is checked as a device would before success is reported.';
+    'to the threshold. The bundle is checked as a device would before success is reported. With --archive zip, ' +
+    '<dst> is written as one zip file instead of a directory (CI bundles; see also `bundlectl pack`).';
   static override examples = [
     '<%= config.bin %> create sim-x86-lmp-2 /media/usb/bundle --tag main --factory ./factory',
     '<%= config.bin %> create sim-x86-lmp-2 ./bundle --tag main --prod --expires-in-days 60 --factory ./factory',
     '<%= config.bin %> create sim-x86-lmp-3 ./bundle --wave wave-1 --factory ./factory',
     '<%= config.bin %> create sim-x86-lmp-3 ./bundle --tag main --allow-multiple-targets --factory ./factory',
     '<%= config.bin %> create sim-x86-lmp-2 ./bundle --tag main --tuf-only --factory ./factory   # refresh expiry',
+    '<%= config.bin %> create sim-x86-lmp-2 /media/usb/bundle.zip --tag main --archive zip --factory ./factory',
   ];
   static override args = {
     target: Args.string({ description: 'Target name, e.g. sim-x86-lmp-2', required: true }),
     dst: Args.string({
-      description: 'destination directory (empty, or an existing bundle)',
+      description:
+        'destination directory (empty, or an existing bundle); with --archive zip, the zip file',
       required: true,
     }),
   };
@@ -48,6 +52,11 @@ export default class Create extends BundleCommand {
     'allow-multiple-targets': Flags.boolean({
       description: 'add this Target to an existing bundle',
     }),
+    archive: Flags.string({
+      description: 'write <dst> as one file of this format instead of a directory',
+      options: ['zip'],
+      exclusive: ['tuf-only', 'allow-multiple-targets', 'prod', 'wave'],
+    }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
 
@@ -56,6 +65,12 @@ export default class Create extends BundleCommand {
     if (flags.tag === undefined && flags.wave === undefined) {
       this.error('Either `--tag` or `--wave` should be specified', { exit: 2 });
     }
+    const printer = progressPrinter({
+      stream: process.stderr,
+      log: (l) => this.log(l),
+      warn: (l) => this.logToStderr(l),
+      json: flags.json,
+    });
     try {
       const res = await createBundle({
         factory: flags.factory,
@@ -68,14 +83,24 @@ export default class Create extends BundleCommand {
         noApps: flags['no-apps'],
         tufOnly: flags['tuf-only'],
         allowMultipleTargets: flags['allow-multiple-targets'],
-        onProgress: flags.json
-          ? undefined
-          : (e) => this.log(e.step === 'warning' ? `WARNING: ${e.message}` : e.message),
+        ...(flags.archive === 'zip' ? { archive: 'zip' as const } : {}),
+        onProgress: printer,
       });
-      const shown = await showBundle(args.dst);
-      if (flags.json) return this.printJson({ ...res, show: shown });
+      printer.end();
+      const archive = res.archive;
+      const shown = archive?.show ?? (await showBundle(args.dst));
+      if (flags.json) {
+        if (archive === undefined) return this.printJson({ ...res, show: shown });
+        const file: Partial<typeof archive> = { ...archive };
+        delete file.show;
+        return this.printJson({ ...res, archive: file, show: shown });
+      }
+      if (archive !== undefined) {
+        this.log(`Wrote ${archive.file}: ${archive.bytes} bytes, sha256 ${archive.sha256}`);
+      }
       for (const l of showText(shown)) this.log(l);
     } catch (err) {
+      printer.end();
       this.fail(err);
     }
   }
