@@ -101,6 +101,8 @@ export interface PackBundleOptions {
   dst: string;
   /** Write ZIP64 records even for a small archive (tests; large archives get them anyway). */
   forceZip64?: boolean;
+  /** Warn (through `onProgress`) once the file passes this many bytes; default FAT32's limit. */
+  warnAboveBytes?: number;
   onProgress?: ProgressFn;
 }
 
@@ -124,14 +126,17 @@ class OutputMeter extends Transform {
   bytes = 0;
   private warned = false;
 
-  constructor(private readonly onLarge: () => void) {
+  constructor(
+    private readonly limit: number,
+    private readonly onLarge: () => void,
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
-    if (!this.warned && this.bytes > FAT32_MAX_FILE) {
+    if (!this.warned && this.bytes > this.limit) {
       this.warned = true;
       this.onLarge();
     }
@@ -191,7 +196,7 @@ export async function packBundle(o: PackBundleOptions): Promise<PackBundleResult
     forceZip64: zip64,
     zlib: { level: DEFLATE_LEVEL },
   });
-  const meter = new OutputMeter(() =>
+  const meter = new OutputMeter(o.warnAboveBytes ?? FAT32_MAX_FILE, () =>
     progress({
       step: 'warning',
       message: `${o.dst} is now larger than 4 GiB: a FAT32 stick cannot hold it. Use an exFAT stick, or copy the directory bundle instead`,

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { factoryPaths, parseAppUri } from '@offline-ota/format';
 import { blobPath, appBlobs } from '../../src/app-store.js';
@@ -53,6 +53,81 @@ describe('createBundle', function () {
     ]);
     expect(res.selfCheck.available).to.deep.equal([tf.targets[1]]);
     expect((await showBundle(join(dir, 'b'))).missing).to.equal(0);
+  });
+
+  it('reports byte progress of the app copy and the OSTree pull, each ending at its total', async () => {
+    const events: ProgressEvent[] = [];
+    await createBundle({
+      factory: tf.factoryDir,
+      target: tf.targets[1],
+      dst: join(dir, 'b'),
+      tag: 'main',
+      onProgress: (e) => events.push(e),
+    });
+    for (const step of ['apps', 'ostree'] as const) {
+      const bytes = events.filter((e) => e.step === step && e.bytes !== undefined);
+      expect(bytes, step).not.to.be.empty;
+      const last = bytes.at(-1)!.bytes!;
+      expect(last.total, step).to.be.a('number').above(0);
+      expect(last.done, step).to.equal(last.total);
+    }
+  });
+
+  describe('with archive zip', () => {
+    it('writes one zip file and removes its staging directory', async () => {
+      const dst = join(dir, 'out', 'bundle.zip');
+      await mkdir(join(dir, 'out'));
+      const res = await createBundle({
+        factory: tf.factoryDir,
+        target: tf.targets[1],
+        dst,
+        tag: 'main',
+        archive: 'zip',
+      });
+      expect(await readdir(join(dir, 'out'))).to.deep.equal(['bundle.zip']);
+      expect(res.dst).to.equal(dst);
+      expect(res.archive?.bytes).to.equal((await stat(dst)).size);
+      expect(res.archive?.show.bundle).to.equal(dst);
+      expect(res.archive?.show.targets.map((t) => t.name)).to.deep.equal([tf.targets[1]]);
+      expect(res.selfCheck.available).to.deep.equal([tf.targets[1]]);
+    });
+
+    it('refuses a production bundle, which must be signed before it is packed', async () => {
+      const dst = join(dir, 'prod.zip');
+      try {
+        await createBundle({
+          factory: tf.factoryDir,
+          target: tf.targets[1],
+          dst,
+          tag: 'main',
+          prod: true,
+          archive: 'zip',
+        });
+        expect.fail('expected a refusal');
+      } catch (err) {
+        expect((err as BundleError).code).to.equal('INVALID_ARGUMENT');
+        expect((err as BundleError).message).to.match(/bundlectl pack/);
+      }
+      expect(await exists(dst)).to.equal(false);
+    });
+
+    it('removes its staging directory when creating fails', async () => {
+      await corruptLayerOf(tf.targets[1]);
+      await mkdir(join(dir, 'out'));
+      try {
+        await createBundle({
+          factory: tf.factoryDir,
+          target: tf.targets[1],
+          dst: join(dir, 'out', 'bundle.zip'),
+          tag: 'main',
+          archive: 'zip',
+        });
+        expect.fail('expected a refusal');
+      } catch (err) {
+        expect(err).to.be.instanceOf(BundleError);
+      }
+      expect(await readdir(join(dir, 'out'))).to.deep.equal([]);
+    });
   });
 
   describe('when a factory blob is corrupt', () => {
