@@ -29,7 +29,8 @@ export type FormatErrorCode =
   | 'NO_MATCHING_TARGETS'
   | 'NO_TARGET_CONTENT'
   | 'CONTENT_INVALID'
-  | 'BUNDLE_INVALID';
+  | 'BUNDLE_INVALID'
+  | 'IO_ERROR';
 
 export class FormatError extends Error {
   readonly code: FormatErrorCode;

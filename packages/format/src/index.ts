@@ -12,3 +12,4 @@ export * from './manifest.js';
 export * from './target.js';
 export * from './apps.js';
 export * from './checkin.js';
+export * from './zip-source.js';

@@ -1,0 +1,1121 @@
+/**
+ * A bundle read from one zip file (`bundlectl pack`), without extracting it first
+ * (docs/bundle-format.md §Tree and §Size caps; the zip holds the bundle tree at its top
+ * level: `tuf/…`, `ostree_repo/…`, `apps/…`). Nothing in the archive is trusted: the whole
+ * central directory is checked before any entry is read, every read is bounded, and
+ * nothing is written outside the directory the caller names.
+ *
+ * Opening (openZipBundle) is a pipeline of named steps:
+ *
+ *   1. openArchiveFile     a regular file; one handle serves every later read
+ *   2. locateDirectory     end of central directory (and ZIP64 record) parsed and bounded
+ *   3. readDirectory       unzipper parses the central directory; it must agree with step 2
+ *   4. checkName           every name: relative, ASCII, FAT-safe, no `..`, no backslash
+ *   5. checkAllowList      top level is tuf/, ostree_repo/ or apps/ and nothing else
+ *   6. checkEntry          regular file or directory, not encrypted, stored or deflated,
+ *                          size caps, compression ratio
+ *   7. checkUnique         no duplicate name, also case-insensitively (FAT media), and no
+ *                          name that is both a file and a directory
+ *   8. checkExtents        entries neither overlap nor run into the central directory
+ *   9. checkTotal          the sum of the uncompressed sizes is capped
+ *
+ * Reading an entry (readSmall, readTufFiles, copyEntryTo, extractPrefix):
+ *
+ *  10. checkLocalHeader    the entry's local header agrees with the central directory
+ *  11. entryChunks         exactly its compressed bytes, inflated, counted against the
+ *                          recorded size (a lying size stops the read as soon as it shows)
+ *                          and CRC-32 checked at the end
+ *
+ * unzipper parses the central directory (including ZIP64). Entry data is not read through
+ * unzipper's `File.stream()`: it reads a padded range, takes sizes from the local header
+ * when the directory records a compressed size of 0, checks no CRC, and leaves its reader
+ * open when inflating fails. Step 11 reads exactly the range step 10 delimits instead.
+ *
+ * Error codes: 'PATH_ESCAPE' for names (and symbolic links, and destinations outside the
+ * staging directory), 'INVALID_METADATA' for the archive's structure, 'FILE_TOO_LARGE' for
+ * sizes, counts and ratios over a cap (also an entry that inflates past its recorded size),
+ * 'CONTENT_INVALID' for data that disagrees with the archive's record of it or with the
+ * caller's expected digest and size, 'IO_ERROR' for the file system.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { lstat, mkdir, open, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { Readable, pipeline } from 'node:stream';
+import * as zlib from 'node:zlib';
+import unzipper from 'unzipper';
+import { FormatError, messageOf, type FormatErrorCode } from './errors.js';
+import { BUNDLE_DIRS, CAPS, ROOT_FILE_RE, SHA256_HEX_RE, TUF_FILES } from './layout.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** Defaults of the archive-wide limits (see ZipBundleOptions). */
+export const ZIP_LIMITS = {
+  /** Sum of the uncompressed sizes of all entries. */
+  maxTotalSize: 64 * GiB,
+  /**
+   * Entries in the central directory. An OSTree repo of a full image holds some 10⁴ to 10⁵
+   * objects; parsing the directory costs about 1.5 KiB of heap per entry while opening and
+   * 0.5 KiB after, so this bounds the memory of openZipBundle to a few hundred MiB.
+   */
+  maxEntries: 250_000,
+  /**
+   * Largest uncompressed:compressed ratio of a deflated entry bigger than `ratioFloor`.
+   * Deflate peaks near 1032:1; bundle content that is already compressed is stored, and
+   * JSON and OSTree metadata stay far below 200:1.
+   */
+  maxRatio: 200,
+  ratioFloor: 1 * MiB,
+  /** Bytes in one entry name (the longest bundle path is ~170). */
+  maxNameLength: 1024,
+} as const;
+
+export interface ZipBundleOptions {
+  /** Refuse an archive whose entries add up to more bytes than this (default 64 GiB). */
+  maxTotalSize?: number;
+  /** Refuse an archive with more entries than this (default 250,000). */
+  maxEntries?: number;
+  /** Refuse a deflated entry above `ratioFloor` bytes that expands more than this (200). */
+  maxRatio?: number;
+  /** Entries up to this many bytes skip the ratio check (default 1 MiB). */
+  ratioFloor?: number;
+}
+
+/** One file of the archive, as its central directory records it. */
+export interface ZipEntryInfo {
+  name: string;
+  /** Uncompressed size in bytes. */
+  size: number;
+  compressedSize: number;
+}
+
+/** Progress of a copy or an extraction: `done` of `total` uncompressed bytes. */
+export interface ZipProgress {
+  name: string;
+  done: number;
+  total: number;
+}
+
+export interface CopyEntryOptions {
+  /** The directory the destination must lie inside; it must exist. */
+  stagingRoot: string;
+  /** Lowercase hex sha256 the entry's bytes must have. */
+  expectSha256?: string;
+  /** Size in bytes the entry must have (checked against the directory before reading). */
+  expectSize?: number;
+  onProgress?: (p: ZipProgress) => void;
+}
+
+export interface ExtractPrefixOptions {
+  onProgress?: (p: ZipProgress) => void;
+}
+
+export interface ZipBundle {
+  /** The archive's path, as given to openZipBundle. */
+  readonly path: string;
+  /** Every file entry (directories excluded), in central directory order. */
+  entries(): readonly ZipEntryInfo[];
+  /** Whether the archive holds a file with exactly this name. */
+  has(name: string): boolean;
+  /** The whole entry in memory; refuses one recorded larger than `cap` bytes. */
+  readSmall(name: string, cap: number): Promise<Buffer>;
+  /**
+   * Every allow-listed file directly under `tuf/` (`N.root.json`, timestamp, snapshot,
+   * targets, bundle-targets), keyed by file name, each within its cap: what
+   * `readBundleMetadata` reads from a bundle directory.
+   */
+  readTufFiles(): Promise<Map<string, Buffer>>;
+  /**
+   * Streams one entry to `destPath` (temp file, sha256 and size checked on the way,
+   * fsync, rename, fsync of the directory). Missing directories between
+   * `opts.stagingRoot` and `destPath` are created; none may be a symbolic link.
+   */
+  copyEntryTo(
+    name: string,
+    destPath: string,
+    opts: CopyEntryOptions,
+  ): Promise<{ sha256: string; size: number }>;
+  /**
+   * Writes every entry under `prefix` (e.g. `ostree_repo/`) into `stagingDir` with the
+   * prefix removed, never following or replacing what is already there. Returns the
+   * number of files written. On failure, removes what it created.
+   */
+  extractPrefix(prefix: string, stagingDir: string, opts?: ExtractPrefixOptions): Promise<number>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Zip constants (PKWARE APPNOTE 6.3.x)
+
+const SIG_LOCAL = 0x04034b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_EOCD = 0x06054b50;
+const EOCD_SIG_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+const SIG_ZIP64_LOCATOR = 0x07064b50;
+const SIG_ZIP64_EOCD = 0x06064b50;
+const EOCD_LEN = 22;
+const ZIP64_LOCATOR_LEN = 20;
+const ZIP64_EOCD_LEN = 56;
+const CENTRAL_LEN = 46;
+const LOCAL_LEN = 30;
+/** unzipper looks for the end of central directory in the last 80 bytes; so do we. */
+const TAIL_LEN = 80;
+const FLAG_ENCRYPTED = 0x0001;
+const FLAG_DATA_DESCRIPTOR = 0x0008;
+const FLAG_STRONG_ENCRYPTION = 0x0040;
+const METHOD_STORED = 0;
+const METHOD_DEFLATED = 8;
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const DOS_DIRECTORY = 0x10;
+const READ_CHUNK = 256 * KiB;
+/** Entries extractPrefix writes at once. */
+const EXTRACT_CONCURRENCY = 4;
+
+const NOT_A_BUNDLE = 'the archive is not a bundle made by bundlectl pack; do not use it';
+const TOP_LEVEL = new Set<string>([BUNDLE_DIRS.tuf, BUNDLE_DIRS.ostree, BUNDLE_DIRS.apps]);
+
+/** An entry of the central directory after the checks of steps 4 to 8. */
+interface Entry extends ZipEntryInfo {
+  rawName: Buffer;
+  isDir: boolean;
+  method: number;
+  crc32: number;
+  offset: number;
+  /** Where this entry's bytes must end: the next local header or the central directory. */
+  limit: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+/** A name as a message shows it: control and non-ASCII bytes escaped. */
+function shown(raw: Buffer | string): string {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'latin1') : raw;
+  let s = '';
+  for (const b of bytes) {
+    s += b >= 0x20 && b <= 0x7e ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return `\`${s}\``;
+}
+
+const u64 = (buf: Buffer, at: number): number => {
+  const v = buf.readBigUInt64LE(at);
+  return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.POSITIVE_INFINITY : Number(v);
+};
+
+const isSize = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** CRC-32 (zlib's, Node ≥ 20.15; a table otherwise). */
+const crc32: (data: Uint8Array, value: number) => number =
+  typeof zlib.crc32 === 'function' ? zlib.crc32 : tableCrc32;
+
+let crcTable: Uint32Array | undefined;
+function tableCrc32(data: Uint8Array, value: number): number {
+  if (crcTable === undefined) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = ~value >>> 0;
+  for (const b of data) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/** Reads `length` bytes at `position`, or less when the file ends first. */
+async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  let off = 0;
+  while (off < length) {
+    const { bytesRead } = await fh.read(buf, off, length - off, position + off);
+    if (bytesRead === 0) break;
+    off += bytesRead;
+  }
+  return buf.subarray(0, off);
+}
+
+/** The bytes [start, start + length) in bounded chunks; stops early if the file is shorter. */
+async function* readRange(fh: FileHandle, start: number, length: number): AsyncGenerator<Buffer> {
+  let pos = start;
+  const end = start + length;
+  while (pos < end) {
+    const n = Math.min(READ_CHUNK, end - pos);
+    const buf = Buffer.allocUnsafe(n);
+    const { bytesRead } = await fh.read(buf, 0, n, pos);
+    if (bytesRead === 0) return;
+    pos += bytesRead;
+    yield buf.subarray(0, bytesRead);
+  }
+}
+
+async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) {
+    const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
+    off += bytesWritten;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
+
+function ioError(what: string, err: unknown, file?: string): FormatError {
+  if (err instanceof FormatError) return err;
+  return new FormatError('IO_ERROR', `${what}: ${messageOf(err)}`, {
+    cause: err,
+    ...(file === undefined ? {} : { file }),
+  });
+}
+
+/** The cap of a tuf/ file (docs/bundle-format.md §Size caps), or undefined if not allowed. */
+function tufCapFor(file: string): number | undefined {
+  if (ROOT_FILE_RE.test(file)) return CAPS.root;
+  switch (file) {
+    case TUF_FILES.timestamp:
+      return CAPS.timestamp;
+    case TUF_FILES.snapshot:
+      return CAPS.snapshot;
+    case TUF_FILES.targets:
+      return CAPS.targets;
+    case TUF_FILES.manifest:
+      return CAPS.manifest;
+    default:
+      return undefined;
+  }
+}
+
+/** The file name of an entry directly under tuf/, or undefined. */
+function tufFileOf(name: string): string | undefined {
+  const prefix = `${BUNDLE_DIRS.tuf}/`;
+  if (!name.startsWith(prefix)) return undefined;
+  const rest = name.slice(prefix.length);
+  return rest !== '' && !rest.includes('/') ? rest : undefined;
+}
+
+/**
+ * Makes every directory of `rel` (a checked, `/`-separated relative path) under `root`,
+ * refusing any existing component that is a symbolic link or not a directory. Records the
+ * directories it created in `created`, parents first; skips those already in `known`.
+ */
+async function ensureDirsUnder(
+  root: string,
+  rel: string,
+  created: string[],
+  known?: Set<string>,
+): Promise<void> {
+  let cur = root;
+  for (const seg of rel.split('/').filter((s) => s !== '')) {
+    cur = join(cur, seg);
+    if (known?.has(cur)) continue;
+    let st = await lstat(cur).catch((err: unknown) => {
+      if (errnoOf(err) === 'ENOENT') return undefined;
+      throw ioError(`cannot inspect ${cur}`, err, cur);
+    });
+    if (st === undefined) {
+      try {
+        await mkdir(cur, 0o755);
+        created.push(cur);
+        known?.add(cur);
+        continue;
+      } catch (err) {
+        if (errnoOf(err) !== 'EEXIST') throw ioError(`cannot create ${cur}`, err, cur);
+        st = await lstat(cur);
+      }
+    }
+    if (st.isSymbolicLink()) {
+      throw new FormatError(
+        'PATH_ESCAPE',
+        `${cur} is a symbolic link; refusing to write through it (remove it or use an empty staging directory)`,
+        { file: cur },
+      );
+    }
+    if (!st.isDirectory()) {
+      throw new FormatError('IO_ERROR', `${cur} exists and is not a directory`, { file: cur });
+    }
+    known?.add(cur);
+  }
+}
+
+/** Removes what a failed write created: files, then directories deepest first. */
+async function undo(files: readonly string[], dirs: readonly string[]): Promise<void> {
+  for (const f of files) await rm(f, { force: true }).catch(() => undefined);
+  const deepestFirst = [...dirs].sort((a, b) => b.split(sep).length - a.split(sep).length);
+  for (const d of deepestFirst) await rmdir(d).catch(() => undefined);
+}
+
+/** The state of one extractPrefix call, shared by its workers. */
+interface ExtractRun {
+  root: string;
+  prefix: string;
+  total: number;
+  done: number;
+  written: number;
+  createdFiles: string[];
+  createdDirs: string[];
+  /** Directories checked or made by this call; a name's directories are checked once. */
+  knownDirs: Set<string>;
+  onProgress: ((p: ZipProgress) => void) | undefined;
+}
+
+async function requireDirectory(dir: string, what: string): Promise<void> {
+  const st = await lstat(dir).catch(() => undefined);
+  if (st === undefined || !st.isDirectory()) {
+    throw new FormatError(
+      'INVALID_ARGUMENT',
+      `${what} ${dir} is not an existing directory (a symbolic link is not accepted)`,
+      { file: dir },
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Opening: steps 1 to 9
+
+class ArchiveChecker {
+  constructor(readonly path: string) {}
+
+  fail(code: FormatErrorCode, what: string, cause?: unknown): FormatError {
+    return new FormatError(code, `${basename(this.path)}: ${what}; ${NOT_A_BUNDLE}`, {
+      file: this.path,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+
+  entryFail(code: FormatErrorCode, raw: Buffer | string, what: string): FormatError {
+    return this.fail(code, `entry ${shown(raw)} ${what}`);
+  }
+}
+
+interface DirectoryBounds {
+  offset: number;
+  size: number;
+  records: number;
+  /** Where the central directory must end: the ZIP64 record or the end record. */
+  end: number;
+}
+
+// 1. openArchiveFile
+async function openArchiveFile(path: string): Promise<{ fh: FileHandle; size: number }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, fsc.O_RDONLY);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') {
+      throw new FormatError('FILE_MISSING', `bundle file not found: ${path}`, {
+        cause: err,
+        file: path,
+      });
+    }
+    throw ioError(`cannot open the bundle file ${path}`, err, path);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      throw new FormatError('INVALID_ARGUMENT', `${path} is not a regular file`, { file: path });
+    }
+    return { fh, size: st.size };
+  } catch (err) {
+    await fh.close();
+    throw ioError(`cannot read ${path}`, err, path);
+  }
+}
+
+// 2. locateDirectory: our own reading of the end records, so that counts and offsets are
+// bounded before unzipper allocates anything, and so that two parsers must agree.
+async function locateDirectory(
+  fh: FileHandle,
+  fileSize: number,
+  chk: ArchiveChecker,
+  maxEntries: number,
+): Promise<DirectoryBounds> {
+  const tailLen = Math.min(fileSize, TAIL_LEN);
+  const tail = await readAt(fh, fileSize - tailLen, tailLen);
+  let at = -1;
+  for (let i = tail.length - EOCD_LEN; i >= 0; i--) {
+    if (
+      tail.readUInt32LE(i) === SIG_EOCD &&
+      i + EOCD_LEN + tail.readUInt16LE(i + 20) === tail.length
+    ) {
+      at = i;
+      break;
+    }
+  }
+  if (at < 0) {
+    throw chk.fail(
+      'INVALID_METADATA',
+      'no end of central directory record: not a zip archive, or a truncated one',
+    );
+  }
+  // unzipper takes the first signature in the tail: a second one would let the two parsers
+  // read different records (names cannot hold the bytes 05 06, so a bundle has one).
+  if (tail.indexOf(EOCD_SIG_BYTES) !== at) {
+    throw chk.fail('INVALID_METADATA', 'it has more than one end of central directory record');
+  }
+  const eocdAt = fileSize - tailLen + at;
+  let disk = tail.readUInt16LE(at + 4);
+  let dirDisk = tail.readUInt16LE(at + 6);
+  let onDisk = tail.readUInt16LE(at + 8);
+  let records = tail.readUInt16LE(at + 10);
+  let size = tail.readUInt32LE(at + 12);
+  let offset = tail.readUInt32LE(at + 16);
+  let end = eocdAt;
+  if (disk === 0xffff || records === 0xffff || offset === 0xffffffff) {
+    const locator =
+      eocdAt >= ZIP64_LOCATOR_LEN
+        ? await readAt(fh, eocdAt - ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_LEN)
+        : Buffer.alloc(0);
+    if (locator.length !== ZIP64_LOCATOR_LEN || locator.readUInt32LE(0) !== SIG_ZIP64_LOCATOR) {
+      throw chk.fail('INVALID_METADATA', 'the ZIP64 end of central directory locator is missing');
+    }
+    const recordAt = u64(locator, 8);
+    if (recordAt + ZIP64_EOCD_LEN > eocdAt - ZIP64_LOCATOR_LEN) {
+      throw chk.fail('INVALID_METADATA', 'the ZIP64 end of central directory is out of place');
+    }
+    const rec = await readAt(fh, recordAt, ZIP64_EOCD_LEN);
+    if (rec.length !== ZIP64_EOCD_LEN || rec.readUInt32LE(0) !== SIG_ZIP64_EOCD) {
+      throw chk.fail('INVALID_METADATA', 'the ZIP64 end of central directory record is missing');
+    }
+    disk = rec.readUInt32LE(16);
+    dirDisk = rec.readUInt32LE(20);
+    onDisk = u64(rec, 24);
+    records = u64(rec, 32);
+    size = u64(rec, 40);
+    offset = u64(rec, 48);
+    end = recordAt;
+  }
+  if (disk !== 0 || dirDisk !== 0 || onDisk !== records) {
+    throw chk.fail('INVALID_METADATA', 'it spans several disks');
+  }
+  if (records > maxEntries) {
+    throw chk.fail('FILE_TOO_LARGE', `it holds ${records} entries, more than ${maxEntries}`);
+  }
+  if (offset + size > end || size < records * CENTRAL_LEN) {
+    throw chk.fail(
+      'INVALID_METADATA',
+      'the central directory does not fit where the end record places it (truncated or crafted)',
+    );
+  }
+  return { offset, size, records, end };
+}
+
+// 3. readDirectory
+async function readDirectory(
+  fh: FileHandle,
+  fileSize: number,
+  bounds: DirectoryBounds,
+  chk: ArchiveChecker,
+): Promise<unzipper.File[]> {
+  let dir: unzipper.CentralDirectory;
+  try {
+    dir = await unzipper.Open.custom({
+      size: () => Promise.resolve(fileSize),
+      stream: (offset: number, length: number) =>
+        Readable.from(readRange(fh, offset, length ? length : fileSize - offset), {
+          objectMode: false,
+        }),
+    });
+  } catch (err) {
+    throw chk.fail(
+      'INVALID_METADATA',
+      `its central directory cannot be read (${messageOf(err)})`,
+      err,
+    );
+  }
+  const files = dir.files;
+  if (
+    dir.numberOfRecords !== bounds.records ||
+    dir.offsetToStartOfCentralDirectory !== bounds.offset ||
+    files.length !== bounds.records
+  ) {
+    throw chk.fail('INVALID_METADATA', 'its end records are ambiguous');
+  }
+  let used = 0;
+  for (const f of files) {
+    if (f.signature !== SIG_CENTRAL) {
+      throw chk.fail('INVALID_METADATA', 'a central directory record has a bad signature');
+    }
+    used += CENTRAL_LEN + f.fileNameLength + f.extraFieldLength + f.fileCommentLength;
+  }
+  if (used !== bounds.size) {
+    throw chk.fail(
+      'INVALID_METADATA',
+      `its central directory is ${bounds.size} bytes but its records fill ${used}`,
+    );
+  }
+  return files;
+}
+
+// 4. checkName
+function checkName(raw: Buffer, chk: ArchiveChecker): string {
+  const bad = (what: string) => chk.entryFail('PATH_ESCAPE', raw, what);
+  if (raw.length === 0) throw bad('has an empty name');
+  if (raw.length > ZIP_LIMITS.maxNameLength) {
+    throw chk.entryFail(
+      'INVALID_METADATA',
+      raw.subarray(0, 64),
+      `has a name of ${raw.length} bytes, more than ${ZIP_LIMITS.maxNameLength}`,
+    );
+  }
+  for (const b of raw) {
+    if (b < 0x20 || b > 0x7e) throw bad('has a control or non-ASCII character in its name');
+  }
+  const name = raw.toString('latin1');
+  if (name.includes('\\')) throw bad('has a backslash in its name');
+  if (name.startsWith('/')) throw bad('has an absolute name');
+  if (/^[A-Za-z]:/.test(name)) throw bad('starts with a drive letter');
+  if (/[:*?"<>|]/.test(name)) throw bad('has a character FAT cannot hold (:*?"<>|)');
+  const segments = (name.endsWith('/') ? name.slice(0, -1) : name).split('/');
+  for (const seg of segments) {
+    if (seg === '..') throw bad('has a `..` segment');
+    if (seg === '.') throw bad('has a `.` segment');
+    if (seg === '') throw bad('has an empty path segment');
+  }
+  return name;
+}
+
+// 5. checkAllowList
+function checkAllowList(name: string, chk: ArchiveChecker): void {
+  const slash = name.indexOf('/');
+  if (slash < 0 || !TOP_LEVEL.has(name.slice(0, slash))) {
+    throw chk.entryFail(
+      'INVALID_METADATA',
+      name,
+      `is outside tuf/, ostree_repo/ and apps/ (docs/bundle-format.md §Tree)`,
+    );
+  }
+}
+
+// 6. checkEntry
+function checkEntry(
+  f: unzipper.File,
+  name: string,
+  chk: ArchiveChecker,
+  opts: Required<ZipBundleOptions>,
+): Entry {
+  const bad = (code: FormatErrorCode, what: string) => chk.entryFail(code, name, what);
+  const isDir = name.endsWith('/');
+  const mode = (f.externalFileAttributes >>> 16) & 0xffff;
+  const type = mode & S_IFMT;
+  if (type === S_IFLNK) throw bad('PATH_ESCAPE', 'is a symbolic link');
+  if (isDir ? type !== 0 && type !== S_IFDIR : type !== 0 && type !== S_IFREG) {
+    throw bad('INVALID_METADATA', `is not a regular file (mode 0${mode.toString(8)})`);
+  }
+  if (!isDir && (type === S_IFDIR || (f.externalFileAttributes & DOS_DIRECTORY) !== 0)) {
+    throw bad('INVALID_METADATA', 'is marked as a directory but its name has no trailing /');
+  }
+  if ((f.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION)) !== 0) {
+    throw bad('INVALID_METADATA', 'is encrypted');
+  }
+  if (f.compressionMethod !== METHOD_STORED && f.compressionMethod !== METHOD_DEFLATED) {
+    throw bad(
+      'INVALID_METADATA',
+      `uses compression method ${f.compressionMethod} (only stored and deflated are read)`,
+    );
+  }
+  if (f.diskNumber !== 0) throw bad('INVALID_METADATA', 'is on another disk');
+  const size: unknown = f.uncompressedSize;
+  const compressedSize: unknown = f.compressedSize;
+  const offset: unknown = f.offsetToLocalFileHeader;
+  if (!isSize(size) || !isSize(compressedSize) || !isSize(offset)) {
+    throw bad(
+      'INVALID_METADATA',
+      'has a size or offset that cannot be read (a ZIP64 field is missing or too large)',
+    );
+  }
+  if (isDir && size !== 0) throw bad('INVALID_METADATA', 'is a directory with content');
+  if (f.compressionMethod === METHOD_STORED && compressedSize !== size) {
+    throw bad(
+      'INVALID_METADATA',
+      `is stored but records ${compressedSize} bytes compressed and ${size} uncompressed`,
+    );
+  }
+  if (f.compressionMethod === METHOD_DEFLATED && compressedSize === 0) {
+    throw bad('INVALID_METADATA', 'is deflated but records no compressed bytes');
+  }
+  const tufFile = tufFileOf(name);
+  const tufCap = tufFile === undefined ? undefined : tufCapFor(tufFile);
+  if (tufCap !== undefined && size > tufCap) {
+    throw bad('FILE_TOO_LARGE', `is ${size} bytes, over the ${tufCap}-byte cap of ${tufFile}`);
+  }
+  if (size > CAPS.layer) {
+    throw bad('FILE_TOO_LARGE', `is ${size} bytes, over the ${CAPS.layer}-byte cap of any entry`);
+  }
+  if (
+    f.compressionMethod === METHOD_DEFLATED &&
+    size > opts.ratioFloor &&
+    size > compressedSize * opts.maxRatio
+  ) {
+    throw bad(
+      'FILE_TOO_LARGE',
+      `expands ${compressedSize} bytes to ${size}, a ratio over ${opts.maxRatio}:1 (a zip bomb)`,
+    );
+  }
+  return {
+    name,
+    size,
+    compressedSize,
+    // A copy: unzipper's buffer is a view that would keep its read chunks alive.
+    rawName: Buffer.from(f.pathBuffer),
+    isDir,
+    method: f.compressionMethod,
+    crc32: f.crc32 >>> 0,
+    offset,
+    limit: 0,
+  };
+}
+
+// 7. checkUnique: names must stay distinct on FAT and exFAT, which ignore case, and no
+// name may be both a file and the directory of another entry.
+function checkUnique(entries: readonly Entry[], chk: ArchiveChecker): void {
+  const files = new Map<string, string>();
+  const dirs = new Map<string, string>();
+  for (const e of entries) {
+    const seen = e.isDir ? dirs : files;
+    const key = (e.isDir ? e.name.slice(0, -1) : e.name).toLowerCase();
+    const prev = seen.get(key);
+    if (prev !== undefined) {
+      throw chk.entryFail(
+        'INVALID_METADATA',
+        e.name,
+        prev === e.name ? 'appears twice' : `differs from ${shown(prev)} only in case`,
+      );
+    }
+    seen.set(key, e.name);
+  }
+  const implied = new Set<string>(dirs.keys());
+  for (const e of entries) {
+    const parts = e.name.toLowerCase().split('/');
+    for (let i = 1; i < parts.length; i++) implied.add(parts.slice(0, i).join('/'));
+  }
+  for (const [key, name] of files) {
+    if (implied.has(key)) {
+      throw chk.entryFail(
+        'INVALID_METADATA',
+        name,
+        'is a file but also the directory of another entry',
+      );
+    }
+  }
+}
+
+// 8. checkExtents: no two entries share bytes (the overlapping-entry zip bomb) and no
+// entry's data runs past the next local header or into the central directory.
+function checkExtents(entries: Entry[], bounds: DirectoryBounds, chk: ArchiveChecker): void {
+  const byOffset = [...entries].sort((a, b) => a.offset - b.offset);
+  for (const [i, e] of byOffset.entries()) {
+    const limit = i + 1 < byOffset.length ? byOffset[i + 1].offset : bounds.offset;
+    if (e.offset + LOCAL_LEN + e.rawName.length + e.compressedSize > limit) {
+      throw chk.entryFail(
+        'INVALID_METADATA',
+        e.name,
+        'has data that runs into the next entry or the central directory (a truncated or overlapping archive)',
+      );
+    }
+    e.limit = limit;
+  }
+}
+
+// 9. checkTotal
+function checkTotal(entries: readonly Entry[], chk: ArchiveChecker, maxTotal: number): void {
+  const total = entries.reduce((sum, e) => sum + e.size, 0);
+  if (total > maxTotal) {
+    throw chk.fail(
+      'FILE_TOO_LARGE',
+      `its entries add up to ${total} bytes, more than the ${maxTotal}-byte limit`,
+    );
+  }
+}
+
+/**
+ * Opens a bundle zip and checks its whole central directory (steps 1 to 9 above) before
+ * returning. Nothing is written.
+ */
+export async function openZipBundle(path: string, opts: ZipBundleOptions = {}): Promise<ZipBundle> {
+  const limits: Required<ZipBundleOptions> = {
+    maxTotalSize: opts.maxTotalSize ?? ZIP_LIMITS.maxTotalSize,
+    maxEntries: opts.maxEntries ?? ZIP_LIMITS.maxEntries,
+    maxRatio: opts.maxRatio ?? ZIP_LIMITS.maxRatio,
+    ratioFloor: opts.ratioFloor ?? ZIP_LIMITS.ratioFloor,
+  };
+  const chk = new ArchiveChecker(path);
+  const { fh, size } = await openArchiveFile(path);
+  try {
+    const bounds = await locateDirectory(fh, size, chk, limits.maxEntries);
+    const files = await readDirectory(fh, size, bounds, chk);
+    const names = files.map((f) => checkName(f.pathBuffer, chk));
+    for (const name of names) checkAllowList(name, chk);
+    const entries = files.map((f, i) => checkEntry(f, names[i], chk, limits));
+    checkUnique(entries, chk);
+    checkExtents(entries, bounds, chk);
+    checkTotal(entries, chk, limits.maxTotalSize);
+    return new ZipBundleImpl(path, fh, entries, chk);
+  } catch (err) {
+    await fh.close();
+    throw err instanceof FormatError ? err : ioError(`cannot read ${path}`, err, path);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading: steps 10 and 11
+
+class ZipBundleImpl implements ZipBundle {
+  private readonly byName = new Map<string, Entry>();
+  private readonly fileList: readonly ZipEntryInfo[];
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    private readonly all: readonly Entry[],
+    private readonly chk: ArchiveChecker,
+  ) {
+    const files = all.filter((e) => !e.isDir);
+    for (const e of files) this.byName.set(e.name, e);
+    this.fileList = Object.freeze(
+      files.map((e) =>
+        Object.freeze({ name: e.name, size: e.size, compressedSize: e.compressedSize }),
+      ),
+    );
+  }
+
+  entries(): readonly ZipEntryInfo[] {
+    return this.fileList;
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) {
+      throw new FormatError('INVALID_ARGUMENT', `${this.path} was closed`, { file: this.path });
+    }
+  }
+
+  private entry(name: string): Entry {
+    this.assertOpen();
+    const e = this.byName.get(name);
+    if (e === undefined) {
+      throw new FormatError('FILE_MISSING', `${basename(this.path)} holds no entry \`${name}\``, {
+        file: name,
+      });
+    }
+    return e;
+  }
+
+  // 10. checkLocalHeader
+  private async dataStart(e: Entry): Promise<number> {
+    const bad = (what: string) =>
+      this.chk.entryFail('INVALID_METADATA', e.name, `has a local header that ${what}`);
+    // One read for the header and the name it should hold.
+    const head = await readAt(this.fh, e.offset, LOCAL_LEN + e.rawName.length);
+    if (head.length < LOCAL_LEN || head.readUInt32LE(0) !== SIG_LOCAL) {
+      throw bad('is missing');
+    }
+    const flags = head.readUInt16LE(6);
+    const nameLen = head.readUInt16LE(26);
+    const extraLen = head.readUInt16LE(28);
+    if ((flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION)) !== 0) throw bad('marks it encrypted');
+    if (head.readUInt16LE(8) !== e.method) throw bad('names another compression method');
+    const localName = head.subarray(LOCAL_LEN, LOCAL_LEN + nameLen);
+    if (nameLen !== e.rawName.length || !localName.equals(e.rawName)) {
+      throw bad(`names it ${shown(localName)}`);
+    }
+    if ((flags & FLAG_DATA_DESCRIPTOR) === 0) {
+      const crc = head.readUInt32LE(14);
+      const csize = head.readUInt32LE(18);
+      const usize = head.readUInt32LE(22);
+      if (crc !== e.crc32) throw bad('records another CRC-32');
+      if (
+        (csize !== 0xffffffff && csize !== e.compressedSize) ||
+        (usize !== 0xffffffff && usize !== e.size)
+      ) {
+        throw bad('records other sizes');
+      }
+    }
+    const start = e.offset + LOCAL_LEN + nameLen + extraLen;
+    if (start + e.compressedSize > e.limit) {
+      throw bad('pushes its data into the next entry or the central directory');
+    }
+    return start;
+  }
+
+  // 11. entryChunks: the entry's bytes, counted against its recorded size and CRC-checked.
+  private async *chunks(e: Entry): AsyncGenerator<Buffer> {
+    const start = await this.dataStart(e);
+    const raw = Readable.from(readRange(this.fh, start, e.compressedSize), { objectMode: false });
+    const source =
+      e.method === METHOD_DEFLATED ? pipeline(raw, zlib.createInflateRaw(), () => undefined) : raw;
+    let count = 0;
+    let crc = 0;
+    try {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        count += chunk.length;
+        if (count > e.size) {
+          throw this.chk.entryFail(
+            'FILE_TOO_LARGE',
+            e.name,
+            `inflates past its recorded ${e.size} bytes (a zip bomb or a corrupt archive)`,
+          );
+        }
+        crc = crc32(chunk, crc);
+        yield chunk;
+      }
+    } catch (err) {
+      if (err instanceof FormatError) throw err;
+      if (/^(Z_|ERR_ZLIB)/.test(errnoOf(err) ?? '')) {
+        throw this.chk.entryFail(
+          'CONTENT_INVALID',
+          e.name,
+          `is not valid deflate data (${messageOf(err)})`,
+        );
+      }
+      throw ioError(`cannot read ${e.name} from ${this.path}`, err, this.path);
+    } finally {
+      raw.destroy();
+    }
+    if (count !== e.size) {
+      throw this.chk.entryFail(
+        'CONTENT_INVALID',
+        e.name,
+        `holds ${count} bytes but its directory records ${e.size} (truncated or corrupt)`,
+      );
+    }
+    if (crc >>> 0 !== e.crc32) {
+      throw this.chk.entryFail('CONTENT_INVALID', e.name, 'fails its CRC-32 check (corrupt data)');
+    }
+  }
+
+  async readSmall(name: string, cap: number): Promise<Buffer> {
+    const e = this.entry(name);
+    if (e.size > cap) {
+      throw new FormatError(
+        'FILE_TOO_LARGE',
+        `${name} is ${e.size} bytes, over the ${cap}-byte cap`,
+        { file: name },
+      );
+    }
+    const parts: Buffer[] = [];
+    for await (const chunk of this.chunks(e)) parts.push(chunk);
+    return Buffer.concat(parts, e.size);
+  }
+
+  async readTufFiles(): Promise<Map<string, Buffer>> {
+    this.assertOpen();
+    const files = new Map<string, Buffer>();
+    const prefix = `${BUNDLE_DIRS.tuf}/`;
+    if (!this.all.some((e) => e.name.startsWith(prefix))) {
+      throw new FormatError(
+        'TUF_MISSING',
+        `TUF metadata not found: ${basename(this.path)} holds no tuf/ entries; is this a bundle zip?`,
+        { file: this.path },
+      );
+    }
+    let roots = 0;
+    for (const e of this.all) {
+      const file = e.isDir ? undefined : tufFileOf(e.name);
+      const cap = file === undefined ? undefined : tufCapFor(file);
+      if (file === undefined || cap === undefined) continue;
+      if (ROOT_FILE_RE.test(file) && ++roots > CAPS.rootChainLength) {
+        throw new FormatError(
+          'ROOT_CHAIN_BROKEN',
+          `tuf/ holds more than ${CAPS.rootChainLength} roots`,
+          { file: this.path },
+        );
+      }
+      files.set(file, await this.readSmall(e.name, cap));
+    }
+    return files;
+  }
+
+  async copyEntryTo(
+    name: string,
+    destPath: string,
+    opts: CopyEntryOptions,
+  ): Promise<{ sha256: string; size: number }> {
+    const e = this.entry(name);
+    if (opts.expectSha256 !== undefined && !SHA256_HEX_RE.test(opts.expectSha256)) {
+      throw new FormatError('INVALID_ARGUMENT', `not a sha256 digest: ${opts.expectSha256}`);
+    }
+    const root = resolve(opts.stagingRoot);
+    const dest = resolve(destPath);
+    const rel = relative(root, dest);
+    if (rel === '' || rel.split(sep)[0] === '..' || isAbsolute(rel)) {
+      throw new FormatError(
+        'PATH_ESCAPE',
+        `refusing to write ${name} to ${dest}: it is not inside the staging directory ${root}`,
+        { file: dest },
+      );
+    }
+    await requireDirectory(root, 'the staging directory');
+    if (opts.expectSize !== undefined && opts.expectSize !== e.size) {
+      throw new FormatError(
+        'CONTENT_INVALID',
+        `${name} is ${e.size} bytes in ${basename(this.path)} but the signed metadata says ${opts.expectSize}; the bundle is corrupt or was tampered with; do not use it`,
+        { file: name },
+      );
+    }
+    const createdDirs: string[] = [];
+    const tmp = `${dest}.tmp-${randomBytes(6).toString('hex')}`;
+    let out: FileHandle | undefined;
+    try {
+      await ensureDirsUnder(root, relative(root, dirname(dest)).split(sep).join('/'), createdDirs);
+      out = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o644).catch(
+        (err: unknown) => {
+          throw ioError(`cannot create ${tmp}`, err, tmp);
+        },
+      );
+      const hash = createHash('sha256');
+      let done = 0;
+      for await (const chunk of this.chunks(e)) {
+        // entryChunks stops at the recorded size, which equals expectSize when given.
+        done += chunk.length;
+        hash.update(chunk);
+        await writeAll(out, chunk).catch((err: unknown) => {
+          throw ioError(`cannot write ${tmp}`, err, tmp);
+        });
+        opts.onProgress?.({ name, done, total: e.size });
+      }
+      const sha256 = hash.digest('hex');
+      if (opts.expectSha256 !== undefined && sha256 !== opts.expectSha256) {
+        throw new FormatError(
+          'CONTENT_INVALID',
+          `${name} in ${basename(this.path)} has sha256 ${sha256}, not the signed ${opts.expectSha256}; the bundle is corrupt or was tampered with; do not use it`,
+          { file: name },
+        );
+      }
+      try {
+        await out.sync();
+        await out.close();
+        out = undefined;
+        await rename(tmp, dest);
+        await fsyncDir(dirname(dest));
+      } catch (err) {
+        throw ioError(`cannot store ${dest}`, err, dest);
+      }
+      if (done === 0) opts.onProgress?.({ name, done, total: e.size });
+      return { sha256, size: done };
+    } catch (err) {
+      if (out !== undefined) await out.close().catch(() => undefined);
+      await undo([tmp], createdDirs);
+      throw err;
+    }
+  }
+
+  async extractPrefix(
+    prefix: string,
+    stagingDir: string,
+    opts: ExtractPrefixOptions = {},
+  ): Promise<number> {
+    this.assertOpen();
+    if (!prefix.endsWith('/') || prefix.startsWith('/') || prefix.split('/').includes('..')) {
+      throw new FormatError(
+        'INVALID_ARGUMENT',
+        `prefix must be a relative directory name ending in /, like ostree_repo/ (got ${prefix})`,
+      );
+    }
+    const root = resolve(stagingDir);
+    await requireDirectory(root, 'the staging directory');
+    // In archive order, so that the media is read front to back.
+    const selected = this.all
+      .filter((e) => e.name.startsWith(prefix) && e.name !== prefix)
+      .sort((a, b) => a.offset - b.offset);
+    const total = selected.reduce((sum, e) => sum + e.size, 0);
+    const run: ExtractRun = {
+      root,
+      prefix,
+      total,
+      done: 0,
+      written: 0,
+      createdFiles: [],
+      createdDirs: [],
+      knownDirs: new Set<string>(),
+      onProgress: opts.onProgress,
+    };
+    // A few entries in flight: each one is a handful of small file system calls.
+    let failure: { err: unknown } | undefined;
+    let next = 0;
+    const worker = async () => {
+      while (failure === undefined && next < selected.length) {
+        const e = selected[next++];
+        try {
+          await this.extractOne(e, run);
+        } catch (err) {
+          failure ??= { err };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: EXTRACT_CONCURRENCY }, worker));
+    if (failure !== undefined) {
+      await undo(run.createdFiles, run.createdDirs);
+      throw failure.err;
+    }
+    return run.written;
+  }
+
+  private async extractOne(e: Entry, run: ExtractRun): Promise<void> {
+    const rel = e.name.slice(run.prefix.length);
+    if (e.isDir) {
+      await ensureDirsUnder(run.root, rel, run.createdDirs, run.knownDirs);
+      return;
+    }
+    const slash = rel.lastIndexOf('/');
+    if (slash > 0) {
+      await ensureDirsUnder(run.root, rel.slice(0, slash), run.createdDirs, run.knownDirs);
+    }
+    const dest = join(run.root, rel);
+    let out: FileHandle;
+    try {
+      out = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o644);
+    } catch (err) {
+      const existing = await lstat(dest).catch(() => undefined);
+      if (existing?.isSymbolicLink()) {
+        throw new FormatError(
+          'PATH_ESCAPE',
+          `${dest} is a symbolic link; refusing to write through it (use an empty staging directory)`,
+          { file: dest },
+        );
+      }
+      throw ioError(
+        `cannot create ${dest}${errnoOf(err) === 'EEXIST' ? ' (use an empty staging directory)' : ''}`,
+        err,
+        dest,
+      );
+    }
+    run.createdFiles.push(dest);
+    try {
+      for await (const chunk of this.chunks(e)) {
+        await writeAll(out, chunk).catch((err: unknown) => {
+          throw ioError(`cannot write ${dest}`, err, dest);
+        });
+        run.done += chunk.length;
+        run.onProgress?.({ name: e.name, done: run.done, total: run.total });
+      }
+    } finally {
+      await out.close();
+    }
+    run.written++;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close();
+  }
+}

@@ -1,0 +1,892 @@
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32, deflateRawSync } from 'node:zlib';
+import { FormatError, type FormatErrorCode } from '../../src/errors.js';
+import { CAPS } from '../../src/layout.js';
+import { openZipBundle, type ZipBundle, type ZipBundleOptions } from '../../src/zip-source.js';
+
+// ---------------------------------------------------------------------------------------
+// A small zip writer (PKWARE APPNOTE 6.3), able to write what bundlectl pack never would.
+
+interface ZipItem {
+  name: string | Buffer;
+  data?: Buffer | string;
+  /** 0 stored, 8 deflated (default), anything else as given. */
+  method?: number;
+  /** Unix mode with its file type; default a regular file (or a directory for `x/`). */
+  mode?: number;
+  flags?: number;
+  /** Recorded CRC-32, size and compressed size, when they should lie. */
+  crc?: number;
+  size?: number;
+  compressedSize?: number;
+  /** Data bytes as written, instead of the (deflated) data. */
+  payload?: Buffer;
+  /** Name in the local header, when it should differ from the central directory's. */
+  localName?: string;
+  /** Write sizes and CRC in a data descriptor after the data (what streaming writers do). */
+  descriptor?: boolean;
+  /** The data is this many bytes of hole (a sparse file; nothing is written). */
+  hole?: number;
+  /** The central directory record points at the local header of this earlier item. */
+  sameOffsetAs?: number;
+  /** Mark the sizes as ZIP64 in the central directory but leave out the ZIP64 extra field. */
+  dropZip64Extra?: boolean;
+}
+
+interface Part {
+  pos: number;
+  buf: Buffer;
+}
+
+const U32 = 0xffffffff;
+
+function u16(v: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return b;
+}
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+}
+function u64(v: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(v));
+  return b;
+}
+
+function layoutZip(items: readonly ZipItem[]): { parts: Part[]; length: number } {
+  const parts: Part[] = [];
+  const central: Buffer[] = [];
+  const offsets: number[] = [];
+  let pos = 0;
+  const put = (buf: Buffer) => {
+    parts.push({ pos, buf });
+    pos += buf.length;
+  };
+  let zip64 = false;
+  for (const item of items) {
+    const name = typeof item.name === 'string' ? Buffer.from(item.name, 'latin1') : item.name;
+    const isDir = name.at(-1) === 0x2f;
+    const data =
+      typeof item.data === 'string' ? Buffer.from(item.data) : (item.data ?? Buffer.alloc(0));
+    const method = item.method ?? 8;
+    const payload = item.payload ?? (method === 8 ? deflateRawSync(data) : data);
+    const crc = item.crc ?? crc32(data);
+    const size = item.size ?? item.hole ?? data.length;
+    const csize = item.compressedSize ?? item.hole ?? payload.length;
+    const flags = (item.flags ?? 0) | (item.descriptor ? 0x08 : 0);
+    const offset = item.sameOffsetAs === undefined ? pos : offsets[item.sameOffsetAs];
+    offsets.push(offset);
+    const bigSizes = size >= U32 || csize >= U32;
+    const bigOffset = offset >= U32;
+    zip64 ||= bigSizes || bigOffset;
+
+    if (item.sameOffsetAs === undefined) {
+      const localName = item.localName === undefined ? name : Buffer.from(item.localName, 'latin1');
+      const localExtra = bigSizes
+        ? Buffer.concat([u16(1), u16(16), u64(size), u64(csize)])
+        : Buffer.alloc(0);
+      put(
+        Buffer.concat([
+          u32(0x04034b50),
+          u16(45),
+          u16(flags),
+          u16(method),
+          u16(0),
+          u16(0x21),
+          u32(item.descriptor ? 0 : crc),
+          u32(item.descriptor ? 0 : bigSizes ? U32 : csize),
+          u32(item.descriptor ? 0 : bigSizes ? U32 : size),
+          u16(localName.length),
+          u16(localExtra.length),
+          localName,
+          localExtra,
+        ]),
+      );
+      if (item.hole !== undefined) pos += item.hole;
+      else put(payload);
+      if (item.descriptor) put(Buffer.concat([u32(0x08074b50), u32(crc), u32(csize), u32(size)]));
+    }
+
+    const extra = [
+      ...(bigSizes ? [u64(size), u64(csize)] : []),
+      ...(bigOffset ? [u64(offset)] : []),
+    ];
+    const extraField =
+      extra.length === 0 || item.dropZip64Extra
+        ? Buffer.alloc(0)
+        : Buffer.concat([u16(1), u16(extra.length * 8), ...extra]);
+    const mode = item.mode ?? (isDir ? 0o40755 : 0o100644);
+    central.push(
+      Buffer.concat([
+        u32(0x02014b50),
+        u16((3 << 8) | 45),
+        u16(45),
+        u16(flags),
+        u16(method),
+        u16(0),
+        u16(0x21),
+        u32(crc),
+        u32(bigSizes ? U32 : csize),
+        u32(bigSizes ? U32 : size),
+        u16(name.length),
+        u16(extraField.length),
+        u16(0),
+        u16(0),
+        u16(0),
+        u32(((mode << 16) | (isDir ? 0x10 : 0)) >>> 0),
+        u32(bigOffset ? U32 : offset),
+        name,
+        extraField,
+      ]),
+    );
+  }
+  const cdStart = pos;
+  const cd = Buffer.concat(central);
+  put(cd);
+  if (zip64 || cdStart >= U32) {
+    const recordAt = pos;
+    put(
+      Buffer.concat([
+        u32(0x06064b50),
+        u64(44),
+        u16(45),
+        u16(45),
+        u32(0),
+        u32(0),
+        u64(items.length),
+        u64(items.length),
+        u64(cd.length),
+        u64(cdStart),
+      ]),
+    );
+    put(Buffer.concat([u32(0x07064b50), u32(0), u64(recordAt), u32(1)]));
+    put(
+      Buffer.concat([
+        u32(0x06054b50),
+        u16(0),
+        u16(0),
+        u16(0xffff),
+        u16(0xffff),
+        u32(U32),
+        u32(U32),
+        u16(0),
+      ]),
+    );
+  } else {
+    put(
+      Buffer.concat([
+        u32(0x06054b50),
+        u16(0),
+        u16(0),
+        u16(items.length),
+        u16(items.length),
+        u32(cd.length),
+        u32(cdStart),
+        u16(0),
+      ]),
+    );
+  }
+  return { parts, length: pos };
+}
+
+function zipBytes(items: readonly ZipItem[]): Buffer {
+  const { parts, length } = layoutZip(items);
+  const out = Buffer.alloc(length);
+  for (const p of parts) p.buf.copy(out, p.pos);
+  return out;
+}
+
+/** Writes the archive as a sparse file: holes cost no disk space. */
+async function writeSparseZip(path: string, items: readonly ZipItem[]): Promise<void> {
+  const { parts, length } = layoutZip(items);
+  const fh = await open(path, 'w');
+  try {
+    for (const p of parts) await fh.write(p.buf, 0, p.buf.length, p.pos);
+    await fh.truncate(length);
+  } finally {
+    await fh.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+const json = (v: unknown) => Buffer.from(JSON.stringify({ signatures: [], signed: v }));
+const TUF = {
+  '1.root.json': json({ _type: 'root', version: 1 }),
+  '2.root.json': json({ _type: 'root', version: 2 }),
+  'timestamp.json': json({ _type: 'timestamp', version: 7 }),
+  'snapshot.json': json({ _type: 'snapshot', version: 7 }),
+  'targets.json': json({ _type: 'targets', version: 7, pad: 'x'.repeat(4000) }),
+  'bundle-targets.json': json({ _type: 'bundle-targets', version: 1 }),
+};
+const LAYER = randomBytes(300 * KiB); // looks compressed: stored
+const LAYER_HEX = sha(LAYER);
+const MANIFEST = Buffer.from(
+  JSON.stringify({ schemaVersion: 2, layers: [], pad: 'y'.repeat(9000) }),
+);
+const MANIFEST_HEX = sha(MANIFEST);
+const COMMIT = randomBytes(400);
+const FILEZ = randomBytes(70 * KiB);
+const OBJ_COMMIT = `ostree_repo/objects/${sha(COMMIT).slice(0, 2)}/${sha(COMMIT).slice(2)}.commit`;
+const OBJ_FILEZ = `ostree_repo/objects/${sha(FILEZ).slice(0, 2)}/${sha(FILEZ).slice(2)}.filez`;
+const REPO_CONFIG = '[core]\nrepo_version=1\nmode=archive-z2\n';
+
+function validItems(): ZipItem[] {
+  return [
+    { name: 'tuf/', method: 0 },
+    ...Object.entries(TUF).map(([n, data], i) => ({
+      name: `tuf/${n}`,
+      data,
+      method: i % 2 === 0 ? 8 : 0,
+    })),
+    { name: 'tuf/notes.txt', data: 'not read' },
+    { name: 'ostree_repo/config', data: REPO_CONFIG },
+    { name: OBJ_COMMIT, data: COMMIT, descriptor: true },
+    { name: OBJ_FILEZ, data: FILEZ, method: 0 },
+    { name: 'ostree_repo/refs/heads/', method: 0 },
+    { name: 'ostree_repo/empty-stored', data: '', method: 0 },
+    { name: 'ostree_repo/empty-deflated', data: '', method: 8 },
+    { name: `apps/blobs/sha256/${LAYER_HEX}`, data: LAYER, method: 0 },
+    { name: `apps/blobs/sha256/${MANIFEST_HEX}`, data: MANIFEST, method: 8 },
+    {
+      name: `apps/apps/shellhttpd/${MANIFEST_HEX}/uri`,
+      data: `h/f/shellhttpd@sha256:${MANIFEST_HEX}`,
+    },
+  ];
+}
+
+interface Work {
+  dir: string;
+  zip: string;
+  staging: string;
+}
+
+async function makeWork(bytes?: Buffer): Promise<Work> {
+  const dir = await mkdtemp(join(tmpdir(), 'zip-source-test-'));
+  const zip = join(dir, 'bundle.zip');
+  const staging = join(dir, 'staging');
+  await mkdir(staging);
+  if (bytes !== undefined) await writeFile(zip, bytes);
+  return { dir, zip, staging };
+}
+
+/** The staging directory is empty and nothing appeared next to it. */
+async function expectNothingWritten(w: Work): Promise<void> {
+  expect(await readdir(w.staging)).to.deep.equal([]);
+  expect((await readdir(w.dir)).sort()).to.deep.equal(['bundle.zip', 'staging']);
+}
+
+async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  return expect.fail('expected the promise to reject');
+}
+
+async function expectCode(p: Promise<unknown>, code: FormatErrorCode): Promise<FormatError> {
+  const err = await rejectionOf(p);
+  expect(err, String(err)).to.be.instanceOf(FormatError);
+  expect((err as FormatError).code, (err as FormatError).message).to.equal(code);
+  return err as FormatError;
+}
+
+const stale: string[] = [];
+afterEach(async () => {
+  for (const d of stale.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+async function workWith(items: readonly ZipItem[] | Buffer): Promise<Work> {
+  const w = await makeWork(Buffer.isBuffer(items) ? items : zipBytes(items));
+  stale.push(w.dir);
+  return w;
+}
+
+// ---------------------------------------------------------------------------------------
+
+describe('zip-source', () => {
+  describe('openZipBundle on a bundle zip of stored and deflated entries', () => {
+    let w: Work;
+    let zip: ZipBundle;
+
+    beforeEach(async () => {
+      w = await workWith(validItems());
+      zip = await openZipBundle(w.zip);
+    });
+    afterEach(() => zip.close());
+
+    it('lists every file entry with its sizes and no directory entry', () => {
+      const names = zip.entries().map((e) => e.name);
+      expect(names).to.include(OBJ_FILEZ).and.not.include('tuf/');
+      expect(names).to.have.length(validItems().length - 2);
+      const layer = zip.entries().find((e) => e.name.endsWith(LAYER_HEX));
+      expect(layer).to.deep.equal({
+        name: `apps/blobs/sha256/${LAYER_HEX}`,
+        size: LAYER.length,
+        compressedSize: LAYER.length,
+      });
+      expect(zip.has(OBJ_COMMIT)).to.equal(true);
+      expect(zip.has('tuf')).to.equal(false);
+    });
+
+    it('reads the allow-listed tuf files, byte for byte, and nothing else of tuf/', async () => {
+      const files = await zip.readTufFiles();
+      expect([...files.keys()].sort()).to.deep.equal(Object.keys(TUF).sort());
+      for (const [n, data] of Object.entries(TUF)) expect(files.get(n)).to.deep.equal(data);
+    });
+
+    it('reads a small entry written with a data descriptor', async () => {
+      expect(await zip.readSmall(OBJ_COMMIT, 1024)).to.deep.equal(COMMIT);
+    });
+
+    it('reads empty entries, stored and deflated', async () => {
+      expect(await zip.readSmall('ostree_repo/empty-stored', 0)).to.have.length(0);
+      expect(await zip.readSmall('ostree_repo/empty-deflated', 0)).to.have.length(0);
+    });
+
+    it('refuses to read an entry recorded larger than the cap, with FILE_TOO_LARGE', async () => {
+      await expectCode(zip.readSmall(`apps/blobs/sha256/${MANIFEST_HEX}`, 100), 'FILE_TOO_LARGE');
+    });
+
+    it('refuses a name it does not hold, with FILE_MISSING', async () => {
+      await expectCode(zip.readSmall('tuf/missing.json', 100), 'FILE_MISSING');
+    });
+
+    it('copies a stored blob with its sha256 checked, creating the directories and leaving no temp file', async () => {
+      const dest = join(w.staging, 'blobs', 'sha256', LAYER_HEX);
+      const seen: number[] = [];
+      const res = await zip.copyEntryTo(`apps/blobs/sha256/${LAYER_HEX}`, dest, {
+        stagingRoot: w.staging,
+        expectSha256: LAYER_HEX,
+        expectSize: LAYER.length,
+        onProgress: (p) => seen.push(p.done),
+      });
+      expect(res).to.deep.equal({ sha256: LAYER_HEX, size: LAYER.length });
+      expect(await readFile(dest)).to.deep.equal(LAYER);
+      expect(await readdir(join(w.staging, 'blobs', 'sha256'))).to.deep.equal([LAYER_HEX]);
+      expect(seen.at(-1)).to.equal(LAYER.length);
+    });
+
+    it('copies a deflated blob with its sha256 checked', async () => {
+      const dest = join(w.staging, MANIFEST_HEX);
+      const res = await zip.copyEntryTo(`apps/blobs/sha256/${MANIFEST_HEX}`, dest, {
+        stagingRoot: w.staging,
+        expectSha256: MANIFEST_HEX,
+      });
+      expect(res.size).to.equal(MANIFEST.length);
+      expect(await readFile(dest)).to.deep.equal(MANIFEST);
+    });
+
+    it('replaces an existing destination atomically', async () => {
+      const dest = join(w.staging, MANIFEST_HEX);
+      await writeFile(dest, 'old');
+      await zip.copyEntryTo(`apps/blobs/sha256/${MANIFEST_HEX}`, dest, { stagingRoot: w.staging });
+      expect(await readFile(dest)).to.deep.equal(MANIFEST);
+    });
+
+    it('extracts ostree_repo/ into the staging directory without the prefix', async () => {
+      let last = { done: 0, total: -1 };
+      const n = await zip.extractPrefix('ostree_repo/', w.staging, {
+        onProgress: (p) => (last = p),
+      });
+      expect(n).to.equal(5);
+      expect(await readFile(join(w.staging, 'config'), 'utf8')).to.equal(REPO_CONFIG);
+      const rel = (p: string) => join(w.staging, p.slice('ostree_repo/'.length));
+      expect(await readFile(rel(OBJ_COMMIT))).to.deep.equal(COMMIT);
+      expect(await readFile(rel(OBJ_FILEZ))).to.deep.equal(FILEZ);
+      expect((await stat(join(w.staging, 'refs', 'heads'))).isDirectory()).to.equal(true);
+      expect(last.done).to.equal(last.total);
+      expect(last.total).to.equal(REPO_CONFIG.length + COMMIT.length + FILEZ.length);
+    });
+
+    it('refuses every read after close', async () => {
+      await zip.close();
+      await expectCode(zip.readTufFiles(), 'INVALID_ARGUMENT');
+      await expectCode(zip.readSmall(OBJ_COMMIT, 1024), 'INVALID_ARGUMENT');
+    });
+  });
+
+  describe('openZipBundle on a hostile archive', () => {
+    const ts = { name: 'tuf/timestamp.json', data: TUF['timestamp.json'] };
+    const blob = (data: Buffer | string): ZipItem => ({
+      name: `apps/blobs/sha256/${sha(data)}`,
+      data,
+    });
+    const valid = () => zipBytes([ts, blob('a'), blob('b')]);
+    const cases: {
+      title: string;
+      items?: ZipItem[];
+      bytes?: () => Buffer;
+      opts?: ZipBundleOptions;
+      code: FormatErrorCode;
+    }[] = [
+      {
+        title: 'an entry named ../evil',
+        items: [ts, { name: '../evil', data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'an absolute entry name',
+        items: [ts, { name: '/tuf/x.json', data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'an entry named tuf/../../x',
+        items: [ts, { name: 'tuf/../../x', data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'an entry named tuf/./x',
+        items: [ts, { name: 'tuf/./x', data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'a name with backslashes',
+        items: [ts, { name: 'tuf\\..\\..\\evil', data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'a name with a drive letter',
+        items: [ts, { name: 'C:/evil', data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'a name with a NUL byte',
+        items: [ts, { name: 'tuf/x\0.json', data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'a name with a newline',
+        items: [ts, { name: 'tuf/x\n.json', data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'a non-ASCII name',
+        items: [ts, { name: Buffer.from('apps/caf\u00e9', 'utf8'), data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'an empty path segment',
+        items: [ts, { name: 'apps//x', data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'a symbolic link entry',
+        items: [ts, { name: 'apps/blobs/link', data: '../../../etc', mode: 0o120777, method: 0 }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'a FIFO entry',
+        items: [ts, { name: 'apps/fifo', data: '', mode: 0o010644, method: 0 }],
+        code: 'INVALID_METADATA',
+      },
+      { title: 'duplicate names', items: [ts, blob('a'), blob('a')], code: 'INVALID_METADATA' },
+      {
+        title: 'names that differ only in case',
+        items: [ts, { name: 'tuf/Timestamp.json', data: 'x' }],
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'a name that is both a file and a directory',
+        items: [ts, { name: 'apps/x', data: 'x' }, { name: 'apps/X/y', data: 'y' }],
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'a file at the top level',
+        items: [ts, { name: 'README.txt', data: 'x' }],
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'a directory outside the allow-list',
+        items: [ts, { name: 'etc/passwd', data: 'x' }],
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'an encrypted entry',
+        items: [ts, { ...blob('a'), flags: 0x01 }],
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'an unsupported compression method',
+        items: [ts, { ...blob('a'), method: 12 }],
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'a stored entry whose sizes disagree',
+        items: [ts, { ...blob('abc'), method: 0, size: 2 }],
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'an entry whose data is shorter than its header says',
+        items: [{ ...ts, method: 0, size: 900, compressedSize: 900 }, blob('a')],
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'two entries sharing their data (overlapping zip bomb)',
+        items: [ts, blob('a'), { name: 'apps/other', data: 'a', sameOffsetAs: 1 }],
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'a file cut short (no end of central directory)',
+        bytes: () => valid().subarray(0, valid().length - 10),
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'a file cut in half',
+        bytes: () => valid().subarray(0, Math.floor(valid().length / 2)),
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'a second end of central directory record in the tail',
+        items: [
+          ts,
+          {
+            name: Buffer.concat([
+              Buffer.from('apps/'),
+              Buffer.from('PK\x05\x06'),
+              Buffer.alloc(18),
+            ]),
+          },
+        ],
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'ZIP64 sizes without their ZIP64 extra field',
+        items: [
+          ts,
+          {
+            name: 'apps/big',
+            method: 0,
+            size: 5 * GiB,
+            compressedSize: 5 * GiB,
+            dropZip64Extra: true,
+          },
+        ],
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'a file that is not a zip',
+        bytes: () => randomBytes(4000),
+        code: 'INVALID_METADATA',
+      },
+      {
+        title: 'a tuf file above its cap',
+        items: [{ name: 'tuf/timestamp.json', data: randomBytes(CAPS.timestamp + 1), method: 0 }],
+        code: 'FILE_TOO_LARGE',
+      },
+      {
+        title: 'an entry recorded above the 16 GiB cap of any entry (ZIP64 sizes)',
+        items: [
+          ts,
+          { name: 'apps/blobs/huge', method: 0, size: 17 * GiB, compressedSize: 17 * GiB },
+        ],
+        code: 'FILE_TOO_LARGE',
+      },
+      {
+        title: 'entries adding up to more than the total limit',
+        items: [ts, blob(randomBytes(3000)), blob(randomBytes(3000))],
+        opts: { maxTotalSize: 5000 },
+        code: 'FILE_TOO_LARGE',
+      },
+      {
+        title: 'more entries than the limit',
+        items: [ts, blob('a'), blob('b')],
+        opts: { maxEntries: 2 },
+        code: 'FILE_TOO_LARGE',
+      },
+    ];
+
+    for (const c of cases) {
+      it(`refuses ${c.title} with ${c.code} and writes nothing`, async () => {
+        const w = await workWith(c.bytes ? c.bytes() : zipBytes(c.items ?? []));
+        await expectCode(openZipBundle(w.zip, c.opts), c.code);
+        await expectNothingWritten(w);
+      });
+    }
+
+    it('refuses a deflate bomb (50 MiB of zeros) with FILE_TOO_LARGE before inflating it', async function () {
+      this.timeout(20_000);
+      const zeros = Buffer.alloc(50 * MiB);
+      const w = await workWith([ts, { name: 'apps/blobs/sha256/bomb', data: zeros }]);
+      const err = await expectCode(openZipBundle(w.zip), 'FILE_TOO_LARGE');
+      expect(err.message).to.match(/apps\/blobs\/sha256\/bomb.*ratio.*do not use it/);
+      await expectNothingWritten(w);
+    });
+
+    it('accepts a highly compressible entry of up to 1 MiB, below the ratio floor', async () => {
+      const zeros = Buffer.alloc(1 * MiB);
+      const w = await workWith([ts, { name: 'apps/zeros', data: zeros }]);
+      const zip = await openZipBundle(w.zip);
+      try {
+        expect(await zip.readSmall('apps/zeros', MiB)).to.deep.equal(zeros);
+      } finally {
+        await zip.close();
+      }
+    });
+
+    it('names the entry and what to do in its message', async () => {
+      const w = await workWith([ts, { name: '../evil', data: 'x' }]);
+      const err = await expectCode(openZipBundle(w.zip), 'PATH_ESCAPE');
+      expect(err.message).to.equal(
+        'bundle.zip: entry `../evil` has a `..` segment; the archive is not a bundle made by bundlectl pack; do not use it',
+      );
+    });
+  });
+
+  describe('reading an entry whose data disagrees with the central directory', () => {
+    const name = `apps/blobs/sha256/${LAYER_HEX}`;
+    const dest = (w: Work) => join(w.staging, 'blobs', LAYER_HEX);
+
+    /** The valid bundle with one byte of the stored layer's data flipped. */
+    function flippedLayer(): Buffer {
+      const bytes = zipBytes(validItems());
+      const at = bytes.indexOf(LAYER.subarray(0, 64));
+      bytes[at + 1000] ^= 0xff;
+      return bytes;
+    }
+
+    it('refuses a CRC mismatch in stored data with CONTENT_INVALID', async () => {
+      const w = await workWith(flippedLayer());
+      const zip = await openZipBundle(w.zip);
+      try {
+        await expectCode(zip.readSmall(name, CAPS.layer), 'CONTENT_INVALID');
+        await expectCode(
+          zip.copyEntryTo(name, dest(w), { stagingRoot: w.staging }),
+          'CONTENT_INVALID',
+        );
+        await expectNothingWritten(w);
+      } finally {
+        await zip.close();
+      }
+    });
+
+    it('removes what extractPrefix wrote when a later entry fails its CRC check', async () => {
+      const bytes = zipBytes(validItems());
+      const at = bytes.indexOf(FILEZ.subarray(0, 64));
+      bytes[at + 5] ^= 0x01;
+      const w = await workWith(bytes);
+      const zip = await openZipBundle(w.zip);
+      try {
+        await expectCode(zip.extractPrefix('ostree_repo/', w.staging), 'CONTENT_INVALID');
+        await expectNothingWritten(w);
+      } finally {
+        await zip.close();
+      }
+    });
+
+    it('refuses corrupt deflate data with CONTENT_INVALID', async () => {
+      const payload = deflateRawSync(MANIFEST);
+      payload.fill(0xff, 4, 40);
+      const w = await workWith([{ name: 'apps/m', data: MANIFEST, payload }]);
+      const zip = await openZipBundle(w.zip);
+      try {
+        await expectCode(zip.readSmall('apps/m', CAPS.appManifest), 'CONTENT_INVALID');
+      } finally {
+        await zip.close();
+      }
+    });
+
+    it('stops a deflated entry that inflates past its recorded size, with FILE_TOO_LARGE', async function () {
+      this.timeout(20_000);
+      const zeros = Buffer.alloc(50 * MiB);
+      const w = await workWith([{ name: 'apps/blobs/liar', data: zeros, size: 1000 }]);
+      const zip = await openZipBundle(w.zip);
+      try {
+        await expectCode(zip.readSmall('apps/blobs/liar', 2000), 'FILE_TOO_LARGE');
+        await expectCode(
+          zip.copyEntryTo('apps/blobs/liar', join(w.staging, 'liar'), { stagingRoot: w.staging }),
+          'FILE_TOO_LARGE',
+        );
+        await expectNothingWritten(w);
+      } finally {
+        await zip.close();
+      }
+    });
+
+    it('refuses an entry that inflates to less than its recorded size, with CONTENT_INVALID', async () => {
+      const w = await workWith([{ name: 'apps/short', data: 'abc', size: 10, crc: crc32('abc') }]);
+      const zip = await openZipBundle(w.zip);
+      try {
+        await expectCode(zip.readSmall('apps/short', 100), 'CONTENT_INVALID');
+      } finally {
+        await zip.close();
+      }
+    });
+
+    it('refuses a local header that names another file, with INVALID_METADATA', async () => {
+      const w = await workWith([
+        {
+          name: 'tuf/timestamp.json',
+          data: TUF['timestamp.json'],
+          localName: 'tuf/evil_evil.json',
+        },
+      ]);
+      const zip = await openZipBundle(w.zip);
+      try {
+        await expectCode(zip.readTufFiles(), 'INVALID_METADATA');
+      } finally {
+        await zip.close();
+      }
+    });
+  });
+
+  describe('copyEntryTo', () => {
+    let w: Work;
+    let zip: ZipBundle;
+    const name = `apps/blobs/sha256/${LAYER_HEX}`;
+
+    beforeEach(async () => {
+      w = await workWith(validItems());
+      zip = await openZipBundle(w.zip);
+    });
+    afterEach(() => zip.close());
+
+    it('refuses the wrong expected sha256 with CONTENT_INVALID, removing the temp file and the directories it made', async () => {
+      const dest = join(w.staging, 'blobs', 'sha256', LAYER_HEX);
+      await expectCode(
+        zip.copyEntryTo(name, dest, { stagingRoot: w.staging, expectSha256: sha('other') }),
+        'CONTENT_INVALID',
+      );
+      await expectNothingWritten(w);
+    });
+
+    it('refuses a size that disagrees with the signed metadata before writing, with CONTENT_INVALID', async () => {
+      await expectCode(
+        zip.copyEntryTo(name, join(w.staging, LAYER_HEX), {
+          stagingRoot: w.staging,
+          expectSize: LAYER.length - 1,
+        }),
+        'CONTENT_INVALID',
+      );
+      await expectNothingWritten(w);
+    });
+
+    it('refuses a destination that escapes the staging directory, with PATH_ESCAPE', async () => {
+      for (const dest of [
+        join(w.staging, '..', 'escaped'),
+        join(w.dir, 'escaped'),
+        join(tmpdir(), 'escaped'),
+        w.staging,
+      ]) {
+        await expectCode(zip.copyEntryTo(name, dest, { stagingRoot: w.staging }), 'PATH_ESCAPE');
+      }
+      await expectNothingWritten(w);
+    });
+
+    it('refuses to write through a symbolic link inside the staging directory, with PATH_ESCAPE', async () => {
+      const outside = await mkdtemp(join(tmpdir(), 'zip-source-outside-'));
+      stale.push(outside);
+      await symlink(outside, join(w.staging, 'blobs'));
+      await expectCode(
+        zip.copyEntryTo(name, join(w.staging, 'blobs', LAYER_HEX), { stagingRoot: w.staging }),
+        'PATH_ESCAPE',
+      );
+      expect(await readdir(outside)).to.deep.equal([]);
+    });
+
+    it('refuses a malformed expected digest with INVALID_ARGUMENT', async () => {
+      await expectCode(
+        zip.copyEntryTo(name, join(w.staging, 'x'), { stagingRoot: w.staging, expectSha256: 'AB' }),
+        'INVALID_ARGUMENT',
+      );
+    });
+  });
+
+  describe('extractPrefix', () => {
+    let w: Work;
+    let zip: ZipBundle;
+
+    beforeEach(async () => {
+      w = await workWith(validItems());
+      zip = await openZipBundle(w.zip);
+    });
+    afterEach(() => zip.close());
+
+    it('refuses to write through an existing symbolic link, with PATH_ESCAPE, and removes what it wrote', async () => {
+      const outside = await mkdtemp(join(tmpdir(), 'zip-source-outside-'));
+      stale.push(outside);
+      await writeFile(join(outside, 'victim'), 'keep');
+      await symlink(join(outside, 'victim'), join(w.staging, 'empty-stored'));
+      await expectCode(zip.extractPrefix('ostree_repo/', w.staging), 'PATH_ESCAPE');
+      expect(await readFile(join(outside, 'victim'), 'utf8')).to.equal('keep');
+      expect(await readdir(w.staging)).to.deep.equal(['empty-stored']);
+      expect((await lstat(join(w.staging, 'empty-stored'))).isSymbolicLink()).to.equal(true);
+    });
+
+    it('refuses a staging directory that already holds a file it would write, with IO_ERROR', async () => {
+      await writeFile(join(w.staging, 'config'), 'mine');
+      await expectCode(zip.extractPrefix('ostree_repo/', w.staging), 'IO_ERROR');
+      expect(await readdir(w.staging)).to.deep.equal(['config']);
+      expect(await readFile(join(w.staging, 'config'), 'utf8')).to.equal('mine');
+    });
+
+    it('refuses a prefix that is not a relative directory, with INVALID_ARGUMENT', async () => {
+      for (const prefix of ['ostree_repo', '/ostree_repo/', '../']) {
+        await expectCode(zip.extractPrefix(prefix, w.staging), 'INVALID_ARGUMENT');
+      }
+    });
+  });
+
+  describe('readTufFiles', () => {
+    it('refuses an archive without tuf/ with TUF_MISSING', async () => {
+      const w = await workWith([{ name: 'apps/x', data: 'x' }]);
+      const zip = await openZipBundle(w.zip);
+      try {
+        await expectCode(zip.readTufFiles(), 'TUF_MISSING');
+      } finally {
+        await zip.close();
+      }
+    });
+  });
+
+  describe('on a ZIP64 archive over 4 GiB', () => {
+    it('reads sizes and offsets past 4 GiB from the ZIP64 fields', async function () {
+      this.timeout(20_000);
+      const w = await workWith(Buffer.alloc(0));
+      const big = 4 * GiB + 17;
+      // A sparse file: the big entry's data is a hole that is never read.
+      await writeSparseZip(w.zip, [
+        { name: 'apps/blobs/sha256/big', method: 0, hole: big, crc: 0 },
+        { name: 'tuf/timestamp.json', data: TUF['timestamp.json'] },
+      ]);
+      expect((await stat(w.zip)).size).to.be.above(big);
+      const zip = await openZipBundle(w.zip);
+      try {
+        expect(zip.entries()[0]).to.deep.equal({
+          name: 'apps/blobs/sha256/big',
+          size: big,
+          compressedSize: big,
+        });
+        const files = await zip.readTufFiles();
+        expect(files.get('timestamp.json')).to.deep.equal(TUF['timestamp.json']);
+      } finally {
+        await zip.close();
+      }
+    });
+  });
+});
