@@ -13,7 +13,6 @@
  *   8. checkContent            OSTree commit and required apps present on the media
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
 import {
   cp,
   lstat,
@@ -31,7 +30,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Updater, type Fetcher } from 'tuf-js';
 import { DownloadHTTPError } from 'tuf-js/dist/error.js';
-import { blobPath, planAppBlobs, storeReader } from './apps.js';
+import { planAppBlobs } from './apps.js';
+import {
+  appBlobPath,
+  openBundleSource,
+  ostreeCommitPath,
+  type BundleSource,
+} from './bundle-source.js';
 import { FormatError, messageOf, type FormatErrorCode } from './errors.js';
 import {
   BUNDLE_DIRS,
@@ -69,7 +74,10 @@ import {
 import { isExpired, parseTufTime } from './time.js';
 
 export interface CheckBundleOptions {
+  /** A bundle directory or a single-file bundle (zip), read in place. */
   bundleDir: string;
+  /** An already opened source for `bundleDir` (the caller keeps and closes it). */
+  source?: BundleSource;
   /** Trusted metadata: `<trustDir>/<type>/root.json` etc. (tuf-js metadataDir layout). */
   trustDir: string;
   /** Roots shipped with the image (`<dir>/<type>/<N>.root.json`), used when trustDir has none. */
@@ -111,92 +119,19 @@ export interface CheckBundleResult {
 // ---------------------------------------------------------------------------------------
 // 1. readBundleMetadata
 
-interface BundleMetadata {
+export interface BundleMetadata {
   files: Map<string, Buffer>;
   rootVersions: number[];
 }
 
-async function readCapped(path: string, cap: number, name: string): Promise<Buffer | undefined> {
-  let fh;
-  try {
-    fh = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP')
-      throw new FormatError('PATH_ESCAPE', `tuf/${name} is a symbolic link; refusing it`, {
-        file: path,
-      });
-    throw new FormatError('TUF_MISSING', `cannot read tuf/${name}: ${messageOf(err)}`, {
-      cause: err,
-      file: path,
-    });
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile())
-      throw new FormatError('INVALID_METADATA', `tuf/${name} is not a regular file`, {
-        file: path,
-      });
-    if (st.size > cap) {
-      throw new FormatError(
-        'FILE_TOO_LARGE',
-        `tuf/${name} is ${st.size} bytes, over the ${cap}-byte cap`,
-        { file: path },
-      );
-    }
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const { bytesRead } = await fh.read(buf, off, st.size - off, off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
-    return buf.subarray(0, off);
-  } finally {
-    await fh.close();
-  }
-}
-
-const capFor = (name: string): number =>
-  ROOT_FILE_RE.test(name)
-    ? CAPS.root
-    : name === TUF_FILES.timestamp
-      ? CAPS.timestamp
-      : name === TUF_FILES.snapshot
-        ? CAPS.snapshot
-        : name === TUF_FILES.targets
-          ? CAPS.targets
-          : CAPS.manifest;
-
-/** Reads every allowed file of `tuf/` once; later steps and tuf-js see exactly these bytes. */
-export async function readBundleMetadata(bundleDir: string): Promise<BundleMetadata> {
-  const tufDir = join(bundleDir, BUNDLE_DIRS.tuf);
-  let names: string[];
-  try {
-    names = await readdir(tufDir);
-  } catch (err) {
-    throw new FormatError(
-      'TUF_MISSING',
-      `TUF metadata not found: ${tufDir} is missing; is this a bundle directory?`,
-      {
-        cause: err,
-        file: tufDir,
-      },
-    );
-  }
-  const files = new Map<string, Buffer>();
-  const rootVersions: number[] = [];
-  const allowed = new Set<string>(Object.values(TUF_FILES));
-  for (const name of names) {
-    const m = ROOT_FILE_RE.exec(name);
-    if (!m && !allowed.has(name)) continue;
-    const buf = await readCapped(join(tufDir, name), capFor(name), name);
-    if (buf === undefined) continue;
-    files.set(name, buf);
-    if (m) rootVersions.push(Number(m[1]));
-  }
-  rootVersions.sort((a, b) => a - b);
+/** Reads `tuf/` once from any source; later steps and tuf-js see exactly these bytes. */
+export async function readBundleMetadata(source: BundleSource): Promise<BundleMetadata> {
+  const files = await source.readTufFiles();
+  const rootVersions = [...files.keys()]
+    .map((n) => ROOT_FILE_RE.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
   if (rootVersions.length > CAPS.rootChainLength) {
     throw new FormatError(
       'ROOT_CHAIN_BROKEN',
@@ -602,32 +537,22 @@ async function loadVerifiedSet(
 // ---------------------------------------------------------------------------------------
 // 7. filterTargets and 8. checkContent
 
-async function isRegularFile(path: string): Promise<boolean> {
-  try {
-    return (await lstat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
 async function contentProblem(
   entry: TargetEntry,
   opts: CheckBundleOptions,
+  source: BundleSource,
 ): Promise<string | null> {
-  const objects = join(opts.bundleDir, BUNDLE_DIRS.ostree, 'objects');
-  const commitFile = join(objects, entry.commit.slice(0, 2), `${entry.commit.slice(2)}.commit`);
-  if (!(await isRegularFile(commitFile)))
+  if ((await source.fileSize(ostreeCommitPath(entry.commit))) === undefined)
     return `OSTree commit ${entry.commit} is not in ostree_repo`;
   if (!opts.appsEnabled) return null;
-  const store = join(opts.bundleDir, BUNDLE_DIRS.apps);
+  const reader = source.blobReader();
   for (const [app, uri] of Object.entries(requiredApps(entry, opts.composeApps))) {
     try {
-      const blobs = await planAppBlobs(uri, storeReader(store));
+      const blobs = await planAppBlobs(uri, reader);
       for (const b of blobs) {
-        const path = blobPath(store, b.digest);
-        const st = await lstat(path).catch(() => undefined);
-        if (!st?.isFile()) return `app ${app}: blob sha256:${b.digest} (${b.kind}) is missing`;
-        if (b.size !== undefined && st.size !== b.size)
+        const size = await source.fileSize(appBlobPath(b.digest));
+        if (size === undefined) return `app ${app}: blob sha256:${b.digest} (${b.kind}) is missing`;
+        if (b.size !== undefined && size !== b.size)
           return `app ${app}: blob sha256:${b.digest} has the wrong size`;
       }
     } catch (err) {
@@ -640,7 +565,19 @@ async function contentProblem(
 // ---------------------------------------------------------------------------------------
 
 export async function checkBundle(opts: CheckBundleOptions): Promise<CheckBundleResult> {
-  const meta = await readBundleMetadata(opts.bundleDir);
+  const source = opts.source ?? (await openBundleSource(opts.bundleDir));
+  try {
+    return await checkBundleFrom(source, opts);
+  } finally {
+    if (opts.source === undefined) await source.close();
+  }
+}
+
+async function checkBundleFrom(
+  source: BundleSource,
+  opts: CheckBundleOptions,
+): Promise<CheckBundleResult> {
+  const meta = await readBundleMetadata(source);
   const manifest = checkManifestShape(meta, opts.deviceType);
   const info = manifest.signed[BUNDLE_MANIFEST_FIELD];
   const type = info.type;
@@ -699,7 +636,7 @@ export async function checkBundle(opts: CheckBundleOptions): Promise<CheckBundle
     const available: TargetEntry[] = [];
     const unavailable: { name: string; reason: string }[] = [];
     for (const t of matching) {
-      const problem = await contentProblem(t, opts);
+      const problem = await contentProblem(t, opts, source);
       if (problem === null) available.push(t);
       else unavailable.push({ name: t.name, reason: problem });
     }

@@ -13,3 +13,4 @@ export * from './target.js';
 export * from './apps.js';
 export * from './checkin.js';
 export * from './zip-source.js';
+export * from './bundle-source.js';

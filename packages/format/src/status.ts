@@ -36,6 +36,10 @@ export const StatusCode = {
   InstallRollbackOk: 110,
   InstallRollbackNeedsReboot: 120,
   InstallRollbackFailed: 130,
+  // Update control (aklite-offline only; free numbers, see docs/update-control.md).
+  UpdatesDeferred: 41,
+  InstallInProbation: 42,
+  UpdateControlMismatch: 43,
 } as const;
 
 export type StatusName = keyof typeof StatusCode;
@@ -200,6 +204,21 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: false,
     description: 'Rollback failed',
     next: 'Service the device: reinstall a known good Target.',
+  },
+  41: {
+    success: false,
+    description: 'Updates are deferred by a client; nothing was changed',
+    next: 'Wait until every deferring client runs `aklite-offline allow --client <id>`, then run the command again.',
+  },
+  42: {
+    success: false,
+    description: 'The running system is still in its probation period; no new update is accepted',
+    next: 'Wait for the probation to end, or end it with `aklite-offline probation mark-good` (or `probation fail`).',
+  },
+  43: {
+    success: false,
+    description: 'Unmatched update control call: allow without defer, or unlock without lock',
+    next: 'Call `allow` only after `defer` by the same client, and `probation unlock` only after `probation lock`.',
   },
 };
 

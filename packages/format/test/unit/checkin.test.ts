@@ -11,6 +11,7 @@ import { buildBundleManifest } from '../../src/manifest.js';
 import { signEnvelope, SPEC_VERSION, type RootSigned } from '../../src/metadata.js';
 import { StatusCode } from '../../src/status.js';
 import { formatTufTime } from '../../src/time.js';
+import { zipBytes, type ZipItem } from './zip-writer.js';
 
 // tuf-js reads the real clock, so the fixture's times are relative to it.
 const NOW = new Date(Math.floor(Date.now() / 1000) * 1000);
@@ -175,6 +176,20 @@ async function makeFixture(
   };
 }
 
+/** Packs a bundle directory into a zip (regular files only, top level = the bundle tree). */
+async function packDir(dir: string, file: string): Promise<void> {
+  const items: ZipItem[] = [];
+  const walk = async (d: string, prefix: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const rel = prefix + e.name;
+      if (e.isDirectory()) await walk(join(d, e.name), rel + '/');
+      else items.push({ name: rel, data: await readFile(join(d, e.name)) });
+    }
+  };
+  await walk(dir, '');
+  await writeFile(file, zipBytes(items));
+}
+
 async function statusOf(opts: CheckBundleOptions): Promise<number> {
   try {
     const r = await checkBundle(opts);
@@ -240,6 +255,15 @@ describe('checkBundle', function () {
       const r = await checkBundle(fx.opts);
       await r.discard();
       expect(await readdir(fx.trust)).to.deep.equal([]);
+    });
+
+    it('reads a single-file (zip) bundle in place with the same result', async () => {
+      fx = await makeFixture();
+      const file = join(fx.dir, 'bundle.zip');
+      await packDir(fx.bundle, file);
+      const r = await checkBundle({ ...fx.opts, bundleDir: file });
+      expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
+      await r.discard();
     });
 
     it('accepts any tag on a device without tags and any type on an untyped device', async () => {
@@ -359,6 +383,14 @@ describe('checkBundle', function () {
         const before = await treeDigest(fx.trust);
         expect(await statusOf({ ...fx.opts, ...row.opts })).to.equal(row.expected);
         expect(await treeDigest(fx.trust)).to.equal(before);
+      });
+
+      it(`refuses ${row.name} in a zip bundle with ${row.expected}`, async () => {
+        fx = await makeFixture();
+        await row.mutate(fx);
+        const file = join(fx.dir, 'bundle.zip');
+        await packDir(fx.bundle, file);
+        expect(await statusOf({ ...fx.opts, ...row.opts, bundleDir: file })).to.equal(row.expected);
       });
     }
   });
