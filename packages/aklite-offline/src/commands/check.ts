@@ -9,12 +9,18 @@ export default class Check extends AkliteCommand {
   static override examples = [
     '<%= config.bin %> check --src-dir /mnt/usb/bundle',
     '<%= config.bin %> check --src-dir /mnt/usb/bundle --json',
+    '<%= config.bin %> check --src-file /mnt/usb/bundle.zip',
   ];
   static override flags = {
     'src-dir': Flags.string({
       char: 's',
-      required: true,
-      description: 'The bundle directory (tuf/, ostree_repo/, apps/)',
+      description: 'The bundle directory on the media (tuf/, ostree_repo/, apps/)',
+      exactlyOne: ['src-dir', 'src-file'],
+    }),
+    'src-file': Flags.string({
+      description:
+        'A single-file bundle (.zip, from `bundlectl create --archive zip` or `bundlectl pack`), read in place without extracting it',
+      exactlyOne: ['src-dir', 'src-file'],
     }),
     json: Flags.boolean({ description: 'Print the Targets as JSON' }),
   };
@@ -26,7 +32,7 @@ export default class Check extends AkliteCommand {
       res = await check({
         deviceRoot: flags['device-root'],
         configPaths: flags.config ?? [],
-        srcDir: flags['src-dir'],
+        srcDir: (flags['src-dir'] ?? flags['src-file'])!,
         ports: this.ports(flags.json),
       });
     } catch (err) {

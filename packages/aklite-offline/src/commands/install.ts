@@ -8,6 +8,7 @@ export default class Install extends AkliteCommand {
   static override description = `Verifies the bundle against the device's TUF root, pulls the OSTree commit (re-hashing every object) and the apps (checking every digest), deploys the commit and arms the bootloader. Exit codes: 0 already installed, 10 apps installed (run \`run\`), 100 reboot then \`run\`, 90 reboot first (boot firmware), 102 downgrade refused, 30 an installation is pending, 4/6/8/11/12/14/15 check-in failures, 20 Target not found, 50 reading the media failed, 60 no space, 70 content failed verification, 1 other errors (lock, config). See README.md.`;
   static override examples = [
     '<%= config.bin %> install --src-dir /mnt/usb/bundle',
+    '<%= config.bin %> install --src-file /mnt/usb/bundle.zip',
     '<%= config.bin %> install --src-dir /mnt/usb/bundle --target raspberrypi4-64-lmp-42',
     '<%= config.bin %> install --src-dir /mnt/usb/bundle --target raspberrypi4-64-lmp-40 --force',
     '<%= config.bin %> install --src-dir ./bundle --device-root ./device --config ./device/etc/sota/conf.d',
@@ -15,8 +16,13 @@ export default class Install extends AkliteCommand {
   static override flags = {
     'src-dir': Flags.string({
       char: 's',
-      required: true,
-      description: 'The bundle directory (tuf/, ostree_repo/, apps/)',
+      description: 'The bundle directory on the media (tuf/, ostree_repo/, apps/)',
+      exactlyOne: ['src-dir', 'src-file'],
+    }),
+    'src-file': Flags.string({
+      description:
+        'A single-file bundle (.zip, from `bundlectl create --archive zip` or `bundlectl pack`), read in place without extracting it',
+      exactlyOne: ['src-dir', 'src-file'],
     }),
     target: Flags.string({
       char: 't',
@@ -35,7 +41,7 @@ export default class Install extends AkliteCommand {
       res = await install({
         deviceRoot: flags['device-root'],
         configPaths: flags.config ?? [],
-        srcDir: flags['src-dir'],
+        srcDir: (flags['src-dir'] ?? flags['src-file'])!,
         ...(flags.target !== undefined ? { target: flags.target } : {}),
         force: flags.force,
         ports: this.ports(),

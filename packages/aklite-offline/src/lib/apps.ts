@@ -10,7 +10,18 @@ import { isAbsolute, join, normalize, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
-import { blobPath, CAPS, planAppBlobs, storeReader, type AppBlob } from '@offline-ota/format';
+import {
+  appBlobPath,
+  blobPath,
+  BUNDLE_DIRS,
+  CAPS,
+  FormatError,
+  planAppBlobs,
+  storeReader,
+  type AppBlob,
+  type BundleSource,
+  type ZipBundle,
+} from '@offline-ota/format';
 import { AkliteError, isErrno, messageOf } from './errors.js';
 import { fsyncDir } from './fsutil.js';
 
@@ -22,15 +33,16 @@ export interface StagedBlob {
 
 /** The blobs of the given apps that the device store lacks (present ones are size-checked). */
 export async function missingBlobs(
-  mediaStore: string,
+  media: BundleSource,
   deviceStore: string,
   uris: readonly string[],
 ): Promise<AppBlob[]> {
   const out = new Map<string, AppBlob>();
+  const reader = media.blobReader();
   for (const uri of uris) {
     let blobs: AppBlob[];
     try {
-      blobs = await planAppBlobs(uri, storeReader(mediaStore));
+      blobs = await planAppBlobs(uri, reader);
     } catch (err) {
       throw new AkliteError(
         'VERIFICATION_FAILED',
@@ -103,14 +115,46 @@ async function stageBlob(mediaStore: string, stagingDir: string, b: AppBlob): Pr
   return dst;
 }
 
+/** Streams one blob out of a single-file bundle into `stagingDir`, checked on the way. */
+async function stageZipBlob(zip: ZipBundle, stagingDir: string, b: AppBlob): Promise<string> {
+  const dst = join(stagingDir, b.digest);
+  try {
+    await zip.copyEntryTo(appBlobPath(b.digest), dst, {
+      stagingRoot: stagingDir,
+      expectSha256: b.digest,
+      ...(b.size !== undefined ? { expectSize: b.size } : {}),
+    });
+  } catch (err) {
+    const invalid =
+      err instanceof FormatError &&
+      ['CONTENT_INVALID', 'FILE_TOO_LARGE', 'PATH_ESCAPE'].includes(err.code);
+    throw new AkliteError(
+      invalid ? 'VERIFICATION_FAILED' : 'DOWNLOAD_FAILED',
+      invalid
+        ? `app blob sha256:${b.digest} (${b.kind}) in ${zip.path} does not match its signed digest or size: ${messageOf(err)}; do not use this media`
+        : `cannot read app blob sha256:${b.digest} from ${zip.path}: ${messageOf(err)}; check the media and try again`,
+      { cause: err, file: zip.path },
+    );
+  }
+  return dst;
+}
+
 export async function stageBlobs(
-  mediaStore: string,
+  media: BundleSource,
   stagingDir: string,
   blobs: readonly AppBlob[],
 ): Promise<StagedBlob[]> {
   await mkdir(stagingDir, { recursive: true });
   const out: StagedBlob[] = [];
-  for (const b of blobs) out.push({ blob: b, staged: await stageBlob(mediaStore, stagingDir, b) });
+  const mediaStore = join(media.path, BUNDLE_DIRS.apps);
+  for (const b of blobs)
+    out.push({
+      blob: b,
+      staged:
+        media.zip !== undefined
+          ? await stageZipBlob(media.zip, stagingDir, b)
+          : await stageBlob(mediaStore, stagingDir, b),
+    });
   await fsyncDir(stagingDir);
   return out;
 }

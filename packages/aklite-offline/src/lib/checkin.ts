@@ -6,6 +6,7 @@ import { rmdir } from 'node:fs/promises';
 import {
   checkBundle,
   requiredApps,
+  type BundleSource,
   type CheckBundleResult,
   type TargetEntry,
 } from '@offline-ota/format';
@@ -25,7 +26,7 @@ export interface CheckIn {
 export async function checkIn(
   dev: Device,
   state: DeviceState,
-  bundleDir: string,
+  media: BundleSource,
 ): Promise<CheckIn> {
   const hadTrustDir = await pathExists(dev.trustDir);
   const tidy = async () => {
@@ -34,7 +35,8 @@ export async function checkIn(
   let result: CheckBundleResult;
   try {
     result = await checkBundle({
-      bundleDir,
+      bundleDir: media.path,
+      source: media,
       trustDir: dev.trustDir,
       shippedRootsDir: dev.shippedRootsDir,
       deviceType: effectiveDeviceType(dev, state),

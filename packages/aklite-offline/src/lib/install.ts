@@ -13,13 +13,19 @@ import { lstat, mkdir, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BUNDLE_DIRS,
+  FormatError,
+  openBundleSource,
   requiredApps,
   StatusCode,
+  type BundleSource,
   type BundleType,
   type TargetEntry,
+  type ZipBundle,
 } from '@offline-ota/format';
 import { commitBlobs, missingBlobs, stageBlobs, type StagedBlob } from './apps.js';
+import { UpdateCallbacks, updateCallbacks } from './callbacks.js';
 import { checkIn, selectTarget } from './checkin.js';
+import { assertNotDeferred, assertNotInProbation, settleProbation } from './control.js';
 import {
   deployCommit,
   loadState,
@@ -55,7 +61,12 @@ export interface InstallResult {
 
 export async function install(opts: InstallOptions): Promise<InstallResult> {
   const dev = await openDevice(opts);
-  return withLock(dev, () => installLocked(dev, opts));
+  return withLock(dev, () =>
+    installLocked(dev, opts).catch(async (err: unknown) => {
+      await updateCallbacks(dev).fail(err);
+      throw err;
+    }),
+  );
 }
 
 async function installLocked(dev: Device, opts: InstallOptions): Promise<InstallResult> {
@@ -70,11 +81,31 @@ async function installLocked(dev: Device, opts: InstallOptions): Promise<Install
           : 'run `aklite-offline run`'),
     );
   }
-  const ci = await checkIn(dev, state, opts.srcDir);
+  // Update control (docs/update-control.md): refused before anything is read or written.
+  await settleProbation(dev, state);
+  assertNotDeferred(state, 'install');
+  assertNotInProbation(dev, state);
+  await new UpdateCallbacks(dev, state).pre('check-for-update');
+  const media = await openBundleSource(opts.srcDir);
+  try {
+    return await installFrom(dev, state, media, opts);
+  } finally {
+    await media.close();
+  }
+}
+
+async function installFrom(
+  dev: Device,
+  state: DeviceState,
+  media: BundleSource,
+  opts: InstallOptions,
+): Promise<InstallResult> {
+  const ci = await checkIn(dev, state, media);
   let done = false;
   try {
     const sel = selectTarget(ci.result, state.current, opts.target);
     const t = sel.target;
+    await updateCallbacks(dev).post('OK', t.name);
     const cur = state.current;
     const from = cur?.name ?? null;
     if (cur && cur.name === t.name && !isFailed(state, t.name)) {
@@ -107,7 +138,7 @@ async function installLocked(dev: Device, opts: InstallOptions): Promise<Install
         `Note: ${t.name} failed before on this device; installing it again as requested`,
       );
     dev.ports.progress(sel.reason);
-    const status = await installTarget(dev, state, t, opts.srcDir, ci.result.type, () => {
+    const status = await installTarget(dev, state, t, media, ci.result.type, () => {
       done = true;
       return ci.commit();
     });
@@ -125,9 +156,31 @@ async function installLocked(dev: Device, opts: InstallOptions): Promise<Install
   }
 }
 
+async function extractMediaRepo(zip: ZipBundle, dir: string): Promise<void> {
+  try {
+    await zip.extractPrefix(`${BUNDLE_DIRS.ostree}/`, dir);
+  } catch (err) {
+    const invalid =
+      err instanceof FormatError &&
+      ['CONTENT_INVALID', 'FILE_TOO_LARGE', 'PATH_ESCAPE'].includes(err.code);
+    throw new AkliteError(
+      invalid ? 'VERIFICATION_FAILED' : 'DOWNLOAD_FAILED',
+      `cannot read the OSTree repo from ${zip.path}: ${messageOf(err)}; ` +
+        (invalid ? 'do not use this media' : 'check the media and try again'),
+      { cause: err, file: zip.path },
+    );
+  }
+}
+
 /** Bytes of the bundle's OSTree objects (an estimate of what the pull writes). */
-async function ostreeObjectsSize(repo: string): Promise<number> {
-  const objects = join(repo, 'objects');
+async function ostreeObjectsSize(media: BundleSource): Promise<number> {
+  if (media.zip !== undefined) {
+    return media.zip
+      .entries()
+      .filter((e) => e.name.startsWith(`${BUNDLE_DIRS.ostree}/objects/`))
+      .reduce((n, e) => n + e.size, 0);
+  }
+  const objects = join(media.path, BUNDLE_DIRS.ostree, 'objects');
   let total = 0;
   let dirs: string[] = [];
   try {
@@ -169,14 +222,13 @@ async function installTarget(
   dev: Device,
   state: DeviceState,
   t: TargetEntry,
-  srcDir: string,
+  media: BundleSource,
   bundleType: BundleType,
   commitTuf: () => Promise<void>,
 ): Promise<InstallResult['status']> {
   const { ports, config } = dev;
   const kind: 'ostree' | 'apps' = t.commit === dev.booted.commit ? 'apps' : 'ostree';
-  const mediaStore = join(srcDir, BUNDLE_DIRS.apps);
-  const mediaRepo = join(srcDir, BUNDLE_DIRS.ostree);
+  let mediaRepo = join(media.path, BUNDLE_DIRS.ostree);
   const uris =
     config.packageManager === 'ostree+compose_apps'
       ? Object.values(requiredApps(t, config.composeApps))
@@ -186,21 +238,29 @@ async function installTarget(
 
   const needOstree =
     kind === 'ostree' && !(await ports.ostree.hasCommit(dev.sysrootRepo, t.commit));
-  const blobs = await missingBlobs(mediaStore, config.appStore, uris);
+  const blobs = await missingBlobs(media, config.appStore, uris);
   const required =
-    (needOstree ? 2 * (await ostreeObjectsSize(mediaRepo)) : 0) +
+    (needOstree ? 2 * (await ostreeObjectsSize(media)) : 0) +
     blobs.reduce((n, b) => n + (b.size ?? 0), 0);
   await checkSpace(dev, required);
   ports.checkpoint('space-checked');
 
   // Stage: nothing outside the scratch directory changes.
+  await updateCallbacks(dev).pre('download');
   let staged: StagedBlob[];
   const stagingRepo = join(staging, 'repo');
   try {
     if (needOstree) {
       ports.progress(
-        `Pulling OSTree commit ${t.commit} from ${mediaRepo} (every object re-hashed)`,
+        `Pulling OSTree commit ${t.commit} from ${media.zip !== undefined ? media.path : mediaRepo} (every object re-hashed)`,
       );
+      if (media.zip !== undefined) {
+        // A single-file bundle: its repo is extracted into the scratch area (entries
+        // checked for size and CRC), then pulled from there with every object re-hashed.
+        mediaRepo = join(staging, 'media-repo');
+        await mkdir(mediaRepo, { recursive: true });
+        await extractMediaRepo(media.zip, mediaRepo);
+      }
       await mkdir(stagingRepo, { recursive: true });
       await ports.ostree.initRepo(stagingRepo, 'archive');
       try {
@@ -220,13 +280,15 @@ async function installTarget(
       ports.checkpoint('ostree-staged');
     }
     ports.progress(`Copying ${blobs.length} app blob(s) into ${config.appStore}`);
-    staged = await stageBlobs(mediaStore, join(staging, 'blobs'), blobs);
+    staged = await stageBlobs(media, join(staging, 'blobs'), blobs);
     ports.checkpoint('apps-staged');
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw err;
   }
 
+  await updateCallbacks(dev).post('OK');
+  await updateCallbacks(dev).pre('install');
   // Commit.
   try {
     if (needOstree) await ports.ostree.pullLocal(dev.sysrootRepo, stagingRepo, t.commit, false);
@@ -254,6 +316,7 @@ async function installTarget(
     state.pending = { target: t, kind, phase: 'installed', rollback: false, startedAt };
     await writeState(config.storageDir, state);
     ports.checkpoint('state-pending');
+    await updateCallbacks(dev).post('NEEDS_COMPLETION');
     return StatusCode.InstallAppsNeedFinalization;
   }
   state.pending = { target: t, kind, phase: 'deploying', rollback: false, startedAt };
@@ -268,5 +331,6 @@ async function installTarget(
   state.pending.phase = 'installed';
   await writeState(config.storageDir, state);
   ports.checkpoint('installed');
+  await updateCallbacks(dev).post('NEEDS_COMPLETION');
   return StatusCode.InstallNeedsReboot;
 }

@@ -1,7 +1,13 @@
 /** Read-mostly commands: `check`, `status`, `list`. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseTargets, StatusCode, targetMismatch, type TargetEntry } from '@offline-ota/format';
+import {
+  openBundleSource,
+  parseTargets,
+  StatusCode,
+  targetMismatch,
+  type TargetEntry,
+} from '@offline-ota/format';
 import {
   appsView,
   checkIn,
@@ -39,7 +45,14 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
   const dev = await openDevice(opts);
   return withLock(dev, async () => {
     const { state } = await loadState(dev);
-    const ci = await checkIn(dev, state, opts.srcDir);
+    const media = await openBundleSource(opts.srcDir);
+    let ci;
+    try {
+      ci = await checkIn(dev, state, media);
+    } catch (err) {
+      await media.close();
+      throw err;
+    }
     try {
       let sel: Selection | undefined = selectTarget(ci.result, state.current, undefined);
       const cur = state.current;
@@ -57,6 +70,7 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
       };
     } finally {
       await ci.discard();
+      await media.close();
     }
   });
 }
