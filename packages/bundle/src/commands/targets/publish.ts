@@ -3,6 +3,7 @@ import { publishTarget } from '../../publish.js';
 import { BundleCommand, factoryFlag } from '../../cli/base.js';
 
 export default class TargetsPublish extends BundleCommand {
+  static override aliases = ['factory:publish'];
   static override description =
     'Publish a Target: commit a rootfs directory to the factory OSTree repo, import compose apps, ' +
     'and add the Target to the CI targets of each tag (signed with the online CI targets key).';
