@@ -9,3 +9,5 @@ export * from './lib/checkin.js';
 export * from './lib/install.js';
 export * from './lib/run.js';
 export * from './lib/query.js';
+export * from './lib/callbacks.js';
+export * from './lib/control.js';

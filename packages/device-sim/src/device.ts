@@ -44,6 +44,11 @@ export interface CreateDeviceOptions {
   type?: DeviceType;
   /** `[pacman] tags`; omitted when undefined. */
   tag?: string;
+  /**
+   * Provision the Target as the golden system: its deployment is pinned
+   * (`ostree admin pin 0`) and `[pacman] golden_commit` names it (aklite-offline's rollback floor).
+   */
+  golden?: boolean;
   /** Progress callback; the library never prints. */
   onProgress?: (message: string) => void;
 }
@@ -62,6 +67,8 @@ export interface CreateDeviceResult {
   hardwareId: string;
   booted: BootedDeployment;
   apps: { running: string[]; failed: string[] };
+  /** The golden system's commit when created with `golden`. */
+  golden: string | null;
 }
 
 async function assertEmptyDir(root: string): Promise<void> {
@@ -92,7 +99,12 @@ async function assertEmptyDir(root: string): Promise<void> {
 }
 
 /** The `var/sota/sota.toml` of a new device (README.md §Config). */
-export function sotaToml(opts: { type: DeviceType; tag?: string; composeBin: string }): string {
+export function sotaToml(opts: {
+  type: DeviceType;
+  tag?: string;
+  composeBin: string;
+  goldenCommit?: string;
+}): string {
   const doc: Record<string, Record<string, string>> = {};
   if (opts.type !== 'none') doc.provision = { device_type: opts.type };
   doc.pacman = {
@@ -100,6 +112,7 @@ export function sotaToml(opts: { type: DeviceType; tag?: string; composeBin: str
     ...(opts.tag !== undefined ? { tags: opts.tag } : {}),
     reset_apps: '',
     docker_compose_bin: opts.composeBin,
+    ...(opts.goldenCommit !== undefined ? { golden_commit: opts.goldenCommit } : {}),
   };
   doc.bootloader = { rollback_mode: 'uboot_masked' };
   return stringifyToml(doc) + '\n';
@@ -176,6 +189,10 @@ export async function createDevice(opts: CreateDeviceOptions): Promise<CreateDev
   await sysroot.pullLocal(factoryPaths(factory).ostreeRepo, target.commit);
   await sysroot.deploy(os, target.commit);
   const [booted] = await sysroot.deployments();
+  if (opts.golden === true) {
+    progress(`pinning ${booted.deployment} as the golden system`);
+    await sysroot.pin(0);
+  }
   await writeCmdline(root, booted.deployment);
 
   progress(`initialising the U-Boot environment ${paths.ubootEnvFile}`);
@@ -212,6 +229,7 @@ export async function createDevice(opts: CreateDeviceOptions): Promise<CreateDev
       type,
       composeBin: composeSimBin,
       ...(opts.tag !== undefined ? { tag: opts.tag } : {}),
+      ...(opts.golden === true ? { goldenCommit: target.commit } : {}),
     }),
   );
   const { custom, hashes, length } = target.target;
@@ -247,6 +265,7 @@ export async function createDevice(opts: CreateDeviceOptions): Promise<CreateDev
     hardwareId: target.hardwareId,
     booted: { commit: booted.commit, serial: booted.serial, deployment: booted.deployment },
     apps: { running, failed },
+    golden: opts.golden === true ? booted.commit : null,
   };
 }
 
@@ -375,6 +394,8 @@ export interface DeviceStatus {
     serial: number;
     deployment: string;
     booted: boolean;
+    /** `ostree admin pin` (the golden system). */
+    pinned: boolean;
   }>;
   env: BootEnv;
   apps: { running: string[] };
@@ -429,7 +450,9 @@ export async function deviceStatus(root: string): Promise<DeviceStatus> {
       },
     );
   }
-  const deployments = await new Sysroot(paths.sysroot).deployments();
+  const sysroot = new Sysroot(paths.sysroot);
+  const deployments = await sysroot.deployments();
+  const pinned = await Promise.all(deployments.map((d) => sysroot.isPinned(d.deployment)));
   let currentTarget: Record<string, string> | null = null;
   try {
     currentTarget = parseKeyValues(await readFile(paths.currentTarget, 'utf8'));
@@ -445,6 +468,7 @@ export async function deviceStatus(root: string): Promise<DeviceStatus> {
       serial: d.serial,
       deployment: d.deployment,
       booted: d.deployment === resolved,
+      pinned: pinned[d.index],
     })),
     env: await new UBootEnv(root).read(),
     apps: { running: await runningApps(root) },

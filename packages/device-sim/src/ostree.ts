@@ -112,6 +112,26 @@ export class Sysroot {
     );
   }
 
+  /** `ostree admin pin <index>`: OSTree's cleanup never removes a pinned deployment. */
+  async pin(index: number): Promise<void> {
+    await run(
+      'ostree',
+      ['admin', `--sysroot=${this.path}`, 'pin', String(index)],
+      `pinning deployment ${index}`,
+    );
+  }
+
+  /** True when the deployment's origin file carries OSTree's pin (`[libostree-transient] pinned=true`). */
+  async isPinned(deployment: string): Promise<boolean> {
+    try {
+      const text = await readFile(join(this.path, `${deployment}.origin`), 'utf8');
+      return /^\s*pinned\s*=\s*true\s*$/m.test(text);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+  }
+
   async deploy(os: string, commit: string): Promise<void> {
     await run(
       'ostree',

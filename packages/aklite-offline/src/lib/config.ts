@@ -33,10 +33,20 @@ export interface DeviceConfig {
   appStore: string;
   rebootSentinelDir: string;
   rebootSentinelName: string;
+  /** `[pacman] callback_program`: an absolute path, run as given (like docker_compose_bin). */
+  callbackProgram: string | undefined;
+  /** `[pacman] callback_timeout_seconds`: a callback still running after this is killed. */
+  callbackTimeoutSeconds: number;
+  /** `[pacman] probation_seconds`: how long a new system must run before it is good; 0 = at once. */
+  probationSeconds: number;
+  /** `[pacman] golden_commit`: the OSTree commit of the golden system (the rollback floor). */
+  goldenCommit: string | undefined;
 }
 
 export const DEFAULT_STORAGE_WATERMARK = 80;
 export const DEFAULT_COMPOSE_COMMAND = 'docker compose';
+export const DEFAULT_CALLBACK_TIMEOUT_SECONDS = 30;
+export const DEFAULT_PROBATION_SECONDS = 1800;
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
 type Table = Record<string, unknown>;
@@ -188,6 +198,28 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
       bad('[pacman] storage_watermark', 'must be a whole percentage from 20 to 95');
     watermark = n;
   }
+  const int = (key: string, min: number, max: number, dflt: number): number => {
+    const v = pacman[key];
+    if (v === undefined) return dflt;
+    const n =
+      typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max)
+      bad(`[pacman] ${key}`, `must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+  const callbackTimeoutSeconds = int(
+    'callback_timeout_seconds',
+    1,
+    3600,
+    DEFAULT_CALLBACK_TIMEOUT_SECONDS,
+  );
+  const probationSeconds = int('probation_seconds', 0, 365 * 86400, DEFAULT_PROBATION_SECONDS);
+  const callbackRaw = str(pacman, 'pacman', 'callback_program');
+  if (callbackRaw !== undefined && callbackRaw !== '' && !callbackRaw.startsWith('/'))
+    bad('[pacman] callback_program', `must be an absolute path, got "${callbackRaw}"`);
+  const goldenCommit = str(pacman, 'pacman', 'golden_commit');
+  if (goldenCommit !== undefined && goldenCommit !== '' && !/^[0-9a-f]{64}$/.test(goldenCommit))
+    bad('[pacman] golden_commit', 'must be an OSTree commit (64 hex digits)');
   const composeBin = str(pacman, 'pacman', 'docker_compose_bin') ?? DEFAULT_COMPOSE_COMMAND;
   const composeCommand = splitList(composeBin);
   if (composeCommand.length === 0) bad('[pacman] docker_compose_bin', 'must name a program');
@@ -215,5 +247,9 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
     appStore,
     rebootSentinelDir: sentinelDir === undefined ? paths.rebootSentinelDir : rooted(sentinelDir),
     rebootSentinelName: str(bootloader, 'bootloader', 'reboot_sentinel_name') ?? 'need_reboot',
+    callbackProgram: callbackRaw === undefined || callbackRaw === '' ? undefined : callbackRaw,
+    callbackTimeoutSeconds,
+    probationSeconds,
+    goldenCommit: goldenCommit === undefined || goldenCommit === '' ? undefined : goldenCommit,
   };
 }

@@ -9,6 +9,7 @@ import { AkliteError } from './errors.js';
 import { acquireLock } from './lock.js';
 import {
   bootedDeployment,
+  callbackRunner,
   composeTool,
   fileSentinel,
   fwEnv,
@@ -48,6 +49,8 @@ export async function openDevice(opts: DeviceOptions): Promise<Device> {
     bootEnv: fwEnv(paths.fwEnvConfig),
     compose: composeTool(config.composeCommand),
     sentinel: fileSentinel(config.rebootSentinelDir, config.rebootSentinelName),
+    probationMarker: fileSentinel(config.rebootSentinelDir, 'probation'),
+    callback: callbackRunner,
     clock: systemClock,
     checkpoint: () => undefined,
     progress: () => undefined,
@@ -96,9 +99,11 @@ export async function makeBootedDefault(dev: Device, dropCommit?: string): Promi
     const bootedIdx = list.findIndex(
       (d) => d.commit === dev.booted.commit && d.serial === dev.booted.serial,
     );
+    // A pinned deployment (the golden system) is never removed.
     const victim = list.find(
       (d, i) =>
         i !== bootedIdx &&
+        !d.pinned &&
         ((bootedIdx >= 0 && i < bootedIdx) ||
           (dropCommit !== undefined && d.commit === dropCommit)),
     );

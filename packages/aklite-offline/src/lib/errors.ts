@@ -29,7 +29,15 @@ export type AkliteErrorCode =
   /** A device tool (ostree admin, fw_setenv) failed while changing the device. */
   | 'INSTALL_FAILED'
   /** A command was called with invalid arguments. */
-  | 'INVALID_ARGUMENT';
+  | 'INVALID_ARGUMENT'
+  /** Update control: a client defers updates (install, run, rollback refused). */
+  | 'DEFERRED'
+  /** Update control: the running system is in probation (install refused). */
+  | 'IN_PROBATION'
+  /** Update control: `allow` without `defer`, or `probation unlock` without `lock`. */
+  | 'CONTROL_MISMATCH'
+  /** `rollback` / `probation fail`: no good Target to return to (golden floor reached). */
+  | 'ROLLBACK_TARGET_NOT_FOUND';
 
 export class AkliteError extends Error {
   readonly code: AkliteErrorCode;

@@ -15,6 +15,10 @@ const BY_CODE: Record<AkliteErrorCode, StatusValue> = {
   DOWNLOAD_FAILED: StatusCode.DownloadFailure,
   NO_SPACE: StatusCode.NoSpace,
   VERIFICATION_FAILED: StatusCode.VerificationFailed,
+  DEFERRED: StatusCode.UpdatesDeferred,
+  IN_PROBATION: StatusCode.InstallInProbation,
+  CONTROL_MISMATCH: StatusCode.UpdateControlMismatch,
+  ROLLBACK_TARGET_NOT_FOUND: StatusCode.RollbackTargetNotFound,
 };
 
 /**

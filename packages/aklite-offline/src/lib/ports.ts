@@ -3,6 +3,7 @@
  * tools: `ostree`, `fw_printenv`/`fw_setenv`, the compose runtime. Tests run the same
  * adapters on a simulated device root.
  */
+import { spawn } from 'node:child_process';
 import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { type Clock, systemClock } from '@offline-ota/format';
@@ -19,6 +20,8 @@ export interface Deployment {
   os: string;
   commit: string;
   serial: number;
+  /** `ostree admin pin`: never removed by OSTree's cleanup (the golden system). */
+  pinned: boolean;
 }
 
 export type PullFailure = 'corrupt' | 'unreadable';
@@ -86,7 +89,15 @@ export const ostreeTool: OstreePort = {
     const out: Deployment[] = [];
     for (const line of r.stdout.split('\n')) {
       const m = /^[* ] (\S+) ([0-9a-f]{64})\.([0-9]+)/.exec(line);
-      if (m) out.push({ index: out.length, os: m[1], commit: m[2], serial: Number(m[3]) });
+      if (m)
+        out.push({
+          index: out.length,
+          os: m[1],
+          commit: m[2],
+          serial: Number(m[3]),
+          pinned: false,
+        });
+      else if (/^\s+Pinned: yes/.test(line) && out.length > 0) out[out.length - 1].pinned = true;
     }
     return out;
   },
@@ -289,6 +300,84 @@ export function fileSentinel(dir: string, name: string): SentinelPort {
 }
 
 // ---------------------------------------------------------------------------------------
+// Callback program (`[pacman] callback_program`)
+
+export interface CallbackOutcome {
+  /** Exit status, or null when a signal ended it. */
+  code: number | null;
+  signal: string | null;
+  /** True when it ran past the timeout and its process group was killed. */
+  timedOut: boolean;
+  /** The tail of its stdout and stderr, for the log. */
+  output: string;
+}
+
+export interface CallbackPort {
+  /** Runs `program` with no arguments and no shell, with exactly `env`, bounded by `timeoutMs`. */
+  run(program: string, env: Record<string, string>, timeoutMs: number): Promise<CallbackOutcome>;
+}
+
+const CALLBACK_OUTPUT_CAP = 4096;
+
+/**
+ * Spawns the program in its own process group (detached) so that a timeout kills it and
+ * everything it started (SIGKILL to the group). Resolves when the program exits, without
+ * waiting for children that keep its output open. Never rejects.
+ */
+export const callbackRunner: CallbackPort = {
+  run(program, env, timeoutMs) {
+    return new Promise((resolve) => {
+      let out = '';
+      const keep = (b: Buffer) => {
+        out = (out + b.toString('utf8')).slice(-CALLBACK_OUTPUT_CAP);
+      };
+      let child;
+      try {
+        child = spawn(program, [], {
+          env,
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+      } catch (err) {
+        resolve({ code: null, signal: null, timedOut: false, output: messageOf(err) });
+        return;
+      }
+      let timedOut = false;
+      const killGroup = () => {
+        if (child.pid === undefined) return;
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup();
+      }, timeoutMs);
+      child.stdout.on('data', keep);
+      child.stderr.on('data', keep);
+      let settled = false;
+      const finish = (o: Omit<CallbackOutcome, 'timedOut' | 'output'>) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (timedOut) killGroup();
+        child.stdout.destroy();
+        child.stderr.destroy();
+        child.unref();
+        resolve({ ...o, timedOut, output: out });
+      };
+      child.on('error', (err) => {
+        out += messageOf(err);
+        finish({ code: null, signal: null });
+      });
+      child.on('exit', (code, signal) => finish({ code, signal }));
+    });
+  },
+};
+
+// ---------------------------------------------------------------------------------------
 
 /** Named points of install and run, reported so tests can cut the power there. */
 export type Checkpoint = (step: string) => void;
@@ -298,6 +387,9 @@ export interface Ports {
   bootEnv: BootEnvPort;
   compose: ComposePort;
   sentinel: SentinelPort;
+  /** Tmpfs marker of the boot in which the current probation (re)started. */
+  probationMarker: SentinelPort;
+  callback: CallbackPort;
   clock: Clock;
   checkpoint: Checkpoint;
   /** Progress messages for the user; the library never prints. */

@@ -16,6 +16,8 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { requiredApps, StatusCode } from '@offline-ota/format';
 import { cleanComposeRoot, extractApp } from './apps.js';
+import { failed, fireCallback } from './callbacks.js';
+import { assertNotDeferred, settleProbation, startProbation } from './control.js';
 import {
   deployCommit,
   loadState,
@@ -31,6 +33,7 @@ import { writeFileAtomic } from './fsutil.js';
 import { AppStartError } from './ports.js';
 import {
   bootFirmwareOf,
+  recordGood,
   writeState,
   type DeviceState,
   type PendingInstall,
@@ -48,7 +51,12 @@ export interface RunResult {
   status: RunStatus;
   target: string;
   message: string;
+  /** True when the finalized Target starts its probation period (docs/update-control.md). */
+  probation?: boolean;
 }
+
+/** A run outcome plus the `install-post` RESULT it reports (none: no install-post). */
+type Outcome = RunResult & { callback?: string };
 
 export async function run(opts: DeviceOptions): Promise<RunResult> {
   const dev = await openDevice(opts);
@@ -58,6 +66,7 @@ export async function run(opts: DeviceOptions): Promise<RunResult> {
 async function runLocked(dev: Device): Promise<RunResult> {
   const { state } = await loadState(dev);
   await recover(dev, state);
+  await settleProbation(dev, state);
   const p = state.pending;
   if (!p) {
     throw new AkliteError(
@@ -65,6 +74,23 @@ async function runLocked(dev: Device): Promise<RunResult> {
       'No pending installation to run/finalize has been found; make sure you called `aklite-offline install` before `run`',
     );
   }
+  const { ports } = dev;
+  const notRebooted = p.kind === 'ostree' && (await ports.sentinel.exists());
+  // A boot failure forces the rollback: its bookkeeping goes ahead even while clients defer.
+  const fellBack = p.kind === 'ostree' && !notRebooted && dev.booted.commit !== p.target.commit;
+  if (!fellBack) assertNotDeferred(state, `finalize ${p.target.name} (run)`);
+  await fireCallback(dev, state, 'install-final-pre', { installTarget: p.target.name });
+  const out = await finalize(dev, state, p);
+  if (out.callback !== undefined)
+    await fireCallback(dev, state, 'install-post', {
+      installTarget: p.target.name,
+      result: out.callback,
+    });
+  const { callback: _omit, ...res } = out;
+  return res;
+}
+
+async function finalize(dev: Device, state: DeviceState, p: PendingInstall): Promise<Outcome> {
   const { ports } = dev;
   if (p.kind === 'ostree' && (await ports.sentinel.exists())) {
     return {
@@ -74,25 +100,38 @@ async function runLocked(dev: Device): Promise<RunResult> {
     };
   }
   if (p.kind === 'ostree' && dev.booted.commit !== p.target.commit) {
-    return bootFellBack(dev, state, p);
+    const r = await bootFellBack(dev, state, p);
+    return {
+      ...r,
+      callback: failed(`the device did not boot ${p.target.name}; the bootloader fell back`),
+    };
   }
   try {
     await startApps(dev, p.target);
   } catch (err) {
     if (!(err instanceof AppStartError)) throw err;
-    return appsFailed(dev, state, p, err);
+    const r = await appsFailed(dev, state, p, err);
+    return { ...r, callback: failed(err.message) };
   }
   ports.checkpoint('apps-started');
   const fw = bootFirmwareOf(p.target);
   const newFw = fw !== undefined && fw !== state.bootFirmwareVersion;
+  // A new OSTree system starts its probation: U-Boot keeps counting its boots
+  // (upgrade_available stays 1) until it is marked good (docs/update-control.md).
+  const onProbation = !p.rollback && p.kind === 'ostree' && dev.config.probationSeconds > 0;
   await ports.bootEnv.set({
-    upgrade_available: 0,
+    upgrade_available: onProbation ? 1 : 0,
     bootcount: 0,
     ...(newFw ? { bootupgrade_available: 1 } : {}),
   });
   ports.checkpoint('bootenv-cleared');
   state.current = p.target;
   state.pending = null;
+  if (onProbation) await startProbation(dev, state, p.target);
+  else {
+    state.probation = null;
+    recordGood(state, p.target, dev.config.goldenCommit);
+  }
   if (newFw) state.bootFirmwareVersion = fw;
   if (!p.rollback) state.failed = state.failed.filter((f) => f.name !== p.target.name);
   // current-target first: the state write is the commit point, so a power cut before it
@@ -101,28 +140,36 @@ async function runLocked(dev: Device): Promise<RunResult> {
   ports.checkpoint('current-target-written');
   await writeState(dev.config.storageDir, state);
   ports.checkpoint('state-current');
+  const probationNote = onProbation
+    ? `; its probation period of ${dev.config.probationSeconds} s starts now (see \`aklite-offline probation status\`)`
+    : '';
   if (p.rollback) {
     return {
       status: StatusCode.Ok,
       target: p.target.name,
       message: `Rollback complete: the device runs ${p.target.name} again (${p.failedTarget ?? 'the update'} failed)`,
+      callback: 'OK',
     };
   }
   if (newFw) {
     return {
       status: StatusCode.OkNeedsRebootForBootFw,
       target: p.target.name,
-      message: `Update to ${p.target.name} succeeded and installed boot firmware ${fw}; reboot when convenient to confirm it`,
+      message: `Update to ${p.target.name} succeeded and installed boot firmware ${fw}; reboot when convenient to confirm it${probationNote}`,
+      probation: onProbation,
+      callback: 'OK',
     };
   }
   return {
     status: StatusCode.Ok,
     target: p.target.name,
-    message: `Update to ${p.target.name} succeeded; the device runs it with its apps`,
+    message: `Update to ${p.target.name} succeeded; the device runs it with its apps${probationNote}`,
+    probation: onProbation,
+    callback: 'OK',
   };
 }
 
-function markFailed(dev: Device, state: DeviceState, t: TargetRecord, reason: string): void {
+export function markFailed(dev: Device, state: DeviceState, t: TargetRecord, reason: string): void {
   state.failed = state.failed.filter((f) => f.name !== t.name);
   state.failed.push({
     name: t.name,
@@ -264,7 +311,7 @@ async function appsFailed(
  * Extracts each app's compose project from the store and starts it (`up -d`); apps of
  * earlier Targets that this one does not run are stopped and removed.
  */
-async function startApps(dev: Device, t: TargetRecord): Promise<void> {
+export async function startApps(dev: Device, t: TargetRecord): Promise<void> {
   const { config, ports } = dev;
   if (config.packageManager !== 'ostree+compose_apps') return;
   const apps = requiredApps(t, config.composeApps);
@@ -303,7 +350,7 @@ async function startApps(dev: Device, t: TargetRecord): Promise<void> {
 }
 
 /** `<storage>/current-target`, shell-style (reference §3.3). */
-async function writeCurrentTarget(dev: Device, t: TargetRecord): Promise<void> {
+export async function writeCurrentTarget(dev: Device, t: TargetRecord): Promise<void> {
   const c = (t.info.custom ?? {}) as Record<string, unknown>;
   const s = (k: string): string => (typeof c[k] === 'string' ? c[k] : '');
   const tag = t.tags.find((x) => dev.config.tags.includes(x)) ?? t.tags[0] ?? '';

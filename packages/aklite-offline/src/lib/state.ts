@@ -41,6 +41,19 @@ export interface FailedTarget {
   at: string;
 }
 
+/** A new system on probation (docs/update-control.md). */
+export interface Probation {
+  /** The Target on probation (the current one). */
+  target: string;
+  commit: string;
+  /** When the probation (re)started: `run`, or the first aklite-offline start after a reboot. */
+  startedAt: string;
+  /** `probation lock` calls not yet matched by `unlock`. */
+  locks: number;
+  /** Reboots seen during the probation (each one restarts it). */
+  reboots: number;
+}
+
 export interface DeviceState {
   schema: 1;
   deviceType?: BundleType;
@@ -49,7 +62,18 @@ export interface DeviceState {
   failed: FailedTarget[];
   /** Boot firmware version last installed (custom["boot-firmware"].version). */
   bootFirmwareVersion?: string;
+  /** Update control: `defer` calls not yet matched by `allow`, per client. */
+  deferrals?: Record<string, number>;
+  /** Update control: the current Target's probation, or null when it is good. */
+  probation?: Probation | null;
+  /**
+   * Targets that became good on this device, oldest first (at most MAX_GOOD); the last
+   * one is the last good Target. Absent in older state files: the current Target counts.
+   */
+  good?: TargetRecord[];
 }
+
+export const MAX_GOOD = 8;
 
 export const STATE_FILE = 'state.json';
 const IMPORT_FILE = 'import/installed_versions';
@@ -212,6 +236,24 @@ export async function readState(
 
 export async function writeState(storageDir: string, state: DeviceState): Promise<void> {
   await writeFileAtomic(stateFile(storageDir), JSON.stringify(state, null, 2) + '\n');
+}
+
+/** The good Targets, oldest first (see DeviceState.good). */
+export function goodTargets(state: DeviceState): TargetRecord[] {
+  if (state.good) return state.good;
+  const cur = state.current;
+  return cur && !cur.unknown && !state.probation ? [cur] : [];
+}
+
+/** Records `t` as good (once; the newest last); trimming never drops the golden system. */
+export function recordGood(state: DeviceState, t: TargetRecord, goldenCommit?: string): void {
+  const list = goodTargets(state).filter((g) => g.name !== t.name);
+  list.push(t);
+  while (list.length > MAX_GOOD) {
+    const i = list.findIndex((g) => g.commit !== goldenCommit);
+    list.splice(i < 0 ? 0 : i, 1);
+  }
+  state.good = list;
 }
 
 export function isFailed(state: DeviceState, name: string): boolean {

@@ -18,6 +18,10 @@ describe('exitStatusOf', function () {
     ['DOWNLOAD_FAILED', 50],
     ['NO_SPACE', 60],
     ['VERIFICATION_FAILED', 70],
+    ['DEFERRED', 41],
+    ['IN_PROBATION', 42],
+    ['CONTROL_MISMATCH', 43],
+    ['ROLLBACK_TARGET_NOT_FOUND', 21],
   ];
   for (const [code, status] of table) {
     it(`maps ${code} to ${status}`, function () {

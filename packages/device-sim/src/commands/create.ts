@@ -29,6 +29,10 @@ export default class Create extends Command {
       description: '[provision] device_type',
     })(),
     tag: Flags.string({ description: '[pacman] tags of the device' }),
+    golden: Flags.boolean({
+      description:
+        'Provision the Target as the golden system: pin its deployment (ostree admin pin) and record it as [pacman] golden_commit',
+    }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
 
@@ -41,6 +45,7 @@ export default class Create extends Command {
         target: flags.target,
         type: flags.type,
         ...(flags.tag !== undefined ? { tag: flags.tag } : {}),
+        golden: flags.golden,
         onProgress: flags.json ? undefined : (m) => this.logToStderr(m),
       });
       if (flags.json) {
@@ -48,6 +53,7 @@ export default class Create extends Command {
       } else {
         this.log(`created ${result.root}: booted ${result.target} (${result.booted.deployment})`);
         this.log(`apps running: ${result.apps.running.join(', ') || '(none)'}`);
+        if (result.golden !== null) this.log(`golden system: ${result.golden} (pinned)`);
         if (result.apps.failed.length > 0)
           this.log(`apps failed to start: ${result.apps.failed.join(', ')}`);
       }
