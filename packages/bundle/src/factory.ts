@@ -51,6 +51,12 @@ export interface InitFactoryOptions {
   prodTargetsThreshold?: number;
   rootExpiresInDays?: number;
   clock?: Clock;
+  /**
+   * Where the keys come from, by label (`timestamp`, `snapshot`, `ci-targets`, `root-<i>`,
+   * `prod-targets-<i>`, i from 1); default: fresh random keys. Only for reproducible test
+   * factories (test-bundles/): a real factory never takes keys from fixed seeds.
+   */
+  keySource?: (label: string) => SigningKey;
 }
 
 export interface InitFactoryResult {
@@ -153,10 +159,11 @@ export async function initFactory(o: InitFactoryOptions): Promise<InitFactoryRes
     };
     await writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n');
 
+    const newKey = o.keySource ?? (() => generateSigningKey());
     const online = {
-      timestamp: generateSigningKey(),
-      snapshot: generateSigningKey(),
-      'ci-targets': generateSigningKey(),
+      timestamp: newKey('timestamp'),
+      snapshot: newKey('snapshot'),
+      'ci-targets': newKey('ci-targets'),
     } satisfies Record<OnlineRole, SigningKey>;
     for (const role of ONLINE_ROLES) {
       const k = online[role];
@@ -172,8 +179,8 @@ export async function initFactory(o: InitFactoryOptions): Promise<InitFactoryRes
         },
       );
     }
-    const rootKeys = Array.from({ length: rootKeysN }, () => generateSigningKey());
-    const prodKeys = Array.from({ length: prodN }, () => generateSigningKey());
+    const rootKeys = Array.from({ length: rootKeysN }, (_, i) => newKey(`root-${i + 1}`));
+    const prodKeys = Array.from({ length: prodN }, (_, i) => newKey(`prod-targets-${i + 1}`));
     const expires = formatTufTime(new Date(now.getTime() + days * DAY_MS));
     const common = {
       rootKeys: rootKeys.map((k) => k.publicKey),
