@@ -5,6 +5,7 @@
 # script stops, leaving the device as aklite-offline left it.
 #
 #   update.sh --src-dir /media/usb/bundle [--force]     first call, with the stick plugged in
+#   update.sh --src-file /media/usb/bundle.zip [--force]   the same with a single-file bundle
 #   update.sh                                           after a reboot (e.g. from a boot-time unit)
 #
 # A reboot ends the script; the next call (after the reboot) picks up where it stopped, from
@@ -20,13 +21,16 @@
 set -uo pipefail
 
 src_dir=""
+src_opt="--src-dir"
 force=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --src-dir) src_dir="${2:-}"; shift 2 ;;
     --src-dir=*) src_dir="${1#--src-dir=}"; shift ;;
+    --src-file) src_dir="${2:-}"; src_opt="--src-file"; shift 2 ;;
+    --src-file=*) src_dir="${1#--src-file=}"; src_opt="--src-file"; shift ;;
     --force) force=(--force); shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "update.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
   esac
 done
@@ -55,6 +59,8 @@ advice() {
     50) echo "reading the stick failed: reseat or replace the stick, try again" ;;
     60) echo "not enough free space on the device" ;;
     70) echo "content failed verification (corrupt or tampered): do not use this stick" ;;
+    41) echo "updates are deferred by a client on the device: install again when it allows them" ;;
+    42) echo "the running system is still in its probation period: install again after it ends" ;;
     *) echo "see docs/exit-codes.md" ;;
   esac
 }
@@ -67,7 +73,10 @@ if [[ -f "$state_file" ]]; then
   log "resuming after a reboot: phase $phase, reboot $reboots of at most $max_reboots"
 fi
 
-save_state() { printf 'phase=%s\nreboots=%s\nsrc_dir=%q\n' "$1" "$reboots" "$src_dir" >"$state_file"; }
+save_state() {
+  printf 'phase=%s\nreboots=%s\nsrc_dir=%q\nsrc_opt=%q\n' "$1" "$reboots" "$src_dir" "$src_opt" \
+    >"$state_file"
+}
 
 finish() {
   rm -f "$state_file"
@@ -97,11 +106,11 @@ while :; do
   case "$phase" in
     install)
       if [[ -z "$src_dir" ]]; then
-        echo "update.sh: give the bundle: update.sh --src-dir /media/usb/bundle" >&2
+        echo "update.sh: give the bundle: update.sh --src-dir /media/usb/bundle (or --src-file bundle.zip)" >&2
         exit 1
       fi
       log "installing from $src_dir"
-      "${aklite[@]}" install --src-dir "$src_dir" "${force[@]}"
+      "${aklite[@]}" install "$src_opt" "$src_dir" "${force[@]}"
       code=$?
       case "$code" in
         0) log "nothing to install: the device already runs the bundle's Target"; finish 0 ;;

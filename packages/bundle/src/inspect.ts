@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -10,6 +10,7 @@ import {
   exitStatusFor,
   isExpired,
   manifestSignatureStatus,
+  openBundleSource,
   parseBundleManifest,
   parseRoot,
   parseTargetEntry,
@@ -114,20 +115,131 @@ export interface ShowResult {
   invalidSignatures: string[];
 }
 
-/** `bundlectl show` (reference §2.6): what the bundle manifest says and who signed it. */
+/** What `show` reads of a bundle's `tuf/`, from a directory or from a single-file bundle. */
+interface TufView {
+  manifest(): Promise<Envelope<BundleManifestSigned>>;
+  newestRoot(): Promise<Envelope<RootSigned>>;
+  /** `tuf/targets.json` parsed as JSON, or undefined when absent. */
+  targets(): Promise<{ json: unknown; path: string } | undefined>;
+}
+
+function dirView(bundle: string): TufView {
+  return {
+    manifest: () => readManifest(bundle),
+    newestRoot: () => readNewestRoot(bundle),
+    targets: async () => {
+      const path = tufPath(bundle, TUF_FILES.targets);
+      if (!(await exists(path))) return undefined;
+      return { json: await readJsonCapped(path, CAPS.targets, bundle), path };
+    },
+  };
+}
+
+/** A single-file bundle (zip): its allow-listed `tuf/` files, each capped, read once. */
+async function zipView(file: string): Promise<TufView> {
+  let files: Map<string, Buffer>;
+  try {
+    const source = await openBundleSource(file);
+    try {
+      files = await source.readTufFiles();
+    } finally {
+      await source.close();
+    }
+  } catch (err) {
+    throw new BundleError('BUNDLE_INVALID', errorMessage(err), { cause: err, file });
+  }
+  const json = (name: string): unknown => {
+    const bytes = files.get(name);
+    if (bytes === undefined) {
+      throw new BundleError(
+        'BUNDLE_INVALID',
+        `${file} holds no tuf/${name}; is it an offline bundle?`,
+        { file },
+      );
+    }
+    try {
+      return JSON.parse(bytes.toString('utf8')) as unknown;
+    } catch (err) {
+      throw new BundleError(
+        'BUNDLE_INVALID',
+        `tuf/${name} in ${file} is not valid JSON: ${errorMessage(err)}`,
+        { cause: err, file },
+      );
+    }
+  };
+  const inZip = (name: string): string => `${file}:tuf/${name}`;
+  return {
+    manifest: () => {
+      try {
+        return Promise.resolve(
+          parseBundleManifest(json(TUF_FILES.manifest), inZip(TUF_FILES.manifest)),
+        );
+      } catch (err) {
+        if (err instanceof BundleError) return Promise.reject(err);
+        return Promise.reject(
+          new BundleError('BUNDLE_INVALID', errorMessage(err), { cause: err, file }),
+        );
+      }
+    },
+    newestRoot: () => {
+      const newest = [...files.keys()]
+        .map((n) => ROOT_FILE_RE.exec(n))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => Number(m[1]))
+        .sort((a, b) => a - b)
+        .at(-1);
+      if (newest === undefined) {
+        return Promise.reject(
+          new BundleError(
+            'BUNDLE_INVALID',
+            `no N.root.json in ${file}; recreate the bundle with bundlectl create`,
+            { file },
+          ),
+        );
+      }
+      const name = rootFileName(newest);
+      try {
+        return Promise.resolve(parseRoot(json(name), inZip(name)));
+      } catch (err) {
+        if (err instanceof BundleError) return Promise.reject(err);
+        return Promise.reject(
+          new BundleError('BUNDLE_INVALID', errorMessage(err), { cause: err, file }),
+        );
+      }
+    },
+    targets: () =>
+      Promise.resolve(
+        files.has(TUF_FILES.targets)
+          ? { json: json(TUF_FILES.targets), path: inZip(TUF_FILES.targets) }
+          : undefined,
+      ),
+  };
+}
+
+/** True when `path` is a regular file (a single-file bundle) rather than a directory. */
+export async function isBundleFile(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `bundlectl show` (reference §2.6): what the bundle manifest says and who signed it. The
+ * bundle is a directory or a single-file bundle (zip), read in place.
+ */
 export async function showBundle(bundle: string, clock: Clock = systemClock): Promise<ShowResult> {
-  const manifest = await readManifest(bundle);
-  const root = await readNewestRoot(bundle);
+  const view = (await isBundleFile(bundle)) ? await zipView(bundle) : dirView(bundle);
+  const manifest = await view.manifest();
+  const root = await view.newestRoot();
   const info = manifest.signed['x-offline-bundle'];
   const status = manifestSignatureStatus(manifest, root.signed);
   let described: Record<string, ShowTarget> = {};
-  const targetsPath = tufPath(bundle, TUF_FILES.targets);
-  if (await exists(targetsPath)) {
+  const targetsFile = await view.targets().catch(() => undefined);
+  if (targetsFile !== undefined) {
     try {
-      const doc = parseTargetsDoc(
-        await readJsonCapped(targetsPath, CAPS.targets, bundle),
-        targetsPath,
-      );
+      const doc = parseTargetsDoc(targetsFile.json, targetsFile.path);
       described = Object.fromEntries(
         info.targets
           .filter((n) => doc.signed.targets[n] !== undefined)
@@ -180,6 +292,13 @@ export interface SignBundleResult {
  * targets key of the newest root, rewriting bundle-targets.json canonically and atomically.
  */
 export async function signBundle(bundle: string, keysArchive: string): Promise<SignBundleResult> {
+  if (await isBundleFile(bundle)) {
+    throw new BundleError(
+      'INVALID_ARGUMENT',
+      `${bundle} is a single-file bundle, which cannot be signed in place: sign the directory bundle, then bundlectl pack it`,
+      { file: bundle },
+    );
+  }
   const manifest = await readManifest(bundle);
   const root = await readNewestRoot(bundle);
   const allowed = root.signed.roles.targets.keyids;

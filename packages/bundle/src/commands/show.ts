@@ -9,9 +9,13 @@ export default class Show extends BundleCommand {
   static override examples = [
     '<%= config.bin %> show /media/usb/bundle',
     '<%= config.bin %> show ./bundle --json',
+    '<%= config.bin %> show /media/usb/bundle.zip',
   ];
   static override args = {
-    bundle: Args.directory({ description: 'bundle directory', required: true, exists: true }),
+    bundle: Args.string({
+      description: 'bundle directory, or single-file bundle (.zip) read in place',
+      required: true,
+    }),
   };
   static override flags = {
     json: Flags.boolean({ description: 'print the result as JSON (shape in docs/factory.md)' }),

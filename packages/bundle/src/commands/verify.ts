@@ -10,9 +10,13 @@ export default class Verify extends BundleCommand {
   static override examples = [
     '<%= config.bin %> verify /media/usb/bundle --root ./factory/tuf/prod/1.root.json',
     '<%= config.bin %> verify ./bundle --root 1.root.json --hardware-id sim-x86 --tag main --type ci --at 2026-03-01T00:00:00Z',
+    '<%= config.bin %> verify /media/usb/bundle.zip --root ./factory/tuf/ci/1.root.json',
   ];
   static override args = {
-    bundle: Args.directory({ description: 'bundle directory', required: true, exists: true }),
+    bundle: Args.string({
+      description: 'bundle directory, or single-file bundle (.zip) read in place',
+      required: true,
+    }),
   };
   static override flags = {
     root: Flags.file({

@@ -49,6 +49,24 @@ describe('bundlectl single-file bundles (built CLI, real ostree)', function () {
       expect(names).to.include('tuf/bundle-targets.json');
     });
 
+    it('can be shown and verified in place', async () => {
+      const dst = join(dir, 'stick', 'bundle.zip');
+      const shown = JSON.parse((await ok(['show', dst, '--json'])).stdout) as {
+        bundle: string;
+        type: string;
+      };
+      expect(shown).to.include({ bundle: dst, type: 'ci' });
+      const v = await bundlectl([
+        'verify',
+        dst,
+        '--root',
+        join(tf.factoryDir, 'tuf', 'ci', '1.root.json'),
+        '--tag',
+        'main',
+      ]);
+      expect(v.code, v.stderr).to.equal(0);
+    });
+
     it('exits 2 when combined with --tuf-only', async () => {
       const r = await bundlectl([
         'create',

@@ -56,10 +56,12 @@ describe('examples', function () {
   });
   after(async () => {
     // OSTree marks deployment roots immutable; clear that before removing the device.
-    const deploy = join(dir, 'device', 'sysroot', 'ostree', 'deploy');
-    for (const os of await readdir(deploy).catch(() => [] as string[])) {
-      for (const d of await readdir(join(deploy, os, 'deploy')).catch(() => [] as string[]))
-        await run('chattr', ['-i', join(deploy, os, 'deploy', d)]);
+    for (const dev of (await readdir(dir)).filter((e) => e.startsWith('device-'))) {
+      const deploy = join(dir, dev, 'sysroot', 'ostree', 'deploy');
+      for (const os of await readdir(deploy).catch(() => [] as string[])) {
+        for (const d of await readdir(join(deploy, os, 'deploy')).catch(() => [] as string[]))
+          await run('chattr', ['-i', join(deploy, os, 'deploy', d)]);
+      }
     }
     await cleanup();
   });
@@ -97,8 +99,37 @@ describe('examples', function () {
   });
 
   describe('technician/update.sh on a simulated device', () => {
-    let device: string;
-    let env: Record<string, string>;
+    let n = 0;
+
+    /** A new simulated device booted on `target`, and the environment update.sh needs. */
+    async function device(target: string): Promise<{ root: string; env: Record<string, string> }> {
+      const root = join(dir, `device-${++n}`);
+      const r = await run(process.execPath, [
+        DEVICE_SIM,
+        'create',
+        root,
+        '--factory',
+        factory,
+        '--target',
+        target,
+        '--tag',
+        'main',
+      ]);
+      if (r.code !== 0) throw new Error(`device-sim create exited ${r.code}\n${r.stderr}`);
+      return {
+        root,
+        env: {
+          AKLITE_DEVICE_ROOT: root,
+          AKLITE_OFFLINE: `${process.execPath} ${AKLITE}`,
+          REBOOT_CMD: `${process.execPath} ${DEVICE_SIM} reboot ${root}`,
+          SIMULATED_REBOOT: '1',
+          STATE_DIR: join(dir, `state-${n}`),
+        },
+      };
+    }
+
+    const update = (env: Record<string, string>, args: string[]) =>
+      run('bash', [join(ROOT, 'examples', 'technician', 'update.sh'), ...args], env);
 
     before(async function () {
       try {
@@ -118,45 +149,33 @@ describe('examples', function () {
           factory,
         ]);
       }
-      device = join(dir, 'device');
-      const r = await run(process.execPath, [
-        DEVICE_SIM,
-        'create',
-        device,
-        '--factory',
-        factory,
-        '--target',
-        'sim-x86-lmp-1',
-        '--tag',
-        'main',
-      ]);
-      if (r.code !== 0) throw new Error(`device-sim create exited ${r.code}\n${r.stderr}`);
-      env = {
-        AKLITE_DEVICE_ROOT: device,
-        AKLITE_OFFLINE: `${process.execPath} ${AKLITE}`,
-        REBOOT_CMD: `${process.execPath} ${DEVICE_SIM} reboot ${device}`,
-        SIMULATED_REBOOT: '1',
-        STATE_DIR: join(dir, 'state'),
-      };
     });
 
-    const update = (args: string[]) =>
-      run('bash', [join(ROOT, 'examples', 'technician', 'update.sh'), ...args], env);
-
     it('installs, reboots, runs and exits 0 with the device on the new Target', async () => {
-      const r = await update(['--src-dir', join(dir, 'bundle-2')]);
+      const d = await device('sim-x86-lmp-1');
+      const r = await update(d.env, ['--src-dir', join(dir, 'bundle-2')]);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stderr).to.include('rebooting (then: run)');
-      const status = await run(process.execPath, [DEVICE_SIM, 'status', device, '--json']);
+      const status = await run(process.execPath, [DEVICE_SIM, 'status', d.root, '--json']);
       expect(status.stdout).to.include('sim-x86-lmp-2');
-      expect(await readdir(join(dir, 'state'))).to.deep.equal(['update.log']);
+      expect(await readdir(d.env.STATE_DIR)).to.deep.equal(['update.log']);
+    });
+
+    it('reads a single-file bundle with --src-file and exits 0 when there is nothing to do', async () => {
+      const d = await device('sim-x86-lmp-1');
+      const zip = join(dir, 'bundle-1.zip');
+      await ok(['pack', join(dir, 'bundle-1'), zip]);
+      const r = await update(d.env, ['--src-file', zip]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stderr).to.include('nothing to install');
     });
 
     it('stops with 102 and leaves no state behind when the bundle is older', async () => {
-      const r = await update(['--src-dir', join(dir, 'bundle-1')]);
-      expect(r.code).to.equal(102);
+      const d = await device('sim-x86-lmp-2');
+      const r = await update(d.env, ['--src-dir', join(dir, 'bundle-1')]);
+      expect(r.code, r.stderr).to.equal(102);
       expect(r.stderr).to.include('--force');
-      expect(await readdir(join(dir, 'state'))).to.deep.equal(['update.log']);
+      expect(await readdir(d.env.STATE_DIR)).to.deep.equal(['update.log']);
     });
   });
 });

@@ -6,7 +6,7 @@ import { factoryPaths } from '@offline-ota/format';
 import { createBundle } from '../../src/create.js';
 import { BundleError } from '../../src/errors.js';
 import { exists } from '../../src/fsutil.js';
-import { verifyBundle } from '../../src/inspect.js';
+import { showBundle, signBundle, verifyBundle } from '../../src/inspect.js';
 import {
   isCompressedMagic,
   needsZip64,
@@ -125,6 +125,44 @@ describe('packBundle', function () {
       rootFile: factoryPaths(tf.factoryDir).root('ci', 1),
     });
     expect(res.status, res.message).to.equal(0);
+  });
+
+  describe('the packed zip, read in place', () => {
+    it('shows the same as the directory bundle', async () => {
+      const fromZip = await showBundle(zipPath);
+      const fromDir = await showBundle(bundle);
+      expect({ ...fromZip, bundle: '', remaining: '' }).to.deep.equal({
+        ...fromDir,
+        bundle: '',
+        remaining: '',
+      });
+      expect(fromZip.bundle).to.equal(zipPath);
+    });
+
+    it('passes the device check', async () => {
+      const res = await verifyBundle({
+        bundle: zipPath,
+        rootFile: factoryPaths(tf.factoryDir).root('ci', 1),
+      });
+      expect(res.status, res.message).to.equal(0);
+      expect(res.available).to.deep.equal([tf.targets[0]]);
+    });
+
+    it('fails the device check when truncated, as a half-written stick would be', async () => {
+      const cut = join(dir, 'cut.zip');
+      const bytes = await readFile(zipPath);
+      await writeFile(cut, bytes.subarray(0, bytes.length - 200));
+      const res = await verifyBundle({
+        bundle: cut,
+        rootFile: factoryPaths(tf.factoryDir).root('ci', 1),
+      });
+      expect(res.ok).to.equal(false);
+      expect(res.status).not.to.equal(0);
+    });
+
+    it('cannot be signed in place', async () => {
+      await expectRefusal(signBundle(zipPath, tf.offlineKeys.targets[0]), 'INVALID_ARGUMENT');
+    });
   });
 
   it('reports byte progress that ends at the total', () => {
