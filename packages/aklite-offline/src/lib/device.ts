@@ -16,7 +16,7 @@ import {
   ostreeTool,
   type Ports,
 } from './ports.js';
-import { readState, writeState, type DeviceState } from './state.js';
+import { goodTargets, readState, writeState, type DeviceState } from './state.js';
 
 export interface DeviceOptions {
   /** Device root; `/` on a real device. */
@@ -81,7 +81,10 @@ export async function withLock<T>(dev: Device, fn: () => Promise<T>): Promise<T>
 }
 
 export async function loadState(dev: Device): Promise<{ state: DeviceState; fresh: boolean }> {
-  return readState(dev.config.storageDir, dev.booted, dev.config.hardwareId);
+  const r = await readState(dev.config.storageDir, dev.booted, dev.config.hardwareId);
+  // Older state files (and a first start) have no list of good Targets: the current one is.
+  r.state.good ??= goodTargets(r.state);
+  return r;
 }
 
 /** The device type that check-in enforces: the config's, else the one learned from the first bundle. */
