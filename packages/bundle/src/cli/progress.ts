@@ -82,7 +82,9 @@ export function progressPrinter(o: ProgressPrinterOptions): ProgressFn & { end()
       started = now();
     }
     let line = progressLine({ ...e, bytes: e.bytes }, (now() - started) / 1000);
-    const width = o.stream.columns ?? 80;
+    // A pseudo-terminal without a window size reports 0 columns.
+    const cols = o.stream.columns;
+    const width = cols !== undefined && cols > 0 ? cols : 80;
     if (line.length > width - 1) line = line.slice(0, width - 1);
     o.stream.write(`\r${line}\x1b[K`);
     drawn = true;

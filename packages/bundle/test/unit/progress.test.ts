@@ -99,6 +99,21 @@ describe('progress', () => {
       expect(s.lines).to.deep.equal(['Verifying']);
     });
 
+    it('keeps the line whole when the terminal reports no width, and cuts it to a known width', () => {
+      const drawn: string[] = [];
+      const make = (columns: number) =>
+        progressPrinter({
+          stream: { isTTY: true, columns, write: (s: string) => drawn.push(s) },
+          log: () => undefined,
+          warn: () => undefined,
+          json: false,
+          now: () => 0,
+        });
+      make(0)(bytes);
+      make(10)(bytes);
+      expect(drawn).to.deep.equal(['\rCopying apps  1 B / 2 B  50%\x1b[K', '\rCopying a\x1b[K']);
+    });
+
     it('stays silent about bytes when stderr is not a TTY', () => {
       const s = setup(false, false);
       s.printer(bytes);
