@@ -3,7 +3,8 @@ import { AkliteCommand } from '../base.js';
 import { allow } from '../lib/control.js';
 
 export default class Allow extends AkliteCommand {
-  static override summary = 'Withdraw one defer of this client; updates go ahead when no client defers.';
+  static override summary =
+    'Withdraw one defer of this client; updates go ahead when no client defers.';
   static override description = `Exit codes: 0; 43 the client does not defer (allow without a matching defer is an error, not a no-op); 1 invalid client id, lock, state. See docs/update-control.md.`;
   static override examples = ['<%= config.bin %> allow --client emergency-call'];
   static override flags = {

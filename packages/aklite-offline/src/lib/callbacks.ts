@@ -98,9 +98,7 @@ export async function fireCallback(
   } else if (r.code !== 0) {
     const how = r.code === null ? `was ended by ${r.signal ?? 'an error'}` : `exited ${r.code}`;
     const tail = r.output.trim() === '' ? '' : `: ${lastLine(r.output)}`;
-    ports.progress(
-      `Warning: callback ${program} (${message}) ${how}${tail}; the update goes on`,
-    );
+    ports.progress(`Warning: callback ${program} (${message}) ${how}${tail}; the update goes on`);
   }
 }
 

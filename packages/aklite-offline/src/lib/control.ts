@@ -335,10 +335,7 @@ export function probation(
     }
     if (!p) {
       // le_updateCtrl: calls after the probation are ignored; once good, it stays good.
-      return res(
-        `Ignored probation ${opts.action}: ${cur} is already good and stays good`,
-        true,
-      );
+      return res(`Ignored probation ${opts.action}: ${cur} is already good and stays good`, true);
     }
     switch (opts.action) {
       case 'lock':
@@ -404,11 +401,7 @@ async function rollbackTarget(dev: Device, state: DeviceState): Promise<TargetRe
 }
 
 /** Marks the current Target bad and returns to the last good one (deploy, or apps in place). */
-async function returnToGood(
-  dev: Device,
-  state: DeviceState,
-  why: string,
-): Promise<RollbackResult> {
+async function returnToGood(dev: Device, state: DeviceState, why: string): Promise<RollbackResult> {
   const { ports } = dev;
   const cur = state.current;
   const to = await rollbackTarget(dev, state);

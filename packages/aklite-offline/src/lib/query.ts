@@ -24,8 +24,9 @@ import {
   withLock,
   type DeviceOptions,
 } from './device.js';
+import { deferringClients, probationView, settleProbation, type ProbationView } from './control.js';
 import { AkliteError, messageOf } from './errors.js';
-import { isFailed, type TargetRecord } from './state.js';
+import { goodTargets, isFailed, type DeviceState, type TargetRecord } from './state.js';
 
 export interface CheckOptions extends DeviceOptions {
   srcDir: string;
@@ -94,11 +95,39 @@ export interface DeviceStatus {
   failed_targets: { name: string; version: number; reason: string; at: string }[];
   boot_firmware_version: string | null;
   bootloader: Record<string, string | null>;
+  /** Update control (docs/update-control.md). */
+  probation: ProbationView;
+  deferred_by: { client: string; count: number }[];
+  last_good_target: { name: string; version: number; ostree_hash: string } | null;
+  golden_target: {
+    name: string | null;
+    ostree_hash: string;
+    /** A deployment of the golden commit is pinned in the sysroot. */
+    pinned: boolean;
+  } | null;
+}
+
+/**
+ * Loads the state and evaluates the probation under the lock (status has no side effects
+ * beyond what any aklite-offline start does); while another instance holds the lock it
+ * reports the state as stored.
+ */
+async function settledState(dev: Awaited<ReturnType<typeof openDevice>>): Promise<DeviceState> {
+  try {
+    return await withLock(dev, async () => {
+      const { state } = await loadState(dev);
+      await settleProbation(dev, state);
+      return state;
+    });
+  } catch (err) {
+    if (err instanceof AkliteError && err.code === 'LOCKED') return (await loadState(dev)).state;
+    throw err;
+  }
 }
 
 export async function status(opts: DeviceOptions): Promise<DeviceStatus> {
   const dev = await openDevice(opts);
-  const { state } = await loadState(dev);
+  const state = await settledState(dev);
   const view = (t: TargetRecord): TargetStatus => ({
     name: t.name,
     version: t.version,
@@ -110,6 +139,9 @@ export async function status(opts: DeviceOptions): Promise<DeviceStatus> {
     bootloader[v] = (await dev.ports.bootEnv.get(v)) ?? null;
   }
   const p = state.pending;
+  const lastGood = goodTargets(state).at(-1);
+  const golden = dev.config.goldenCommit;
+  const deployments = golden ? await dev.ports.ostree.deployments(dev.sysroot) : [];
   return {
     hardware_id: dev.config.hardwareId,
     ostree_hash: dev.booted.commit,
@@ -132,6 +164,18 @@ export async function status(opts: DeviceOptions): Promise<DeviceStatus> {
     })),
     boot_firmware_version: state.bootFirmwareVersion ?? null,
     bootloader,
+    probation: probationView(dev, state),
+    deferred_by: deferringClients(state),
+    last_good_target: lastGood
+      ? { name: lastGood.name, version: lastGood.version, ostree_hash: lastGood.commit }
+      : null,
+    golden_target: golden
+      ? {
+          name: goodTargets(state).find((g) => g.commit === golden)?.name ?? null,
+          ostree_hash: golden,
+          pinned: deployments.some((d) => d.commit === golden && d.pinned),
+        }
+      : null,
   };
 }
 

@@ -86,7 +86,8 @@ async function runLocked(dev: Device): Promise<RunResult> {
       installTarget: p.target.name,
       result: out.callback,
     });
-  const { callback: _omit, ...res } = out;
+  const res: RunResult = { status: out.status, target: out.target, message: out.message };
+  if (out.probation !== undefined) res.probation = out.probation;
   return res;
 }
 

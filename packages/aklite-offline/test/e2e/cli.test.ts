@@ -73,6 +73,19 @@ function expectStatus(s: unknown): asserts s is Json {
     applied_target: 'object|null',
     pending_target: 'object|null',
     boot_firmware_version: 'string|null',
+    probation: 'object',
+    deferred_by: 'array',
+    last_good_target: 'object|null',
+    golden_target: 'object|null',
+  });
+  expectShape(s.probation, {
+    state: 'string',
+    target: 'string|null',
+    started_at: 'string|null',
+    ends_at: 'string|null',
+    locks: 'number',
+    reboots: 'number',
+    probation_seconds: 'number',
   });
 }
 
@@ -84,7 +97,17 @@ describe('the aklite-offline CLI', function () {
   after(cleanupAll);
 
   describe('--help', function () {
-    for (const cmd of ['check', 'install', 'run', 'status', 'list']) {
+    for (const cmd of [
+      'check',
+      'install',
+      'run',
+      'status',
+      'list',
+      'defer',
+      'allow',
+      'probation',
+      'rollback',
+    ]) {
       it(`documents ${cmd} with examples and exits 0`, async function () {
         const r = await aklite('/nonexistent', [cmd, '--help']);
         expect(r.code).to.equal(0);

@@ -121,7 +121,7 @@ export async function reboot(root: string, failBoot = false): Promise<void> {
 
 export interface SimStatus {
   booted: { commit: string; serial: number; present: boolean };
-  deployments: { index: number; commit: string; booted: boolean }[];
+  deployments: { index: number; commit: string; booted: boolean; pinned: boolean }[];
   env: Record<string, number>;
   apps: { running: string[] };
   currentTarget: Record<string, string> | null;
@@ -396,6 +396,8 @@ export interface NewDeviceOptions {
   toml?: string;
   /** Parent directory (e.g. a small tmpfs). */
   parent?: string;
+  /** `device-sim create --golden`: the Target is the pinned golden system. */
+  golden?: boolean;
 }
 
 /** A fresh device booted on v1 (or `o.target`). */
@@ -413,6 +415,7 @@ export async function newDevice(fx: Fixtures, o: NewDeviceOptions = {}): Promise
     '--type',
     o.type ?? 'ci',
     ...(o.tag === undefined ? ['--tag', fx.factory.tag] : o.tag === '' ? [] : ['--tag', o.tag]),
+    ...(o.golden === true ? ['--golden'] : []),
   ]);
   if (o.toml !== undefined) await writeFile(join(root, 'etc/sota/conf.d/90-test.toml'), o.toml);
   devices.push(root);

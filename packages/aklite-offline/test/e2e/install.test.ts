@@ -80,7 +80,10 @@ describe('install', function () {
       expect(run.code, run.stderr).to.equal(0);
       const after = await simStatus(root);
       expect(after.booted.commit).to.equal(fx.commits[fx.t.v2]);
-      expect(after.env.upgrade_available).to.equal(0);
+      // The new system starts its probation: upgrade_available stays 1 until it is good.
+      expect(after.env.upgrade_available).to.equal(1);
+      expect((await aklite(root, ['probation', 'mark-good'])).code).to.equal(0);
+      expect((await simStatus(root)).env.upgrade_available).to.equal(0);
       expect(after.apps.running).to.deep.equal(['shellhttpd']);
       expect(after.currentTarget?.TARGET_NAME).to.equal(fx.t.v2);
       expect(after.currentTarget?.CUSTOM_VERSION).to.equal('2');
@@ -196,6 +199,7 @@ describe('install', function () {
       expect((await readState(root))?.deviceType).to.equal('prod');
       await reboot(root);
       expect((await runCmd(root)).code).to.equal(0);
+      expect((await aklite(root, ['probation', 'mark-good'])).code).to.equal(0);
       const before = await hashTree(root);
       const again = await install(root, fx.bundles.bootFw);
       expect(again.code, again.stderr).to.equal(15);

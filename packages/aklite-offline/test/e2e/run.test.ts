@@ -129,6 +129,8 @@ describe('run', function () {
       expect(await fwPrint(root, 'bootupgrade_available')).to.equal('1');
       expect((await readState(root))?.bootFirmwareVersion).to.equal('2026.10');
       expect((await runCmd(root)).code).to.equal(40);
+      const { aklite } = await import('./helpers.js');
+      expect((await aklite(root, ['probation', 'mark-good'])).code).to.equal(0);
       const again = await install(root, fx.bundles.appsOnly, ['--force']);
       expect(again.code, again.stderr).to.equal(90);
       await reboot(root);

@@ -39,11 +39,7 @@ interface Status {
 const later = (seconds: number): string => `@${Math.floor(Date.now() / 1000) + seconds}`;
 
 async function status(root: string, faketime?: string): Promise<Status> {
-  const r = await aklite(
-    root,
-    ['status', '--json'],
-    faketime === undefined ? {} : { faketime },
-  );
+  const r = await aklite(root, ['status', '--json'], faketime === undefined ? {} : { faketime });
   expect(r.code, r.stderr).to.equal(0);
   return JSON.parse(r.stdout) as Status;
 }

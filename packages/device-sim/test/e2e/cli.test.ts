@@ -87,6 +87,34 @@ describe('the device-sim CLI', function () {
     expect(words(r.stderr)).to.contain('no upgrade is pending so U-Boot does not count boots');
   });
 
+  it('create --golden pins the deployment and records golden_commit; the pin survives later deploys', async function () {
+    const g = join(work.dir, 'golden');
+    const golden = factory.targets[0].commit;
+    const r = cli(
+      'create',
+      g,
+      '--factory',
+      factory.dir,
+      '--target',
+      factory.targets[0].name,
+      '--golden',
+    );
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain(`golden system: ${golden} (pinned)`);
+    const sota = parseToml(await readFile(join(g, 'var/sota/sota.toml'), 'utf8')) as {
+      pacman: { golden_commit?: string };
+    };
+    expect(sota.pacman.golden_commit).to.equal(golden);
+    let status = JSON.parse(cli('status', g, '--json').stdout) as DeviceStatus;
+    expect(status.deployments.map((d) => [d.commit, d.pinned])).to.deep.equal([[golden, true]]);
+    // Two more deploys: OSTree's cleanup keeps the new one, the previous default and the pinned one.
+    simulateInstall(g, factory.dir, factory.targets[1].commit);
+    simulateInstall(g, factory.dir, factory.targets[1].commit);
+    status = JSON.parse(cli('status', g, '--json').stdout) as DeviceStatus;
+    expect(status.deployments.filter((d) => d.pinned).map((d) => d.commit)).to.deep.equal([golden]);
+    expect(status.deployments).to.have.length(3);
+  });
+
   it('exits 1 when create is given a directory that is not empty', function () {
     const r = cli('create', root, '--factory', factory.dir, '--target', factory.targets[0].name);
     expect(r.status).to.equal(1);
