@@ -41,6 +41,11 @@ export interface DeviceConfig {
   probationSeconds: number;
   /** `[pacman] golden_commit`: the OSTree commit of the golden system (the rollback floor). */
   goldenCommit: string | undefined;
+  /**
+   * `[pacman] security_unpack`: a program every single-file bundle is streamed through
+   * before anything reads it (docs/security-unpack.md). Absolute path, run as given.
+   */
+  securityUnpack: string | undefined;
 }
 
 export const DEFAULT_STORAGE_WATERMARK = 80;
@@ -217,6 +222,9 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
   const callbackRaw = str(pacman, 'pacman', 'callback_program');
   if (callbackRaw !== undefined && callbackRaw !== '' && !callbackRaw.startsWith('/'))
     bad('[pacman] callback_program', `must be an absolute path, got "${callbackRaw}"`);
+  const unpackRaw = str(pacman, 'pacman', 'security_unpack');
+  if (unpackRaw !== undefined && unpackRaw !== '' && !unpackRaw.startsWith('/'))
+    bad('[pacman] security_unpack', `must be an absolute path, got "${unpackRaw}"`);
   const goldenCommit = str(pacman, 'pacman', 'golden_commit');
   if (goldenCommit !== undefined && goldenCommit !== '' && !/^[0-9a-f]{64}$/.test(goldenCommit))
     bad('[pacman] golden_commit', 'must be an OSTree commit (64 hex digits)');
@@ -251,5 +259,6 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
     callbackTimeoutSeconds,
     probationSeconds,
     goldenCommit: goldenCommit === undefined || goldenCommit === '' ? undefined : goldenCommit,
+    securityUnpack: unpackRaw === undefined || unpackRaw === '' ? undefined : unpackRaw,
   };
 }

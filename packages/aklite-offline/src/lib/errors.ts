@@ -37,7 +37,11 @@ export type AkliteErrorCode =
   /** Update control: `allow` without `defer`, or `probation unlock` without `lock`. */
   | 'CONTROL_MISMATCH'
   /** `rollback` / `probation fail`: no good Target to return to (golden floor reached). */
-  | 'ROLLBACK_TARGET_NOT_FOUND';
+  | 'ROLLBACK_TARGET_NOT_FOUND'
+  /** The security_unpack program reported a security violation (its exit 1). */
+  | 'SECURITY_VIOLATION'
+  /** The security_unpack program failed otherwise (other exit, signal, cannot run). */
+  | 'UNPACK_FAILED';
 
 export class AkliteError extends Error {
   readonly code: AkliteErrorCode;

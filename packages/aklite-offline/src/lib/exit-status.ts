@@ -19,6 +19,8 @@ const BY_CODE: Record<AkliteErrorCode, StatusValue> = {
   IN_PROBATION: StatusCode.InstallInProbation,
   CONTROL_MISMATCH: StatusCode.UpdateControlMismatch,
   ROLLBACK_TARGET_NOT_FOUND: StatusCode.RollbackTargetNotFound,
+  SECURITY_VIOLATION: StatusCode.CheckinSecurityError,
+  UNPACK_FAILED: StatusCode.DownloadFailure,
 };
 
 /**

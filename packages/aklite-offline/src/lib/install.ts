@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import {
   BUNDLE_DIRS,
   FormatError,
-  openBundleSource,
   requiredApps,
   StatusCode,
   type BundleSource,
@@ -35,6 +34,7 @@ import {
   type Device,
   type DeviceOptions,
 } from './device.js';
+import { openMedia } from './media.js';
 import { AkliteError, messageOf } from './errors.js';
 import { PullError } from './ports.js';
 import { isFailed, writeState, type DeviceState } from './state.js';
@@ -86,7 +86,7 @@ async function installLocked(dev: Device, opts: InstallOptions): Promise<Install
   assertNotDeferred(state, 'install');
   assertNotInProbation(dev, state);
   await new UpdateCallbacks(dev, state).pre('check-for-update');
-  const media = await openBundleSource(opts.srcDir);
+  const media = await openMedia(dev, opts.srcDir);
   try {
     return await installFrom(dev, state, media, opts);
   } finally {

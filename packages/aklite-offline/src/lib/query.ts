@@ -1,13 +1,7 @@
 /** Read-mostly commands: `check`, `status`, `list`. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  openBundleSource,
-  parseTargets,
-  StatusCode,
-  targetMismatch,
-  type TargetEntry,
-} from '@offline-ota/format';
+import { parseTargets, StatusCode, targetMismatch, type TargetEntry } from '@offline-ota/format';
 import {
   appsView,
   checkIn,
@@ -25,6 +19,7 @@ import {
   type DeviceOptions,
 } from './device.js';
 import { deferringClients, probationView, settleProbation, type ProbationView } from './control.js';
+import { openMedia } from './media.js';
 import { AkliteError, messageOf } from './errors.js';
 import { goodTargets, isFailed, type DeviceState, type TargetRecord } from './state.js';
 
@@ -46,7 +41,7 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
   const dev = await openDevice(opts);
   return withLock(dev, async () => {
     const { state } = await loadState(dev);
-    const media = await openBundleSource(opts.srcDir);
+    const media = await openMedia(dev, opts.srcDir);
     let ci;
     try {
       ci = await checkIn(dev, state, media);
