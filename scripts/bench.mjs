@@ -1,0 +1,1337 @@
+#!/usr/bin/env node
+// `pnpm bench`: a realistic workload and its numbers on this machine.
+//
+// Generates a rootfs of tens of thousands of files (about 80% of --size-mb) and three
+// compose apps whose OCI images have several layers (the other 20%; one base layer shared
+// by every image), publishes it as Target 2 of a fresh factory (Target 1 is a small one a
+// simulated device boots), then measures, each as a child process:
+//
+//   create-dir    bundlectl create                         vs ostree init + pull-local, cp -r, sha256sum
+//   create-zip    bundlectl create --archive zip           vs the same + zip (stored/deflated like pack)
+//   install-dir   aklite-offline install --src-dir         vs ostree pull-local --untrusted + admin deploy,
+//                                                             cp -r, sha256sum (fresh device each)
+//   install-zip   aklite-offline install --src-file        vs unzip + the install-dir baseline
+//
+// and reports wall time, the ratio to the baseline, CPU time and peak RSS (node's own and the
+// process tree's) in docs/benchmarks.md (overwritten) and on stdout. It exits 1 when node's
+// peak RSS of install is 150 MB or more, or of create 250 MB or more.
+//
+// Needs: root, node (built packages), ostree, fw_setenv/fw_printenv, chattr, GNU tar (device-sim).
+// Baseline tools: cp, sha256sum, zip, unzip (a baseline whose tool is missing is skipped with a
+// note); /usr/bin/time (optional: the largest process of a tree and CPU time).
+//
+//   node scripts/bench.mjs [--size-mb 1024] [--files 30000] [--quick] [--work DIR] [--out FILE]
+//                          [--keep] [--seed S] [--setup]
+import { spawn, spawnSync } from 'node:child_process';
+import { createCipheriv, createHash } from 'node:crypto';
+import {
+  closeSync,
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  statfsSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+  chmodSync,
+} from 'node:fs';
+import os from 'node:os';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import process from 'node:process';
+import { Buffer } from 'node:buffer';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setInterval, clearInterval } from 'node:timers';
+import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MB = 1e6;
+const MiB = 1024 * 1024;
+/** Node's peak RSS must stay under these (the issue's bounds, decimal megabytes). */
+const LIMITS = { install: 150 * MB, create: 250 * MB };
+const APPS_SHARE = 0.2;
+const HWID = 'sim-x86';
+const TAG = 'main';
+const OS_NAME = 'lmp';
+const KVER = '6.1.0-bench';
+const POLL_MS = 100;
+
+const CLI = {
+  bundlectl: join(ROOT, 'packages/bundle/bin/run.js'),
+  aklite: join(ROOT, 'packages/aklite-offline/bin/run.js'),
+  deviceSim: join(ROOT, 'packages/device-sim/bin/run.js'),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+const USAGE = `usage: node scripts/bench.mjs [options]     (pnpm bench -- [options])
+
+  --size-mb N   workload size in MiB: rootfs ${100 - APPS_SHARE * 100}%, apps ${APPS_SHARE * 100}% (default 1024, env BENCH_SIZE_MB)
+  --files N     regular files in the rootfs (default 30000, env BENCH_FILES)
+  --quick       a ~50 MiB workload of 2000 files; prints, writes no docs unless --out
+  --work DIR    work directory, must be empty or absent (default: a new one under ${os.tmpdir()})
+  --media DIR   where the bundles go, e.g. another file system like a USB stick; must be empty
+                or absent (default: inside the work directory)
+  --out FILE    report file (default docs/benchmarks.md; "-" writes none)
+  --keep        keep the work directory
+  --seed S      seed of the generated content (default offline-ota-bench)
+  --setup       run scripts/setup.sh first even when a build exists
+
+Needs root, a build (scripts/setup.sh runs when there is none), ostree, fw_setenv, fw_printenv,
+chattr, tar and cp. Baselines use sha256sum, zip and unzip: one whose tool is missing is skipped
+with a note. /usr/bin/time, when present, adds CPU times and the largest process of each tree.
+Exits 1 when node's peak RSS reaches ${LIMITS.install / MB} MB in install or ${LIMITS.create / MB} MB in create.
+`;
+
+function parseArgs(argv) {
+  const o = {
+    sizeMb: Number(process.env.BENCH_SIZE_MB ?? 1024),
+    files: Number(process.env.BENCH_FILES ?? 30000),
+    quick: false,
+    work: process.env.BENCH_WORK,
+    media: undefined,
+    out: undefined,
+    keep: false,
+    seed: 'offline-ota-bench',
+    setup: false,
+  };
+  let sizeSet = false;
+  let filesSet = false;
+  const val = (i) => {
+    if (argv[i + 1] === undefined) usage(`${argv[i]} needs a value`);
+    return argv[i + 1];
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') continue;
+    else if (a === '--size-mb') {
+      o.sizeMb = Number(val(i++));
+      sizeSet = true;
+    } else if (a === '--files') {
+      o.files = Number(val(i++));
+      filesSet = true;
+    } else if (a === '--quick') o.quick = true;
+    else if (a === '--work') o.work = val(i++);
+    else if (a === '--media') o.media = val(i++);
+    else if (a === '--out') o.out = val(i++);
+    else if (a === '--keep') o.keep = true;
+    else if (a === '--seed') o.seed = val(i++);
+    else if (a === '--setup') o.setup = true;
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else usage(`unknown argument ${a}`);
+  }
+  if (o.quick) {
+    if (!sizeSet) o.sizeMb = 50;
+    if (!filesSet) o.files = 2000;
+  }
+  if (!(o.sizeMb >= 5) || !Number.isFinite(o.sizeMb)) usage('--size-mb must be 5 or more');
+  if (!Number.isInteger(o.files) || o.files < 100) usage('--files must be a whole number >= 100');
+  if (o.out === undefined) o.out = o.quick ? '-' : join(ROOT, 'docs/benchmarks.md');
+  else if (o.out !== '-') o.out = resolve(o.out);
+  return o;
+}
+
+function usage(msg) {
+  process.stderr.write(`bench: ${msg}\n${USAGE}`);
+  process.exit(2);
+}
+
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Deterministic content: mulberry32 for choices, AES-256-CTR keystream for bytes.
+
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class Content {
+  constructor(seed) {
+    const key = createHash('sha256').update(seed).digest();
+    this.cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+    this.rand = mulberry32(key.readUInt32LE(0));
+    this.zeros = Buffer.alloc(MiB);
+    // A pool of text (words of a small dictionary): files cut from it compress about 3:1.
+    const words = [];
+    for (let i = 0; i < 2000; i++) {
+      const n = 2 + Math.floor(this.rand() * 9);
+      let w = '';
+      for (let j = 0; j < n; j++) w += String.fromCharCode(97 + Math.floor(this.rand() * 26));
+      words.push(w);
+    }
+    const parts = [];
+    let len = 0;
+    while (len < 4 * MiB) {
+      const w = words[Math.floor(this.rand() * words.length)];
+      const sep = this.rand() < 0.08 ? '\n' : ' ';
+      parts.push(w, sep);
+      len += w.length + 1;
+    }
+    this.text = Buffer.from(parts.join(''));
+  }
+  /** n incompressible bytes, never repeated. */
+  random(n) {
+    const out = [];
+    for (let left = n; left > 0; left -= MiB) {
+      out.push(this.cipher.update(this.zeros.subarray(0, Math.min(left, MiB))));
+    }
+    return out.length === 1 ? out[0] : Buffer.concat(out);
+  }
+  /** n bytes of text, unique thanks to the header line. */
+  textual(n, header) {
+    const head = Buffer.from(`# ${header}\n`);
+    const body = Math.max(0, n - head.length);
+    const chunks = [head];
+    for (let left = body; left > 0;) {
+      const take = Math.min(left, this.text.length);
+      const at = Math.floor(this.rand() * (this.text.length - take + 1));
+      chunks.push(this.text.subarray(at, at + take));
+      left -= take;
+    }
+    return Buffer.concat(chunks).subarray(0, Math.max(n, 0));
+  }
+  /** Splits total into `count` sizes of a log-uniform shape between lo and hi, summing to total. */
+  sizes(count, total, lo, hi) {
+    const raw = [];
+    let sum = 0;
+    for (let i = 0; i < count; i++) {
+      const s = Math.exp(Math.log(lo) + this.rand() * (Math.log(hi) - Math.log(lo)));
+      raw.push(s);
+      sum += s;
+    }
+    const k = total / sum;
+    const out = raw.map((s) => Math.max(1, Math.floor(s * k)));
+    out[0] += total - out.reduce((a, b) => a + b, 0);
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workload: rootfs
+
+const ROOT_GROUPS = [
+  'usr/bin',
+  'usr/sbin',
+  'usr/lib',
+  'usr/lib/firmware',
+  'usr/lib/python3.11/site-packages',
+  'usr/lib/modules/' + KVER + '/kernel/drivers',
+  'usr/libexec',
+  'usr/share/doc',
+  'usr/share/locale',
+  'usr/share/zoneinfo',
+  'usr/include',
+  'usr/etc',
+];
+
+/** Writes a deployable rootfs of `files` regular files and about `bytes` bytes. */
+function makeRootfs(dir, { version, files, bytes, content }) {
+  const stats = { files: 0, bytes: 0, symlinks: 0, dirs: 0, textFiles: 0, largeFiles: 0 };
+  const put = (rel, data, mode = 0o644) => {
+    const p = join(dir, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, data);
+    chmodSync(p, mode);
+    stats.files++;
+    stats.bytes += data.length;
+  };
+  const osRelease = [
+    `ID=${OS_NAME}`,
+    'NAME="Linux-microPlatform (benchmark)"',
+    `PRETTY_NAME="Linux-microPlatform (benchmark) ${version}"`,
+    `VERSION_ID=${version}`,
+    `IMAGE_VERSION=${version}`,
+    '',
+  ].join('\n');
+  put('usr/etc/os-release', osRelease);
+  const kernelSize = Math.min(8 * MiB, Math.floor(bytes * 0.01));
+  put(`usr/lib/modules/${KVER}/vmlinuz`, content.random(kernelSize));
+  const restFiles = files - 2;
+  const restBytes = Math.max(restFiles, bytes - kernelSize - osRelease.length);
+  // About 0.5% of the files are large and hold 55% of the bytes; the rest are small (log-uniform).
+  const large = Math.max(2, Math.round(restFiles * 0.005));
+  const small = restFiles - large;
+  const largeSizes = content.sizes(large, Math.floor(restBytes * 0.55), 256 * 1024, 16 * MiB);
+  const smallSizes = content.sizes(small, restBytes - Math.floor(restBytes * 0.55), 64, 256 * 1024);
+  const perDir = 24;
+  const dirCount = Math.ceil(restFiles / perDir);
+  const dirs = [];
+  for (let d = 0; d < dirCount; d++) {
+    const group = ROOT_GROUPS[d % ROOT_GROUPS.length];
+    const name = `pkg${d.toString(36).padStart(3, '0')}`;
+    dirs.push(d % 3 === 0 ? `${group}/${name}/sub${d % 7}` : `${group}/${name}`);
+  }
+  stats.dirs = dirs.length;
+  let li = 0;
+  let si = 0;
+  for (let i = 0; i < restFiles; i++) {
+    const d = dirs[Math.floor(i / perDir)];
+    const isLarge = li < large && (si >= small || i % Math.ceil(restFiles / large) === 0);
+    const size = isLarge ? largeSizes[li++] : smallSizes[si++];
+    const exec = d.startsWith('usr/bin') || d.startsWith('usr/sbin') || d.startsWith('usr/libexec');
+    const ext = isLarge ? '.bin' : exec ? '' : d.includes('python') ? '.py' : '.so';
+    const rel = `${d}/f${i.toString(36)}${ext}`;
+    // A third of the small files are text (scripts, docs, locale data); the rest binaries.
+    const text = !isLarge && content.rand() < 0.3;
+    put(rel, text ? content.textual(size, rel) : content.random(size), exec ? 0o755 : 0o644);
+    if (text) stats.textFiles++;
+    if (isLarge) stats.largeFiles++;
+    if (i % 200 === 7) {
+      symlinkSync(basename(rel), join(dir, `${rel}.link`));
+      stats.symlinks++;
+    }
+  }
+  return stats;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workload: compose apps with multi-layer OCI images (layouts written from scratch)
+
+const OCI = {
+  manifest: 'application/vnd.oci.image.manifest.v1+json',
+  config: 'application/vnd.oci.image.config.v1+json',
+  layer: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  index: 'application/vnd.oci.image.index.v1+json',
+};
+
+function tarHeader(name, size, mode) {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, 'utf8');
+  h.write(mode.toString(8).padStart(7, '0') + '\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  h.write('00000000000\0', 136);
+  h.write('        ', 148);
+  h.write('0', 156);
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  h.write('root', 265);
+  h.write('root', 297);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  return h;
+}
+
+/** Writes one gzip tar layer of random files; returns its descriptor and diff_id. */
+async function makeLayer(tmpDir, name, bytes, content) {
+  const count = Math.max(3, Math.round(bytes / (512 * 1024)));
+  const sizes = content.sizes(count, Math.max(count, bytes), 4096, 4 * MiB);
+  const diff = createHash('sha256');
+  const gz = createHash('sha256');
+  let gzSize = 0;
+  function* entries() {
+    for (const [i, size] of sizes.entries()) {
+      const h = tarHeader(`opt/${name}/lib/part${i}.bin`, size, 0o644);
+      diff.update(h);
+      yield h;
+      for (let left = size; left > 0; left -= MiB) {
+        const b = content.random(Math.min(left, MiB));
+        diff.update(b);
+        yield b;
+      }
+      const pad = (512 - (size % 512)) % 512;
+      if (pad > 0) {
+        const p = Buffer.alloc(pad);
+        diff.update(p);
+        yield p;
+      }
+    }
+    const end = Buffer.alloc(1024);
+    diff.update(end);
+    yield end;
+  }
+  const tmp = join(tmpDir, `layer-${name}.tmp`);
+  await pipeline(
+    Readable.from(entries()),
+    zlib.createGzip({ level: 1 }),
+    new Transform({
+      transform(chunk, _enc, cb) {
+        gz.update(chunk);
+        gzSize += chunk.length;
+        cb(null, chunk);
+      },
+    }),
+    createWriteStream(tmp),
+  );
+  return {
+    path: tmp,
+    desc: { mediaType: OCI.layer, digest: `sha256:${gz.digest('hex')}`, size: gzSize },
+    diffId: `sha256:${diff.digest('hex')}`,
+  };
+}
+
+function putBlob(layout, bytes) {
+  const hex = createHash('sha256').update(bytes).digest('hex');
+  const p = join(layout, 'blobs/sha256', hex);
+  mkdirSync(dirname(p), { recursive: true });
+  writeFileSync(p, bytes);
+  return { digest: `sha256:${hex}`, size: bytes.length };
+}
+
+/** Image layout images/<name>/ from layers (files copied in; the same layer may serve several). */
+function makeImage(projectDir, name, layers) {
+  const layout = join(projectDir, 'images', name);
+  mkdirSync(join(layout, 'blobs/sha256'), { recursive: true });
+  for (const l of layers)
+    copyFileSync(l.path, join(layout, 'blobs/sha256', l.desc.digest.slice(7)));
+  const config = putBlob(
+    layout,
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Cmd: ['/bin/sh'] },
+        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+      }),
+    ),
+  );
+  const manifest = putBlob(
+    layout,
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI.manifest,
+        config: { mediaType: OCI.config, ...config },
+        layers: layers.map((l) => l.desc),
+      }),
+    ),
+  );
+  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(
+    join(layout, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI.index,
+      manifests: [{ mediaType: OCI.manifest, ...manifest }],
+    }),
+  );
+}
+
+/** App plan: share of the app bytes; images with per-layer weights (after the shared base). */
+const APPS = [
+  { name: 'web', share: 0.4, images: [{ name: 'web', layers: [0.5, 0.3, 0.2] }] },
+  {
+    name: 'db',
+    share: 0.35,
+    images: [
+      { name: 'db', layers: [0.45, 0.25, 0.15] },
+      { name: 'db-backup', layers: [0.15] },
+    ],
+  },
+  {
+    name: 'telemetry',
+    share: 0.25,
+    images: [{ name: 'collector', layers: [0.5, 0.3, 0.2] }],
+  },
+];
+
+/** Writes the three compose projects under dir; returns stats. */
+async function makeApps(dir, { bytes, content, version }) {
+  const tmp = join(dir, '.layers');
+  mkdirSync(tmp, { recursive: true });
+  const stats = { apps: APPS.length, images: 0, layers: 0, layerBytes: 0 };
+  const base = await makeLayer(tmp, `base-v${version}`, Math.floor(bytes * 0.1), content);
+  stats.layers++;
+  stats.layerBytes += base.desc.size;
+  const rest = bytes - Math.floor(bytes * 0.1);
+  const projects = [];
+  for (const app of APPS) {
+    const projectDir = join(dir, app.name);
+    const compose = ['services:'];
+    for (const image of app.images) {
+      const layers = [base];
+      for (const [i, w] of image.layers.entries()) {
+        const l = await makeLayer(
+          tmp,
+          `${image.name}-v${version}-${i}`,
+          Math.floor(rest * app.share * w),
+          content,
+        );
+        layers.push(l);
+        stats.layers++;
+        stats.layerBytes += l.desc.size;
+      }
+      makeImage(projectDir, image.name, layers);
+      stats.images++;
+      compose.push(`  ${image.name}:`, `    image: ${image.name}`, '    restart: unless-stopped');
+    }
+    writeFileSync(join(projectDir, 'docker-compose.yml'), compose.join('\n') + '\n');
+    projects.push(projectDir);
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  return { projects, stats };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring a child process: wall time, /usr/bin/time (%M, CPU), and /proc polling of the tree.
+
+function procChildren() {
+  const m = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!m.has(ppid)) m.set(ppid, []);
+      m.get(ppid).push(Number(d));
+    } catch {
+      // the process exited
+    }
+  }
+  return m;
+}
+
+function procStatus(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (k) => {
+      const m = new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s);
+      return m ? Number(m[1]) * 1024 : 0;
+    };
+    return { name: /^Name:\s+(.*)$/m.exec(s)?.[1] ?? '?', hwm: kib('VmHWM'), rss: kib('VmRSS') };
+  } catch {
+    return null;
+  }
+}
+
+function exeName(pid) {
+  try {
+    return basename(readlinkSync(`/proc/${pid}/exe`));
+  } catch {
+    return null;
+  }
+}
+
+class TreeSampler {
+  constructor(rootPid) {
+    this.root = rootPid;
+    this.procs = new Map(); // pid -> {exe, name, hwm}
+    this.sumPeak = 0;
+    this.timer = setInterval(() => this.tick(), POLL_MS);
+    this.tick();
+  }
+  tick() {
+    const kids = procChildren();
+    const pids = [];
+    const queue = [this.root];
+    while (queue.length > 0) {
+      const p = queue.shift();
+      pids.push(p);
+      for (const c of kids.get(p) ?? []) queue.push(c);
+    }
+    let sum = 0;
+    for (const pid of pids) {
+      const st = procStatus(pid);
+      if (st === null) continue;
+      // Read the program each time: a fork shows its parent's program until it execs.
+      const exe = exeName(pid) ?? st.name;
+      let rec = this.procs.get(pid);
+      if (rec === undefined || rec.exe !== exe) {
+        rec = { exe, hwm: 0 };
+        this.procs.set(pid, rec);
+      }
+      if (rec.exe === 'time') continue; // /usr/bin/time itself
+      rec.hwm = Math.max(rec.hwm, st.hwm);
+      sum += st.rss;
+    }
+    this.sumPeak = Math.max(this.sumPeak, sum);
+  }
+  stop() {
+    clearInterval(this.timer);
+    const byExe = {};
+    for (const r of this.procs.values()) {
+      if (r.exe === 'time') continue;
+      byExe[r.exe] = Math.max(byExe[r.exe] ?? 0, r.hwm);
+    }
+    return { byExe, sumPeak: this.sumPeak };
+  }
+}
+
+const HAVE = {};
+function have(tool) {
+  if (!(tool in HAVE)) {
+    HAVE[tool] =
+      spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0 &&
+      (tool !== '/usr/bin/time' || existsSync('/usr/bin/time'));
+  }
+  return HAVE[tool];
+}
+
+let WORK = '';
+let MEDIA = '';
+let stepNo = 0;
+
+/** Shows a command without this machine's paths. */
+function showCmd(argv) {
+  return argv
+    .map((a) => {
+      let s = String(a);
+      if (MEDIA !== '' && !MEDIA.startsWith(`${WORK}/`)) s = s.split(MEDIA).join('$MEDIA');
+      if (WORK !== '') s = s.split(WORK).join('$WORK');
+      s = s
+        .split(ROOT + '/')
+        .join('')
+        .split(ROOT)
+        .join('.');
+      if (s === process.execPath) s = 'node';
+      return /[\s"'*]/.test(s) ? JSON.stringify(s) : s;
+    })
+    .join(' ');
+}
+
+/**
+ * Runs argv as a child (under /usr/bin/time when present), sampling its process tree.
+ * Returns {wall, cpu, nodePeak, treePeak, largest, byExe, code}.
+ */
+async function measure(label, argv, { expect = [0], cwd = ROOT, stdin } = {}) {
+  const n = String(++stepNo).padStart(2, '0');
+  const logFile = join(WORK, 'logs', `${n}-${label.replace(/[^a-z0-9]+/gi, '_')}.log`);
+  const timeFile = `${logFile}.time`;
+  const useTime = have('/usr/bin/time');
+  const full = useTime ? ['/usr/bin/time', '-f', '%e %M %U %S', '-o', timeFile, ...argv] : argv;
+  spawnSync('sync');
+  const out = openSync(logFile, 'w');
+  writeSync(out, `$ ${showCmd(argv)}\n`);
+  const t0 = process.hrtime.bigint();
+  const child = spawn(full[0], full.slice(1), {
+    cwd,
+    stdio: [stdin === undefined ? 'ignore' : 'pipe', out, out],
+  });
+  if (stdin !== undefined) child.stdin.end(stdin);
+  const sampler = new TreeSampler(child.pid);
+  const code = await new Promise((res, rej) => {
+    child.on('error', rej);
+    child.on('close', (c, sig) => res(c ?? (sig ? 128 : 1)));
+  });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const { byExe, sumPeak } = sampler.stop();
+  closeSync(out);
+  let maxRss = 0;
+  let cpu = null;
+  if (useTime && existsSync(timeFile)) {
+    const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
+    const f = lines[lines.length - 1].split(' ').map(Number);
+    if (f.length === 4 && f.every(Number.isFinite)) {
+      maxRss = f[1] * 1024;
+      cpu = f[2] + f[3];
+    }
+  }
+  const nodePeak = Object.entries(byExe)
+    .filter(([exe]) => exe.startsWith('node'))
+    .reduce((m, [, v]) => Math.max(m, v), 0);
+  const largest = Math.max(maxRss, ...Object.values(byExe), 0);
+  const r = {
+    label,
+    cmd: showCmd(argv),
+    wall,
+    cpu,
+    code,
+    nodePeak: nodePeak > 0 ? nodePeak : null,
+    treePeak: Math.max(sumPeak, largest),
+    largest,
+    byExe,
+  };
+  const rss = Object.entries(byExe)
+    .map(([e, v]) => `${e} ${fmtMB(v)}`)
+    .join(', ');
+  log(`  ${label}: ${wall.toFixed(1)} s, exit ${code}${rss ? `, peak RSS ${rss}` : ''}`);
+  if (!expect.includes(code)) {
+    const tail = readFileSync(logFile, 'utf8').split('\n').slice(-25).join('\n');
+    throw new Error(
+      `${label} exited ${code} (expected ${expect.join(' or ')}): ${showCmd(argv)}\n--- ${relative(WORK, logFile)} (tail) ---\n${tail}`,
+    );
+  }
+  return r;
+}
+
+/** Several measured commands that together make one baseline. */
+function combine(parts) {
+  const valid = parts.filter(Boolean);
+  return {
+    parts: valid,
+    wall: valid.reduce((s, p) => s + p.wall, 0),
+    cpu: valid.every((p) => p.cpu !== null) ? valid.reduce((s, p) => s + p.cpu, 0) : null,
+    treePeak: Math.max(...valid.map((p) => p.treePeak)),
+    largest: Math.max(...valid.map((p) => p.largest)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const fmtMB = (b) => (b === null || b === undefined ? '—' : `${(b / MB).toFixed(0)} MB`);
+const fmtS = (s) => (s === null || s === undefined ? '—' : `${s.toFixed(1)} s`);
+const fmtSize = (b) =>
+  b >= 1024 * MiB ? `${(b / 1024 / MiB).toFixed(2)} GiB` : `${(b / MiB).toFixed(1)} MiB`;
+
+function treeSize(dir) {
+  let bytes = 0;
+  let files = 0;
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        files++;
+        bytes += statSync(p).size;
+      }
+    }
+  };
+  walk(dir);
+  return { bytes, files };
+}
+
+/** Removes a device (OSTree deployments carry the immutable bit). */
+function removeDevice(dev) {
+  const deployRoot = join(dev, 'sysroot/ostree/deploy');
+  if (existsSync(deployRoot)) {
+    for (const osName of readdirSync(deployRoot)) {
+      const d = join(deployRoot, osName, 'deploy');
+      if (!existsSync(d)) continue;
+      for (const e of readdirSync(d)) {
+        if (/\.[0-9]+$/.test(e)) spawnSync('chattr', ['-i', join(d, e)], { stdio: 'ignore' });
+      }
+    }
+  }
+  rmSync(dev, { recursive: true, force: true });
+}
+
+function removeWork(dir) {
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir)) {
+    if (e.startsWith('dev-')) removeDevice(join(dir, e));
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function isGzipFile(p) {
+  const fd = openSync(p, 'r');
+  const b = Buffer.alloc(2);
+  const n = readSync(fd, b, 0, 2, 0);
+  closeSync(fd);
+  return n === 2 && b[0] === 0x1f && b[1] === 0x8b;
+}
+
+/** Entries of a bundle tree for zip: stored (compressed already, as pack decides) or deflated. */
+function zipLists(bundle) {
+  const stored = [];
+  const deflated = [];
+  const walk = (rel) => {
+    for (const e of readdirSync(join(bundle, rel), { withFileTypes: true })) {
+      const r = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (r === 'ostree_repo/tmp' || r === 'ostree_repo/.lock') continue;
+      if (e.isDirectory()) walk(r);
+      else if (/\.(filez|tgz|gz|zst)$/.test(r) || isGzipFile(join(bundle, r))) stored.push(r);
+      else deflated.push(r);
+    }
+  };
+  for (const top of ['tuf', 'ostree_repo', 'apps']) walk(top);
+  return { stored, deflated };
+}
+
+function machineInfo(workDir) {
+  const ostreeVersion = /Version:\s*'?([^'\n]+)/.exec(
+    spawnSync('ostree', ['--version'], { encoding: 'utf8' }).stdout ?? '',
+  )?.[1];
+  const df = spawnSync('df', ['-PT', '-B1', workDir], { encoding: 'utf8' }).stdout?.split('\n')[1];
+  const [, fsType, size, , avail] = (df ?? '').trim().split(/\s+/);
+  const firstLine = (argv) =>
+    spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' }).stdout?.split('\n')[0]?.trim() ?? '';
+  return {
+    cpu: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? '?'}`,
+    mem: fmtSize(os.totalmem()),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    ostree: ostreeVersion ?? '?',
+    zip: have('zip')
+      ? (/Zip \S+/.exec(firstLine(['sh', '-c', 'zip -v | sed -n 2p']))?.[0] ?? 'zip ?')
+      : 'zip missing',
+    unzip: have('unzip')
+      ? (/UnZip \S+/.exec(firstLine(['unzip', '-v']))?.[0] ?? 'unzip ?')
+      : 'unzip missing',
+    disk:
+      fsType !== undefined
+        ? `${fsType}, ${fmtSize(Number(size))} (${fmtSize(Number(avail))} free at start)`
+        : '?',
+    load: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
+  };
+}
+
+function gitInfo() {
+  const head = spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  const st = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'packages'], {
+    encoding: 'utf8',
+  });
+  const dirty = new Set(
+    (st.stdout ?? '')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3).split('/').slice(0, 2).join('/')),
+  );
+  return { head: (head.stdout ?? '').trim() || '?', dirty: [...dirty].sort() };
+}
+
+function invocation(argv) {
+  const args = argv.join(' ');
+  const viaPnpm = process.env.npm_lifecycle_event === 'bench';
+  const nice = os.getPriority();
+  const cmd = viaPnpm ? `pnpm bench${args ? ` -- ${args}` : ''}` : `node scripts/bench.mjs ${args}`;
+  return `${nice > 0 ? `nice -n ${nice} ` : ''}${cmd.trim()}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function report(o) {
+  const { opts, info, git, wl, rows, setup, bounds, notes, cmdline, date, total } = o;
+  const L = [];
+  L.push('# Benchmarks', '');
+  L.push(
+    'Produced by `pnpm bench` (`scripts/bench.mjs`), which overwrites this file. It generates a',
+    'workload, publishes it in a fresh factory and measures `bundlectl create` and',
+    '`aklite-offline install` against the bare tools doing the same work. Re-run it on your',
+    'machine for your numbers; `pnpm bench -- --quick` (about 50 MiB) only prints.',
+    '',
+  );
+  L.push('## Latest run', '');
+  L.push(`- Command: \`${cmdline}\` (${date}, ${fmtS(total)} in all)`);
+  L.push(
+    `- Code: commit \`${git.head}\`${git.dirty.length > 0 ? `, with uncommitted changes in ${git.dirty.map((d) => `\`${d}\``).join(', ')}` : ''} (built \`dist/\` as it was)`,
+  );
+  L.push(
+    `- Machine: ${info.cpu}; ${info.mem} RAM; ${info.kernel}; disk ${info.disk}; load average at start ${info.load}`,
+  );
+  L.push(`- Tools: Node.js ${info.node}, libostree ${info.ostree}, ${info.zip}, ${info.unzip}`);
+  L.push(
+    `- Workload (seed \`${opts.seed}\`): rootfs of ${wl.rootfs.files.toLocaleString('en-US')} files (${wl.rootfs.largeFiles} large ones holding 55% of the bytes, ${wl.rootfs.textFiles.toLocaleString('en-US')} compressible text files, the rest random bytes) in ${wl.rootfs.dirs.toLocaleString('en-US')} directories plus ${wl.rootfs.symlinks} symlinks, ${fmtSize(wl.rootfs.bytes)}; ${wl.apps.apps} apps, ${wl.apps.images} images, ${wl.apps.layers} distinct gzip layers (one base layer shared by every image), ${fmtSize(wl.apps.layerBytes)}`,
+  );
+  L.push(
+    `- Media (where the bundles are written): ${info.sameFs ? 'the file system of the work directory and the factory, so `ostree pull-local` in `create` (trusted, same repo mode) hardlinks the objects instead of copying them; onto a USB stick it copies (`--media DIR` measures that)' : `another file system than the factory (\`--media\`): ${info.media}`}`,
+  );
+  L.push(
+    `- Bundle: ${fmtSize(wl.bundle.bytes)} in ${wl.bundle.files.toLocaleString('en-US')} files (directory); zip ${fmtSize(wl.zipBytes)}`,
+  );
+  L.push('');
+  L.push(
+    '| step | wall | baseline | ratio | CPU (user+sys) | baseline CPU | peak RSS node | peak RSS tree | baseline peak RSS |',
+  );
+  L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+  for (const r of rows) {
+    const b = r.baseline;
+    L.push(
+      `| ${r.title} | ${fmtS(r.m.wall)} | ${b ? fmtS(b.wall) : 'skipped'} | ${b ? `${(r.m.wall / b.wall).toFixed(2)}×` : '—'} | ${fmtS(r.m.cpu)} | ${b ? fmtS(b.cpu) : '—'} | ${fmtMB(r.m.nodePeak)} | ${fmtMB(r.m.treePeak)} | ${b ? fmtMB(b.treePeak) : '—'} |`,
+    );
+  }
+  L.push('');
+  L.push('### Memory bounds', '');
+  for (const b of bounds) {
+    L.push(
+      `- ${b.ok ? 'holds' : '**EXCEEDED**'}: \`${b.what}\`: node peak RSS ${fmtMB(b.peak)}, bound: under ${fmtMB(b.limit)}`,
+    );
+  }
+  L.push('');
+  L.push('### Where the time goes', '');
+  L.push(
+    'Each measured command and each command of the baselines (`$WORK` is the work directory,',
+    '`$MEDIA` the `--media` directory; peak RSS per program is its largest process).',
+    '',
+  );
+  L.push('| step | command | wall | CPU | peak RSS by program |');
+  L.push('|---|---|--:|--:|---|');
+  for (const r of rows) {
+    const line = (name, p) =>
+      `| ${name} | \`${p.cmd.replace(/\|/g, '\\|')}\` | ${fmtS(p.wall)} | ${fmtS(p.cpu)} | ${Object.entries(
+        p.byExe,
+      )
+        .map(([e, v]) => `${e} ${fmtMB(v)}`)
+        .join(', ')} |`;
+    L.push(line(r.title, r.m));
+    for (const p of r.baseline?.parts ?? []) {
+      L.push(line(p.reused ? '↳ baseline (same run as above)' : '↳ baseline', p));
+    }
+  }
+  L.push('');
+  L.push('### Set-up (not compared)', '');
+  L.push('| step | wall | CPU | peak RSS by program |');
+  L.push('|---|--:|--:|---|');
+  for (const s of setup) {
+    L.push(
+      `| ${s.label} | ${fmtS(s.wall)} | ${fmtS(s.cpu ?? null)} | ${Object.entries(s.byExe ?? {})
+        .map(([e, v]) => `${e} ${fmtMB(v)}`)
+        .join(', ')} |`,
+    );
+  }
+  L.push('');
+  L.push('## Method', '');
+  L.push(
+    '- **Workload.** Target 2 of a fresh factory holds the rootfs and the three apps; the device',
+    '  boots Target 1, a tiny rootfs and tiny single-layer apps with nothing in common with',
+    '  Target 2, so an install brings in the whole commit and every blob. Bytes come from an',
+    '  AES-CTR keystream (incompressible, never repeated); text files are cut from a word pool.',
+    '- **Steps.** `create-dir`: `bundlectl create <target> <dir> --tag main` (a CI bundle).',
+    '  `create-zip`: the same with `--archive zip`. `install-dir` and `install-zip`:',
+    '  `aklite-offline install --src-dir` / `--src-file` on a fresh simulated device',
+    '  (`device-sim create`, booted on Target 1); exit status 100 expected.',
+    '- **Baselines** (bare tools doing the same data work, without the verification of',
+    '  metadata, signing, atomic writes or rollback bookkeeping):',
+    '  `create-dir`: `ostree init --mode=archive` + `ostree pull-local` from the factory repo +',
+    "  `cp -r` of the factory's app blobs + `sha256sum` of them. `create-zip`: that, plus `zip` of",
+    '  the directory bundle in two runs, storing what `bundlectl pack` stores (`.filez`,',
+    '  gzip-magic files) and deflating the rest at level 6. `install-dir`, on another fresh',
+    '  device: `ostree pull-local --untrusted` from the bundle straight into the sysroot repo +',
+    '  `ostree admin deploy` + `cp -r` of the blobs + `sha256sum`. `install-zip`: `unzip` of the',
+    '  bundle zip + the `install-dir` baseline from the extracted tree. A baseline time is the sum',
+    '  of its commands. (`aklite-offline` pulls twice, into a verified scratch repo and then',
+    '  into the sysroot, which the bare baseline does not.)',
+    '- **Wall** is from spawn to exit of the child, measured by the script. **CPU** is user+sys',
+    '  of the whole process tree (`/usr/bin/time` `%U+%S`, children included).',
+    '- **Peak RSS node** is the high-water mark (`VmHWM`) of the node process(es) of the step, read',
+    `  from \`/proc\` every ${POLL_MS} ms (VmHWM only grows, so the last reading before exit is`,
+    '  the peak up to that interval). **Peak RSS tree** is the larger of: the highest sum of',
+    '  `VmRSS` over all processes of the tree at one sampling instant, and the largest single',
+    '  process (`/usr/bin/time` `%M`, which for a tree reports its largest process, not a sum).',
+    "  OSTree's memory is separate from node's: the bounds apply to node's peak; the programs'",
+    '  own peaks are in the table above.',
+    '- Everything runs on one disk with a warm page cache (the inputs were just written;',
+    '  `sync` runs before each command, caches are not dropped). One run per step; other',
+    '  processes on the machine add noise (see the load average).',
+  );
+  for (const n of notes) L.push(`- Note: ${n}`);
+  L.push('');
+  return L.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const opts = parseArgs(argv);
+  const tStart = process.hrtime.bigint();
+  const notes = [];
+
+  // Build and tools.
+  const built = [
+    'packages/format/dist/src/index.js',
+    'packages/bundle/dist/src/index.js',
+    'packages/aklite-offline/dist/src/index.js',
+    'packages/device-sim/dist/src/index.js',
+  ].every((p) => existsSync(join(ROOT, p)));
+  if (opts.setup || !built) {
+    log(built ? 'running scripts/setup.sh (--setup)' : 'no build yet: running scripts/setup.sh');
+    const r = spawnSync('bash', [join(ROOT, 'scripts/setup.sh')], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('scripts/setup.sh failed');
+  }
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      'needs root: device-sim deploys with ostree admin (immutable deployments) and the install writes a sysroot',
+    );
+  }
+  for (const t of ['ostree', 'fw_setenv', 'fw_printenv', 'chattr', 'tar', 'cp']) {
+    if (!have(t)) throw new Error(`${t} is required (see scripts/setup.sh)`);
+  }
+  const baseOk = {
+    create: have('sha256sum'),
+    zip: have('sha256sum') && have('zip'),
+    install: have('sha256sum'),
+    unzip: have('sha256sum') && have('unzip'),
+  };
+  for (const t of ['sha256sum', 'zip', 'unzip']) {
+    if (!have(t)) notes.push(`\`${t}\` is missing: the baselines that need it were skipped.`);
+  }
+  if (!have('/usr/bin/time')) {
+    notes.push(
+      '`/usr/bin/time` is missing: no CPU times, and the tree peak comes from /proc sampling only.',
+    );
+  }
+
+  // Work directory.
+  if (opts.work !== undefined) {
+    WORK = resolve(opts.work);
+    if (existsSync(WORK) && readdirSync(WORK).length > 0) {
+      throw new Error(`--work ${opts.work} is not empty (the benchmark removes it at the end)`);
+    }
+    mkdirSync(WORK, { recursive: true });
+  } else {
+    WORK = mkdtempSync(join(os.tmpdir(), 'offline-ota-bench-'));
+  }
+  if (opts.media !== undefined) {
+    MEDIA = resolve(opts.media);
+    if (existsSync(MEDIA) && readdirSync(MEDIA).length > 0) {
+      throw new Error(`--media ${opts.media} is not empty (the benchmark removes it at the end)`);
+    }
+    mkdirSync(MEDIA, { recursive: true });
+  } else {
+    mkdirSync(join(WORK, 'out'));
+    MEDIA = join(WORK, 'out');
+  }
+  const bytes = Math.round(opts.sizeMb * MiB);
+  const needed = bytes * 9;
+  const fsStat = statfsSync(WORK);
+  const free = fsStat.bavail * fsStat.bsize;
+  if (free < needed) {
+    throw new Error(
+      `${fmtSize(free)} free in ${WORK}; the benchmark needs about ${fmtSize(needed)} (9× --size-mb)`,
+    );
+  }
+  const info = machineInfo(WORK);
+  info.media = machineInfo(MEDIA).disk;
+  info.sameFs = statSync(WORK).dev === statSync(MEDIA).dev;
+  const cmdline = invocation(argv.filter((a) => a !== '--').map((a) => showCmd([a])));
+  log(`work directory ${WORK} (${fmtSize(free)} free; needs about ${fmtSize(needed)})`);
+  log(`workload ${fmtSize(bytes)}, ${opts.files} rootfs files; ${cmdline}`);
+  mkdirSync(join(WORK, 'logs'));
+
+  let cleaned = false;
+  const cleanup = () => {
+    if (cleaned) return;
+    cleaned = true;
+    if (opts.keep) log(`kept ${WORK}${opts.media !== undefined ? ` and ${MEDIA}` : ''}`);
+    else {
+      removeWork(WORK);
+      if (opts.media !== undefined) rmSync(MEDIA, { recursive: true, force: true });
+    }
+  };
+  process.on('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  process.on('SIGTERM', () => {
+    cleanup();
+    process.exit(143);
+  });
+
+  try {
+    return await benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart });
+  } finally {
+    cleanup();
+  }
+}
+
+async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) {
+  const setup = [];
+  const W = (...p) => join(WORK, ...p);
+  const node = process.execPath;
+  const bundlectl = (...a) => [node, CLI.bundlectl, ...a];
+  const aklite = (...a) => [node, CLI.aklite, ...a];
+  const deviceSim = (...a) => [node, CLI.deviceSim, ...a];
+  const factory = W('factory');
+
+  // 1. Workload.
+  log('generating the workload');
+  let t = process.hrtime.bigint();
+  const content = new Content(opts.seed);
+  const rootfsBytes = Math.round(bytes * (1 - APPS_SHARE));
+  const rootfs = makeRootfs(W('src/v2/rootfs'), {
+    version: 2,
+    files: opts.files,
+    bytes: rootfsBytes,
+    content,
+  });
+  const apps2 = await makeApps(W('src/v2/apps'), {
+    bytes: bytes - rootfsBytes,
+    content,
+    version: 2,
+  });
+  makeRootfs(W('src/v1/rootfs'), { version: 1, files: 100, bytes: 512 * 1024, content });
+  const apps1 = await makeApps(W('src/v1/apps'), { bytes: 256 * 1024, content, version: 1 });
+  setup.push({
+    label: 'generate the workload (in the script)',
+    wall: Number(process.hrtime.bigint() - t) / 1e9,
+  });
+  log(
+    `  rootfs ${rootfs.files} files, ${fmtSize(rootfs.bytes)}; apps ${apps2.stats.layers} layers, ${fmtSize(apps2.stats.layerBytes)}`,
+  );
+
+  // 2. Factory with Target 1 (tiny) and Target 2 (the workload).
+  log('factory init and publish');
+  setup.push(
+    await measure(
+      'factory init',
+      bundlectl('factory', 'init', factory, '--name', 'bench', '--offline-keys', W('offline-keys')),
+    ),
+  );
+  const published = {};
+  for (const [v, projects] of [
+    [1, apps1.projects],
+    [2, apps2.projects],
+  ]) {
+    const p = await measure(
+      `targets publish v${v}`,
+      bundlectl(
+        'targets',
+        'publish',
+        '--factory',
+        factory,
+        '--rootfs',
+        W(`src/v${v}/rootfs`),
+        '--hardware-id',
+        HWID,
+        '--version',
+        String(v),
+        '--tag',
+        TAG,
+        ...projects.flatMap((d) => ['--app', d]),
+      ),
+    );
+    setup.push(p);
+    const entry = JSON.parse(
+      readFileSync(join(factory, 'targets', `${HWID}-${OS_NAME}-${v}.json`), 'utf8'),
+    );
+    published[v] = { name: `${HWID}-${OS_NAME}-${v}`, commit: entry.target.hashes.sha256 };
+  }
+  const target = published[2].name;
+  const commit = published[2].commit;
+  rmSync(W('src'), { recursive: true, force: true });
+
+  const newDevice = async (name) => {
+    const dev = W(name);
+    setup.push(
+      await measure(
+        `device-sim create (${name})`,
+        deviceSim(
+          'create',
+          dev,
+          '--factory',
+          factory,
+          '--target',
+          published[1].name,
+          '--tag',
+          TAG,
+          '--type',
+          'ci',
+        ),
+      ),
+    );
+    return dev;
+  };
+  const M = (...p) => join(MEDIA, ...p);
+  const rows = [];
+
+  // 3. create-dir and its baseline.
+  log('create-dir');
+  const bundleDir = M('bundle');
+  const createDir = await measure(
+    'bundlectl create (dir)',
+    bundlectl('create', target, bundleDir, '--tag', TAG, '--factory', factory),
+  );
+  let baseCreate = null;
+  if (baseOk.create) {
+    const b = M('base-bundle');
+    mkdirSync(join(b, 'apps'), { recursive: true });
+    baseCreate = combine([
+      await measure('ostree init (archive)', [
+        'ostree',
+        'init',
+        `--repo=${join(b, 'ostree_repo')}`,
+        '--mode=archive',
+      ]),
+      await measure('ostree pull-local', [
+        'ostree',
+        'pull-local',
+        `--repo=${join(b, 'ostree_repo')}`,
+        join(factory, 'ostree_repo'),
+        commit,
+      ]),
+      await measure('cp -r app blobs', [
+        'cp',
+        '-r',
+        join(factory, 'apps/blobs'),
+        join(b, 'apps/blobs'),
+      ]),
+      await measure('sha256sum app blobs', [
+        'sh',
+        '-c',
+        `sha256sum "$1"/* > /dev/null`,
+        'sh',
+        join(b, 'apps/blobs/sha256'),
+      ]),
+    ]);
+    rmSync(b, { recursive: true, force: true });
+  }
+  rows.push({ title: '`create` (directory)', m: createDir, baseline: baseCreate, limit: 'create' });
+  const bundleSize = treeSize(bundleDir);
+
+  // 4. create-zip and its baseline (create-dir baseline + zip of the directory bundle).
+  log('create-zip');
+  const bundleZip = M('bundle.zip');
+  const createZip = await measure(
+    'bundlectl create --archive zip',
+    bundlectl('create', target, bundleZip, '--tag', TAG, '--archive', 'zip', '--factory', factory),
+  );
+  let baseZip = null;
+  if (baseOk.zip && baseCreate) {
+    const { stored, deflated } = zipLists(bundleDir);
+    const z = M('base.zip');
+    const zipStored = await measure('zip (stored entries)', ['zip', '-q', '-0', '-@', z], {
+      cwd: bundleDir,
+      stdin: stored.join('\n') + '\n',
+    });
+    const zipDeflated = await measure('zip (deflated entries)', ['zip', '-q', '-6', '-@', z], {
+      cwd: bundleDir,
+      stdin: deflated.join('\n') + '\n',
+    });
+    zipStored.cmd += ` < (${stored.length} stored entries)`;
+    zipDeflated.cmd += ` < (${deflated.length} deflated entries)`;
+    baseZip = combine([
+      ...baseCreate.parts.map((p) => ({ ...p, reused: true })),
+      zipStored,
+      zipDeflated,
+    ]);
+    notes.push(
+      `bare \`zip\` wrote ${fmtSize(statSync(z).size)} (\`bundlectl\`: ${fmtSize(statSync(bundleZip).size)}).`,
+    );
+    rmSync(z, { force: true });
+  }
+  rows.push({ title: '`create --archive zip`', m: createZip, baseline: baseZip, limit: 'create' });
+
+  // 5. install-dir: aklite-offline, then the bare tools on another fresh device.
+  log('install-dir');
+  let dev = await newDevice('dev-install-dir');
+  const installDir = await measure(
+    'aklite-offline install --src-dir',
+    aklite('install', '--src-dir', bundleDir, '--device-root', dev),
+    { expect: [100] },
+  );
+  removeDevice(dev);
+  const bareInstall = async (devRoot, src) => {
+    const blobs = join(devRoot, 'var/sota/bench-blobs');
+    return [
+      await measure('ostree pull-local --untrusted', [
+        'ostree',
+        `--repo=${join(devRoot, 'sysroot/ostree/repo')}`,
+        'pull-local',
+        '--untrusted',
+        join(src, 'ostree_repo'),
+        commit,
+      ]),
+      await measure('ostree admin deploy', [
+        'ostree',
+        'admin',
+        `--sysroot=${join(devRoot, 'sysroot')}`,
+        'deploy',
+        `--os=${OS_NAME}`,
+        commit,
+      ]),
+      await measure('cp -r app blobs', ['cp', '-r', join(src, 'apps/blobs'), blobs]),
+      await measure('sha256sum app blobs', [
+        'sh',
+        '-c',
+        `sha256sum "$1"/* > /dev/null`,
+        'sh',
+        join(blobs, 'sha256'),
+      ]),
+    ];
+  };
+  let baseInstall = null;
+  if (baseOk.install) {
+    dev = await newDevice('dev-base-dir');
+    baseInstall = combine(await bareInstall(dev, bundleDir));
+    removeDevice(dev);
+  }
+  rows.push({
+    title: '`install --src-dir`',
+    m: installDir,
+    baseline: baseInstall,
+    limit: 'install',
+  });
+
+  // 6. install-zip.
+  log('install-zip');
+  dev = await newDevice('dev-install-zip');
+  const installZip = await measure(
+    'aklite-offline install --src-file',
+    aklite('install', '--src-file', bundleZip, '--device-root', dev),
+    { expect: [100] },
+  );
+  removeDevice(dev);
+  let baseInstallZip = null;
+  if (baseOk.unzip) {
+    dev = await newDevice('dev-base-zip');
+    const x = W('unzipped');
+    const unzip = await measure('unzip', ['unzip', '-q', bundleZip, '-d', x]);
+    baseInstallZip = combine([unzip, ...(await bareInstall(dev, x))]);
+    removeDevice(dev);
+    rmSync(x, { recursive: true, force: true });
+  }
+  rows.push({
+    title: '`install --src-file` (zip)',
+    m: installZip,
+    baseline: baseInstallZip,
+    limit: 'install',
+  });
+
+  // 7. Report.
+  const bounds = rows.map((r) => ({
+    what: r.title.replace(/`/g, ''),
+    peak: r.m.nodePeak ?? 0,
+    limit: LIMITS[r.limit],
+    ok: (r.m.nodePeak ?? 0) < LIMITS[r.limit],
+  }));
+  const total = Number(process.hrtime.bigint() - tStart) / 1e9;
+  const md = report({
+    opts,
+    info,
+    git: gitInfo(),
+    wl: {
+      rootfs,
+      apps: apps2.stats,
+      bundle: bundleSize,
+      zipBytes: statSync(bundleZip).size,
+    },
+    rows,
+    setup,
+    bounds,
+    notes,
+    cmdline,
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    total,
+  });
+  if (md.includes(WORK) || md.includes(ROOT))
+    throw new Error('internal: the report names a local path');
+  process.stdout.write(md);
+  if (opts.out !== '-') {
+    writeFileSync(`${opts.out}.tmp`, md);
+    renameSync(`${opts.out}.tmp`, opts.out);
+    log(`wrote ${relative(process.cwd(), opts.out) || opts.out}`);
+  }
+  const failed = bounds.filter((b) => !b.ok);
+  for (const b of failed) {
+    log(`memory bound exceeded: ${b.what} node peak RSS ${fmtMB(b.peak)} >= ${fmtMB(b.limit)}`);
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
