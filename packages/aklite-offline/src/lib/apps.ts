@@ -115,6 +115,25 @@ async function stageBlob(mediaStore: string, stagingDir: string, b: AppBlob): Pr
   return dst;
 }
 
+/**
+ * Maps a failure to read content out of a single-file bundle: content that is not what the
+ * archive or the signed metadata says is VERIFICATION_FAILED (70), anything else (an I/O
+ * error, a truncated file) DOWNLOAD_FAILED (50).
+ */
+export function zipReadError(err: unknown, what: string, zipPath: string): AkliteError {
+  const invalid =
+    err instanceof FormatError &&
+    ['CONTENT_INVALID', 'FILE_TOO_LARGE', 'PATH_ESCAPE'].includes(err.code);
+  return new AkliteError(
+    invalid ? 'VERIFICATION_FAILED' : 'DOWNLOAD_FAILED',
+    `cannot use ${what} from ${zipPath}: ${messageOf(err)}; ` +
+      (invalid
+        ? 'the media is corrupted or tampered with: do not use it'
+        : 'check the media and try again'),
+    { cause: err, file: zipPath },
+  );
+}
+
 /** Streams one blob out of a single-file bundle into `stagingDir`, checked on the way. */
 async function stageZipBlob(zip: ZipBundle, stagingDir: string, b: AppBlob): Promise<string> {
   const dst = join(stagingDir, b.digest);
@@ -125,16 +144,7 @@ async function stageZipBlob(zip: ZipBundle, stagingDir: string, b: AppBlob): Pro
       ...(b.size !== undefined ? { expectSize: b.size } : {}),
     });
   } catch (err) {
-    const invalid =
-      err instanceof FormatError &&
-      ['CONTENT_INVALID', 'FILE_TOO_LARGE', 'PATH_ESCAPE'].includes(err.code);
-    throw new AkliteError(
-      invalid ? 'VERIFICATION_FAILED' : 'DOWNLOAD_FAILED',
-      invalid
-        ? `app blob sha256:${b.digest} (${b.kind}) in ${zip.path} does not match its signed digest or size: ${messageOf(err)}; do not use this media`
-        : `cannot read app blob sha256:${b.digest} from ${zip.path}: ${messageOf(err)}; check the media and try again`,
-      { cause: err, file: zip.path },
-    );
+    throw zipReadError(err, `app blob sha256:${b.digest} (${b.kind})`, zip.path);
   }
   return dst;
 }

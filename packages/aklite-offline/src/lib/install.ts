@@ -13,7 +13,6 @@ import { lstat, mkdir, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BUNDLE_DIRS,
-  FormatError,
   requiredApps,
   StatusCode,
   type BundleSource,
@@ -21,7 +20,7 @@ import {
   type TargetEntry,
   type ZipBundle,
 } from '@offline-ota/format';
-import { commitBlobs, missingBlobs, stageBlobs, type StagedBlob } from './apps.js';
+import { commitBlobs, missingBlobs, stageBlobs, zipReadError, type StagedBlob } from './apps.js';
 import { UpdateCallbacks, updateCallbacks } from './callbacks.js';
 import { checkIn, selectTarget } from './checkin.js';
 import { assertNotDeferred, assertNotInProbation, settleProbation } from './control.js';
@@ -160,15 +159,7 @@ async function extractMediaRepo(zip: ZipBundle, dir: string): Promise<void> {
   try {
     await zip.extractPrefix(`${BUNDLE_DIRS.ostree}/`, dir);
   } catch (err) {
-    const invalid =
-      err instanceof FormatError &&
-      ['CONTENT_INVALID', 'FILE_TOO_LARGE', 'PATH_ESCAPE'].includes(err.code);
-    throw new AkliteError(
-      invalid ? 'VERIFICATION_FAILED' : 'DOWNLOAD_FAILED',
-      `cannot read the OSTree repo from ${zip.path}: ${messageOf(err)}; ` +
-        (invalid ? 'do not use this media' : 'check the media and try again'),
-      { cause: err, file: zip.path },
-    );
+    throw zipReadError(err, 'the OSTree repo', zip.path);
   }
 }
 
