@@ -1,21 +1,19 @@
-import archiver from 'archiver';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, relative, resolve, sep } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { BUNDLE_DIRS, TUF_FILES } from '@offline-ota/format';
 import { BundleError, errorMessage } from './errors.js';
-import { exists, fsyncDir, wrapIo } from './fsutil.js';
-import { assertMediaSafe, scanBundleTree, type TreeEntry } from './media.js';
+import { exists, fsyncDir } from './fsutil.js';
+import { assertMediaSafe, scanBundleTree } from './media.js';
 import { ByteProgress, noProgress, type ProgressFn } from './progress.js';
+import { ZipWriter } from './zip-writer.js';
 
 /**
  * `bundlectl pack`: one zip file holding a directory bundle (docs/bundle-format.md
  * §Single-file bundles). The same tree always gives the same bytes: entries sorted by name,
  * a fixed time (1980-01-01T00:00:00Z) and fixed modes (0644 files, 0755 directories), and
- * one compression rule. Files are streamed, never held in memory.
+ * one compression rule. Files are streamed, never held in memory, by a zip writer
+ * (zip-writer.ts) that keeps a few dozen bytes per entry for the central directory.
  */
 
 /** The time every entry carries (the earliest a zip can record). */
@@ -24,8 +22,6 @@ export const ZIP_ENTRY_TIME = new Date(Date.UTC(1980, 0, 1, 0, 0, 0));
 export const FAT32_MAX_FILE = 0xffffffff;
 /** Deflate level for entries that are not compressed already. */
 const DEFLATE_LEVEL = 6;
-/** Entries appended to the archiver queue ahead of the one being written (bounds open files). */
-const APPEND_WINDOW = 2;
 
 /** Names whose content is compressed already: stored, not deflated again. */
 const COMPRESSED_EXTENSIONS = ['.filez', '.tgz', '.gz', '.zst'];
@@ -38,13 +34,9 @@ export function isCompressedMagic(head: Uint8Array): boolean {
   );
 }
 
-/**
- * Whether an archive of `entries` entries and about `bytes` bytes needs ZIP64 records:
- * more than 65,534 entries, or an offset or size that may pass 4 GiB. Local headers,
- * central records and data descriptors of a bundle entry stay under 512 bytes each.
- */
-export function needsZip64(bytes: number, entries: number): boolean {
-  return entries >= 0xffff || bytes + entries * 512 >= 0xffffffff;
+/** Whether a file is stored (compressed already, by its name or its first bytes). */
+export function isStoredEntry(name: string, head: Uint8Array): boolean {
+  return COMPRESSED_EXTENSIONS.some((x) => name.endsWith(x)) || isCompressedMagic(head);
 }
 
 /** OSTree's working files, which are no part of a bundle and are left out of the zip. */
@@ -53,45 +45,36 @@ function isOstreeWorkingFile(rel: string): boolean {
   return rel === `${repo}.lock` || rel === `${repo}tmp` || rel.startsWith(`${repo}tmp/`);
 }
 
-async function isCompressedFile(e: TreeEntry): Promise<boolean> {
-  if (COMPRESSED_EXTENSIONS.some((x) => e.rel.endsWith(x))) return true;
-  if (e.size < 2) return false;
-  let handle;
-  try {
-    handle = await open(e.path, 'r');
-    const head = Buffer.alloc(4);
-    const { bytesRead } = await handle.read(head, 0, 4, 0);
-    return isCompressedMagic(head.subarray(0, bytesRead));
-  } catch (err) {
-    throw wrapIo(err, `cannot read ${e.path}`, e.path);
-  } finally {
-    await handle?.close();
-  }
-}
-
-export interface PackPlanEntry {
-  /** Name in the zip: `/`-separated, directories end with `/`. */
-  name: string;
-  /** Source path of a file; undefined for a directory. */
-  path?: string;
-  size: number;
-  store: boolean;
-}
-
 /**
  * What `pack` writes, in order: every directory and regular file of the bundle tree
- * (except OSTree's working files), sorted by name, each with its compression.
+ * (except OSTree's working files), sorted by name. Kept compact (one string and one number
+ * per entry), since a bundle may hold a few hundred thousand entries.
  */
-export async function planPack(src: string): Promise<PackPlanEntry[]> {
+export interface PackPlan {
+  /** Names in the zip, sorted: `/`-separated, directories end with `/`. */
+  names: string[];
+  /** Size in bytes of each entry of `names` (0 for a directory). */
+  sizes: Float64Array;
+  /** The sum of `sizes`. */
+  total: number;
+}
+
+export async function planPack(src: string): Promise<PackPlan> {
   const scan = await scanBundleTree(src);
   assertMediaSafe(src, scan);
-  const plan: PackPlanEntry[] = [];
+  const kept: [string, number][] = [];
   for (const e of scan.entries) {
     if (isOstreeWorkingFile(e.rel)) continue;
-    if (e.dir) plan.push({ name: `${e.rel}/`, size: 0, store: true });
-    else plan.push({ name: e.rel, path: e.path, size: e.size, store: await isCompressedFile(e) });
+    kept.push(e.dir ? [`${e.rel}/`, -1] : [e.rel, e.size]);
   }
-  return plan.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const sizes = new Float64Array(kept.length);
+  let total = 0;
+  for (const [i, [, size]] of kept.entries()) {
+    sizes[i] = Math.max(size, 0);
+    total += sizes[i];
+  }
+  return { names: kept.map(([name]) => name), sizes, total };
 }
 
 export interface PackBundleOptions {
@@ -101,6 +84,11 @@ export interface PackBundleOptions {
   dst: string;
   /** Write ZIP64 records even for a small archive (tests; large archives get them anyway). */
   forceZip64?: boolean;
+  /**
+   * Tests only: lower the values at which ZIP64 takes over (entry count, sizes and offsets),
+   * to reach those paths without 65,535 entries or 4 GiB of content.
+   */
+  zip64Thresholds?: { entries?: number; bytes?: number };
   /** Warn (through `onProgress`) once the file passes this many bytes; default FAT32's limit. */
   warnAboveBytes?: number;
   onProgress?: ProgressFn;
@@ -118,42 +106,6 @@ export interface PackBundleResult {
   zip64: boolean;
   /** True when the file is larger than a FAT32 file can be. */
   tooLargeForFat32: boolean;
-}
-
-/** Hashes and counts what goes to the file; warns once when it passes FAT32's limit. */
-class OutputMeter extends Transform {
-  readonly hash = createHash('sha256');
-  bytes = 0;
-  private warned = false;
-
-  constructor(
-    private readonly limit: number,
-    private readonly onLarge: () => void,
-  ) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    if (!this.warned && this.bytes > this.limit) {
-      this.warned = true;
-      this.onLarge();
-    }
-    cb(null, chunk);
-  }
-}
-
-/** Counts bytes read from a source file. */
-class InputMeter extends Transform {
-  constructor(private readonly onBytes: (n: number) => void) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.onBytes(chunk.length);
-    cb(null, chunk);
-  }
 }
 
 /**
@@ -187,100 +139,60 @@ export async function packBundle(o: PackBundleOptions): Promise<PackBundleResult
   }
   progress({ step: 'pack', message: `Packing ${o.src} into ${o.dst}` });
   const plan = await planPack(src);
-  const total = plan.reduce((s, e) => s + e.size, 0);
-  const zip64 = o.forceZip64 === true || needsZip64(total, plan.length);
-  const bytes = new ByteProgress(progress, 'pack', `Writing ${basename(dst)}`, total);
+  const bytes = new ByteProgress(progress, 'pack', `Writing ${basename(dst)}`, plan.total);
+  const warnAbove = o.warnAboveBytes ?? FAT32_MAX_FILE;
+  let warned = false;
 
   const tmp = `${dst}.tmp-${randomBytes(6).toString('hex')}`;
-  const archive = archiver('zip', {
-    forceZip64: zip64,
-    zlib: { level: DEFLATE_LEVEL },
-  });
-  const meter = new OutputMeter(o.warnAboveBytes ?? FAT32_MAX_FILE, () =>
-    progress({
-      step: 'warning',
-      message: `${o.dst} is now larger than 4 GiB: a FAT32 stick cannot hold it. Use an exFAT stick, or copy the directory bundle instead`,
-    }),
-  );
-  let failed: unknown;
-  const fail = (err: unknown): void => {
-    failed ??= err;
-    archive.abort();
-  };
+  let handle: FileHandle | undefined;
   try {
-    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
-    const written = pipeline(archive, meter, out);
-    written.catch(() => undefined);
-    await new Promise<void>((done, reject) => {
-      let next = 0;
-      let inFlight = 0;
-      const pump = (): void => {
-        while (failed === undefined && inFlight < APPEND_WINDOW && next < plan.length) {
-          const e = plan[next++];
-          inFlight++;
-          const data = { name: e.name, date: ZIP_ENTRY_TIME, store: e.store };
-          if (e.path === undefined) {
-            archive.append(Buffer.alloc(0), { ...data, mode: 0o755 });
-          } else if (e.size === 0) {
-            archive.append(Buffer.alloc(0), { ...data, mode: 0o644 });
-          } else {
-            const file = createReadStream(e.path);
-            const counted = new InputMeter((n) => bytes.add(n));
-            file.once('error', (err) => {
-              const wrapped = wrapIo(err, `cannot read ${e.path ?? e.name}`, e.path);
-              fail(wrapped);
-              reject(wrapped);
-            });
-            archive.append(file.pipe(counted), { ...data, mode: 0o644 });
-          }
-        }
-        if (next === plan.length && inFlight === 0) done();
-      };
-      archive.on('entry', () => {
-        inFlight--;
-        pump();
-      });
-      archive.on('error', (err) => {
-        fail(err);
-        reject(err);
-      });
-      archive.on('warning', (err) => {
-        fail(err);
-        reject(err);
-      });
-      pump();
+    handle = await open(tmp, 'wx+', 0o644);
+    const zip = new ZipWriter(handle, {
+      name: o.dst,
+      level: DEFLATE_LEVEL,
+      ...(o.forceZip64 === true ? { forceZip64: true } : {}),
+      ...(o.zip64Thresholds === undefined ? {} : { zip64Thresholds: o.zip64Thresholds }),
+      onInput: (n) => bytes.add(n),
+      onOutput: (n) => {
+        if (warned || n <= warnAbove) return;
+        warned = true;
+        progress({
+          step: 'warning',
+          message: `${o.dst} is now larger than 4 GiB: a FAT32 stick cannot hold it. Use an exFAT stick, or copy the directory bundle instead`,
+        });
+      },
     });
-    await archive.finalize();
-    await written;
-    bytes.finish();
-    const handle = await open(tmp, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
+    for (const [i, name] of plan.names.entries()) {
+      if (name.endsWith('/')) await zip.addDirectory(name);
+      else
+        await zip.addFile(name, join(src, name), plan.sizes[i], (head) =>
+          isStoredEntry(name, head),
+        );
     }
+    const written = await zip.finish();
+    bytes.finish();
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
     await rename(tmp, dst);
     await fsyncDir(dirname(dst));
+    return {
+      file: o.dst,
+      bytes: written.bytes,
+      sha256: written.sha256,
+      entries: written.entries,
+      stored: written.stored,
+      deflated: written.deflated,
+      zip64: written.zip64,
+      tooLargeForFat32: written.bytes > FAT32_MAX_FILE,
+    };
   } catch (err) {
-    archive.abort();
+    await handle?.close().catch(() => undefined);
     await rm(tmp, { force: true }).catch(() => undefined);
-    const cause = failed ?? err;
-    if (cause instanceof BundleError) throw cause;
-    throw new BundleError('IO_FAILED', `cannot write ${o.dst}: ${errorMessage(cause)}`, {
-      cause,
+    if (err instanceof BundleError) throw err;
+    throw new BundleError('IO_FAILED', `cannot write ${o.dst}: ${errorMessage(err)}`, {
+      cause: err,
       file: o.dst,
     });
   }
-  const size = (await stat(dst)).size;
-  const stored = plan.filter((e) => e.path !== undefined && e.store).length;
-  return {
-    file: o.dst,
-    bytes: size,
-    sha256: meter.hash.digest('hex'),
-    entries: plan.length,
-    stored,
-    deflated: plan.filter((e) => e.path !== undefined).length - stored,
-    zip64,
-    tooLargeForFat32: size > FAT32_MAX_FILE,
-  };
 }

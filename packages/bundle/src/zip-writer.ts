@@ -1,0 +1,658 @@
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { crc32, createDeflateRaw, deflateRaw as deflateRawCb } from 'node:zlib';
+import { BundleError } from './errors.js';
+import { wrapIo } from './fsutil.js';
+
+/**
+ * A streaming zip writer (PKWARE APPNOTE 6.3.x) whose memory does not grow with the size
+ * of the archive: per entry it keeps a compact record (CRC-32, two sizes, the offset of the
+ * local header, a flag byte: 29 bytes in typed arrays, plus the caller's name string) and
+ * writes the central directory from those records at the end. File contents pass through a
+ * 256 KiB read buffer and a 1 MiB output buffer.
+ *
+ * Each entry is written as a local header with zeroed CRC and sizes, then its data (stored
+ * or raw deflate), then the local header is rewritten in place with the CRC and sizes
+ * counted on the way: no data descriptors, so every local header is complete. A header
+ * still in the output buffer is patched there; one already on disk is patched with a
+ * positional write. The sha256 of the file is computed in file order from bytes that will
+ * not change again (only the part of an entry larger than the output buffer is read back).
+ *
+ * What is written is fixed, so the same entries always give the same bytes: time
+ * 1980-01-01 00:00 (DOS date 0x0021, time 0), flags 0 (names are printable ASCII),
+ * "version made by" Unix, Unix modes 0100644 and 040755 in the external attributes, no
+ * extra fields but ZIP64's, no comments.
+ *
+ * ZIP64 (APPNOTE §4.3.9, §4.3.14, §4.5.3) is used only where a value does not fit:
+ * a local header reserves a ZIP64 field (both sizes) when the entry could reach 4 GiB
+ * (its input size, or deflate's worst-case growth of it); a central record carries one
+ * for each size or offset that does not fit in 32 bits; the ZIP64 end of central directory
+ * record and its locator are written when the entry count, or the directory's size or
+ * offset, does not fit the classic end record.
+ */
+
+/** Compression of an entry. */
+export const ZIP_STORED = 0;
+export const ZIP_DEFLATED = 8;
+
+/** DOS date of 1980-01-01 ((year - 1980) << 9 | month << 5 | day); the time is 0. */
+const DOS_DATE_1980 = (0 << 9) | (1 << 5) | 1;
+const SIG_LOCAL = 0x04034b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_ZIP64_EOCD = 0x06064b50;
+const SIG_ZIP64_LOCATOR = 0x07064b50;
+const SIG_EOCD = 0x06054b50;
+const LOCAL_LEN = 30;
+const CENTRAL_LEN = 46;
+const ZIP64_EOCD_LEN = 56;
+const ZIP64_LOCATOR_LEN = 20;
+const EOCD_LEN = 22;
+/** Header ID of the ZIP64 extended information extra field. */
+const ZIP64_EXTRA_ID = 0x0001;
+/** Local ZIP64 field: ID, length, uncompressed and compressed size. */
+const LOCAL_ZIP64_EXTRA_LEN = 4 + 16;
+/** Version needed to extract: 2.0 (deflate, directories), 4.5 (ZIP64). */
+const VERSION_DEFAULT = 20;
+const VERSION_ZIP64 = 45;
+/** Made by: Unix (3) in the high byte, so readers take the mode from the attributes. */
+const MADE_BY_UNIX = 3 << 8;
+const MODE_FILE = 0o100644;
+const MODE_DIR = 0o040755;
+/** MS-DOS directory attribute, set next to the Unix mode of a directory. */
+const DOS_DIRECTORY = 0x10;
+const U16_MAX = 0xffff;
+const U32_MAX = 0xffffffff;
+/** Bytes read from an input file at once. */
+const READ_CHUNK = 256 * 1024;
+/** Bytes collected before one positional write. */
+const OUTPUT_BUFFER = 1024 * 1024;
+const MAX_NAME_LENGTH = 0xffff;
+
+/** Flag bits of an entry record. */
+const F_DEFLATED = 1;
+const F_DIR = 2;
+const F_LOCAL_ZIP64 = 4;
+
+const deflateRaw = promisify(deflateRawCb);
+
+/**
+ * Worst-case size of raw deflate output for `n` input bytes (zlib's deflateBound for the
+ * default window and memory level, plus a margin): decides whether a local header reserves
+ * a ZIP64 field before the compressed size is known.
+ */
+export function deflateBound(n: number): number {
+  return (
+    n +
+    Math.floor(n / 4096) +
+    Math.floor(n / 16384) +
+    Math.floor(n / 33554432) +
+    13 +
+    // the margin: the final empty block and a few bytes of the stream's own framing
+    16
+  );
+}
+
+export interface ZipWriterOptions {
+  /** Deflate level (zlib) of entries that are compressed. */
+  level: number;
+  /**
+   * Use ZIP64 everywhere: a ZIP64 field in every local header and central record, and the
+   * ZIP64 end records (tests; large archives get ZIP64 where they need it anyway).
+   */
+  forceZip64?: boolean;
+  /**
+   * Tests only: the smallest values that no longer fit in a 16-bit count (default 0xffff)
+   * or a 32-bit size or offset (default 0xffffffff), lowered to reach the ZIP64 paths of
+   * the entry count and of sizes and offsets without writing 65,535 entries or 4 GiB.
+   */
+  zip64Thresholds?: { entries?: number; bytes?: number };
+  /** The archive's name in error messages. */
+  name: string;
+  /** Called with the number of input bytes read, as they are read. */
+  onInput?: (bytes: number) => void;
+  /** Called with the size of the file so far, after each write to it. */
+  onOutput?: (bytes: number) => void;
+}
+
+export interface ZipWriterSummary {
+  /** Size of the archive in bytes. */
+  bytes: number;
+  /** sha256 of the archive (lowercase hex). */
+  sha256: string;
+  entries: number;
+  stored: number;
+  deflated: number;
+  /** Whether the ZIP64 end of central directory record and locator were written. */
+  zip64: boolean;
+}
+
+/**
+ * The output file: a buffer of the bytes after `bufStart`, positional writes, patches of
+ * bytes already written, and a sha256 over the bytes no patch can change any more.
+ */
+class Output {
+  private readonly buf = Buffer.allocUnsafe(OUTPUT_BUFFER);
+  private bufStart = 0;
+  private bufLen = 0;
+  private readonly hash = createHash('sha256');
+  private hashed = 0;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly name: string,
+    private readonly onOutput: (bytes: number) => void,
+  ) {}
+
+  get position(): number {
+    return this.bufStart + this.bufLen;
+  }
+
+  async append(data: Uint8Array): Promise<void> {
+    let from = 0;
+    while (from < data.length) {
+      if (this.bufLen === this.buf.length) await this.flush();
+      const n = Math.min(data.length - from, this.buf.length - this.bufLen);
+      this.buf.set(data.subarray(from, from + n), this.bufLen);
+      this.bufLen += n;
+      from += n;
+    }
+  }
+
+  /** Overwrites bytes at `position` (which must lie before the current position). */
+  async patch(position: number, data: Uint8Array): Promise<void> {
+    let from = 0;
+    if (position < this.bufStart) {
+      const n = Math.min(data.length, this.bufStart - position);
+      await this.writeAt(data.subarray(0, n), position);
+      from = n;
+    }
+    if (from < data.length) this.buf.set(data.subarray(from), position + from - this.bufStart);
+  }
+
+  /** Writes the buffer to the file. */
+  async flush(): Promise<void> {
+    if (this.bufLen === 0) return;
+    await this.writeAt(this.buf.subarray(0, this.bufLen), this.bufStart);
+    this.bufStart += this.bufLen;
+    this.bufLen = 0;
+    this.onOutput(this.bufStart);
+  }
+
+  /**
+   * Marks every byte written so far as final and adds it to the hash: from the buffer, or
+   * read back from the file for what was flushed before it was final.
+   */
+  async settle(): Promise<void> {
+    if (this.hashed < this.bufStart) {
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, this.bufStart - this.hashed));
+      while (this.hashed < this.bufStart) {
+        const want = Math.min(chunk.length, this.bufStart - this.hashed);
+        const got = await this.readAt(chunk.subarray(0, want), this.hashed);
+        this.hash.update(chunk.subarray(0, got));
+        this.hashed += got;
+      }
+    }
+    const end = this.position;
+    if (this.hashed < end) {
+      this.hash.update(this.buf.subarray(this.hashed - this.bufStart, this.bufLen));
+      this.hashed = end;
+    }
+  }
+
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+
+  private async writeAt(data: Uint8Array, position: number): Promise<void> {
+    let done = 0;
+    try {
+      while (done < data.length) {
+        const { bytesWritten } = await this.fh.write(
+          data,
+          done,
+          data.length - done,
+          position + done,
+        );
+        done += bytesWritten;
+      }
+    } catch (err) {
+      throw wrapIo(err, `cannot write ${this.name}`, this.name);
+    }
+  }
+
+  private async readAt(into: Buffer, position: number): Promise<number> {
+    let got = 0;
+    try {
+      while (got < into.length) {
+        const { bytesRead } = await this.fh.read(into, got, into.length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+    } catch (err) {
+      throw wrapIo(err, `cannot read back ${this.name}`, this.name);
+    }
+    if (got !== into.length) {
+      throw new BundleError('IO_FAILED', `${this.name} became shorter while it was written`, {
+        file: this.name,
+      });
+    }
+    return got;
+  }
+}
+
+/** One entry's record, kept until the central directory is written. */
+class Records {
+  count = 0;
+  names: string[] = [];
+  crc = new Uint32Array(1024);
+  size = new Float64Array(1024);
+  compressedSize = new Float64Array(1024);
+  offset = new Float64Array(1024);
+  flags = new Uint8Array(1024);
+
+  add(name: string, offset: number, flags: number): number {
+    if (this.count === this.crc.length) this.grow();
+    const i = this.count++;
+    this.names.push(name);
+    this.offset[i] = offset;
+    this.flags[i] = flags;
+    this.crc[i] = 0;
+    this.size[i] = 0;
+    this.compressedSize[i] = 0;
+    return i;
+  }
+
+  private grow(): void {
+    const n = this.crc.length * 2;
+    const f64 = (a: Float64Array) => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    const crc = new Uint32Array(n);
+    crc.set(this.crc);
+    this.crc = crc;
+    const flags = new Uint8Array(n);
+    flags.set(this.flags);
+    this.flags = flags;
+    this.size = f64(this.size);
+    this.compressedSize = f64(this.compressedSize);
+    this.offset = f64(this.offset);
+  }
+}
+
+/** The fields of one header that depend on the data. */
+interface EntryValues {
+  name: Buffer;
+  method: number;
+  crc: number;
+  size: number;
+  compressedSize: number;
+  localZip64: boolean;
+  version: number;
+}
+
+function localHeader(v: EntryValues): Buffer {
+  const b = Buffer.alloc(LOCAL_LEN + v.name.length + (v.localZip64 ? LOCAL_ZIP64_EXTRA_LEN : 0));
+  b.writeUInt32LE(SIG_LOCAL, 0);
+  b.writeUInt16LE(v.version, 4);
+  b.writeUInt16LE(0, 6); // flags
+  b.writeUInt16LE(v.method, 8);
+  b.writeUInt16LE(0, 10); // time
+  b.writeUInt16LE(DOS_DATE_1980, 12);
+  b.writeUInt32LE(v.crc, 14);
+  b.writeUInt32LE(v.localZip64 ? U32_MAX : v.compressedSize, 18);
+  b.writeUInt32LE(v.localZip64 ? U32_MAX : v.size, 22);
+  b.writeUInt16LE(v.name.length, 26);
+  b.writeUInt16LE(v.localZip64 ? LOCAL_ZIP64_EXTRA_LEN : 0, 28);
+  v.name.copy(b, LOCAL_LEN);
+  if (v.localZip64) {
+    const x = LOCAL_LEN + v.name.length;
+    b.writeUInt16LE(ZIP64_EXTRA_ID, x);
+    b.writeUInt16LE(16, x + 2);
+    b.writeBigUInt64LE(BigInt(v.size), x + 4);
+    b.writeBigUInt64LE(BigInt(v.compressedSize), x + 12);
+  }
+  return b;
+}
+
+/** A name as the archive holds it: printable ASCII, `/`-separated. */
+function encodeName(name: string): Buffer {
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH || !/^[\x20-\x7e]+$/.test(name)) {
+    throw new BundleError(
+      'INVALID_ARGUMENT',
+      `cannot store ${JSON.stringify(name)} in a zip: names must be 1 to ${MAX_NAME_LENGTH} printable ASCII characters`,
+    );
+  }
+  return Buffer.from(name, 'latin1');
+}
+
+/**
+ * Writes a zip archive to an open file, from position 0, one entry after the other. The
+ * caller opens the file (empty), adds entries in the order they are to appear, calls
+ * `finish` once, then syncs and closes the file. After a failure the file holds no valid
+ * archive and the writer must not be used again.
+ */
+export class ZipWriter {
+  private readonly out: Output;
+  private readonly records = new Records();
+  private readonly readBuf = Buffer.allocUnsafe(READ_CHUNK);
+  private readonly maxCount: number;
+  private readonly maxBytes: number;
+  private readonly force: boolean;
+  private stored = 0;
+  private deflated = 0;
+  private finished = false;
+
+  constructor(
+    fh: FileHandle,
+    private readonly o: ZipWriterOptions,
+  ) {
+    this.out = new Output(fh, o.name, o.onOutput ?? (() => undefined));
+    this.force = o.forceZip64 === true;
+    this.maxCount = Math.min(o.zip64Thresholds?.entries ?? U16_MAX, U16_MAX);
+    this.maxBytes = Math.min(o.zip64Thresholds?.bytes ?? U32_MAX, U32_MAX);
+  }
+
+  /** Bytes written so far. */
+  get position(): number {
+    return this.out.position;
+  }
+
+  /** Adds a directory entry; `name` ends with `/`. */
+  async addDirectory(name: string): Promise<void> {
+    this.assertOpen();
+    if (!name.endsWith('/')) {
+      throw new BundleError('INVALID_ARGUMENT', `a directory entry ends with /: ${name}`);
+    }
+    const raw = encodeName(name);
+    const i = this.records.add(name, this.out.position, F_DIR | (this.force ? F_LOCAL_ZIP64 : 0));
+    await this.out.append(localHeader(this.values(i, raw, ZIP_STORED)));
+    await this.out.settle();
+  }
+
+  /**
+   * Adds the regular file at `path`, `size` bytes long (from stat), streaming its content.
+   * `store(head)` decides from the file's first bytes (up to 256 KiB) whether it is stored
+   * as it is (already compressed) or deflated; an empty file is stored. Fails when the file
+   * does not hold exactly `size` bytes (it changed while it was being written).
+   */
+  async addFile(
+    name: string,
+    path: string,
+    size: number,
+    store: (head: Buffer) => boolean,
+  ): Promise<void> {
+    this.assertOpen();
+    if (name.endsWith('/')) {
+      throw new BundleError('INVALID_ARGUMENT', `a file entry cannot end with /: ${name}`);
+    }
+    const raw = encodeName(name);
+    const start = this.out.position;
+    if (size === 0) {
+      const i = this.records.add(name, start, this.force ? F_LOCAL_ZIP64 : 0);
+      await this.out.append(localHeader(this.values(i, raw, ZIP_STORED)));
+      await this.out.settle();
+      this.stored++;
+      return;
+    }
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      throw wrapIo(err, `cannot read ${path}`, path);
+    }
+    try {
+      const first = await this.readFull(fh, path, 0);
+      const method = store(this.readBuf.subarray(0, first)) ? ZIP_STORED : ZIP_DEFLATED;
+      const largest = method === ZIP_STORED ? size : deflateBound(size);
+      const localZip64 = this.force || largest >= this.maxBytes;
+      const flags = (method === ZIP_DEFLATED ? F_DEFLATED : 0) | (localZip64 ? F_LOCAL_ZIP64 : 0);
+      const i = this.records.add(name, start, flags);
+      await this.out.append(localHeader(this.values(i, raw, method)));
+      const r = this.records;
+      if (method === ZIP_STORED) await this.writeStored(fh, path, first, i);
+      else await this.writeDeflated(fh, path, first, i);
+      if (r.size[i] !== size) {
+        throw new BundleError(
+          'IO_FAILED',
+          `${path} holds ${r.size[i]} bytes, not the ${size} it had when packing began: it changed while it was being packed; pack again once nothing writes to the bundle`,
+          { file: path },
+        );
+      }
+      if (!localZip64 && r.compressedSize[i] >= this.maxBytes) {
+        // deflateBound rules this out; a defect, not a condition of the input.
+        throw new BundleError(
+          'IO_FAILED',
+          `${path} deflated to ${r.compressedSize[i]} bytes, past the ${largest} the local header allowed for`,
+          { file: path },
+        );
+      }
+      await this.out.patch(start, localHeader(this.values(i, raw, method)));
+      await this.out.settle();
+      if (method === ZIP_STORED) this.stored++;
+      else this.deflated++;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Writes the central directory and the end records and flushes. Returns what was
+   * written; the caller syncs and closes the file.
+   */
+  async finish(): Promise<ZipWriterSummary> {
+    this.assertOpen();
+    this.finished = true;
+    const r = this.records;
+    const dirOffset = this.out.position;
+    for (let i = 0; i < r.count; i++) await this.out.append(this.centralRecord(i));
+    const dirSize = this.out.position - dirOffset;
+    const zip64 =
+      this.force ||
+      r.count >= this.maxCount ||
+      dirSize >= this.maxBytes ||
+      dirOffset >= this.maxBytes;
+    if (zip64) {
+      const recordAt = this.out.position;
+      const rec = Buffer.alloc(ZIP64_EOCD_LEN);
+      rec.writeUInt32LE(SIG_ZIP64_EOCD, 0);
+      rec.writeBigUInt64LE(BigInt(ZIP64_EOCD_LEN - 12), 4); // size of the rest of the record
+      rec.writeUInt16LE(MADE_BY_UNIX | VERSION_ZIP64, 12);
+      rec.writeUInt16LE(VERSION_ZIP64, 14);
+      rec.writeUInt32LE(0, 16); // this disk
+      rec.writeUInt32LE(0, 20); // disk of the central directory
+      rec.writeBigUInt64LE(BigInt(r.count), 24);
+      rec.writeBigUInt64LE(BigInt(r.count), 32);
+      rec.writeBigUInt64LE(BigInt(dirSize), 40);
+      rec.writeBigUInt64LE(BigInt(dirOffset), 48);
+      const loc = Buffer.alloc(ZIP64_LOCATOR_LEN);
+      loc.writeUInt32LE(SIG_ZIP64_LOCATOR, 0);
+      loc.writeUInt32LE(0, 4); // disk of the ZIP64 end record
+      loc.writeBigUInt64LE(BigInt(recordAt), 8);
+      loc.writeUInt32LE(1, 16); // disks in all
+      await this.out.append(rec);
+      await this.out.append(loc);
+    }
+    // With ZIP64 end records, the classic record marks every field as "see ZIP64".
+    const eocd = Buffer.alloc(EOCD_LEN);
+    eocd.writeUInt32LE(SIG_EOCD, 0);
+    eocd.writeUInt16LE(0, 4); // this disk
+    eocd.writeUInt16LE(0, 6); // disk of the central directory
+    eocd.writeUInt16LE(zip64 ? U16_MAX : r.count, 8);
+    eocd.writeUInt16LE(zip64 ? U16_MAX : r.count, 10);
+    eocd.writeUInt32LE(zip64 ? U32_MAX : dirSize, 12);
+    eocd.writeUInt32LE(zip64 ? U32_MAX : dirOffset, 16);
+    eocd.writeUInt16LE(0, 20); // comment length
+    await this.out.append(eocd);
+    await this.out.flush();
+    await this.out.settle();
+    return {
+      bytes: this.out.position,
+      sha256: this.out.digest(),
+      entries: r.count,
+      stored: this.stored,
+      deflated: this.deflated,
+      zip64,
+    };
+  }
+
+  private assertOpen(): void {
+    if (this.finished) {
+      throw new BundleError('INVALID_ARGUMENT', `${this.o.name} is finished; nothing can be added`);
+    }
+  }
+
+  /** The header values of record `i` as they stand. */
+  private values(i: number, name: Buffer, method: number): EntryValues {
+    const r = this.records;
+    const localZip64 = (r.flags[i] & F_LOCAL_ZIP64) !== 0;
+    return {
+      name,
+      method,
+      crc: r.crc[i],
+      size: r.size[i],
+      compressedSize: r.compressedSize[i],
+      localZip64,
+      version: localZip64 || this.centralZip64(i).length > 0 ? VERSION_ZIP64 : VERSION_DEFAULT,
+    };
+  }
+
+  /** The values of record `i` that its central record holds in a ZIP64 field, in order. */
+  private centralZip64(i: number): number[] {
+    const r = this.records;
+    const big = (v: number) => this.force || v >= this.maxBytes;
+    const out: number[] = [];
+    if (big(r.size[i])) out.push(r.size[i]);
+    if (big(r.compressedSize[i])) out.push(r.compressedSize[i]);
+    if (big(r.offset[i])) out.push(r.offset[i]);
+    return out;
+  }
+
+  private centralRecord(i: number): Buffer {
+    const r = this.records;
+    const name = Buffer.from(r.names[i], 'latin1');
+    const wide = this.centralZip64(i);
+    const big = (v: number) => this.force || v >= this.maxBytes;
+    const dir = (r.flags[i] & F_DIR) !== 0;
+    const extraLen = wide.length === 0 ? 0 : 4 + 8 * wide.length;
+    const version =
+      wide.length > 0 || (r.flags[i] & F_LOCAL_ZIP64) !== 0 ? VERSION_ZIP64 : VERSION_DEFAULT;
+    const b = Buffer.alloc(CENTRAL_LEN + name.length + extraLen);
+    b.writeUInt32LE(SIG_CENTRAL, 0);
+    b.writeUInt16LE(MADE_BY_UNIX | version, 4);
+    b.writeUInt16LE(version, 6);
+    b.writeUInt16LE(0, 8); // flags
+    b.writeUInt16LE((r.flags[i] & F_DEFLATED) !== 0 ? ZIP_DEFLATED : ZIP_STORED, 10);
+    b.writeUInt16LE(0, 12); // time
+    b.writeUInt16LE(DOS_DATE_1980, 14);
+    b.writeUInt32LE(r.crc[i], 16);
+    b.writeUInt32LE(big(r.compressedSize[i]) ? U32_MAX : r.compressedSize[i], 20);
+    b.writeUInt32LE(big(r.size[i]) ? U32_MAX : r.size[i], 24);
+    b.writeUInt16LE(name.length, 28);
+    b.writeUInt16LE(extraLen, 30);
+    b.writeUInt16LE(0, 32); // comment length
+    b.writeUInt16LE(0, 34); // disk
+    b.writeUInt16LE(0, 36); // internal attributes
+    b.writeUInt32LE(dir ? ((MODE_DIR << 16) | DOS_DIRECTORY) >>> 0 : (MODE_FILE << 16) >>> 0, 38);
+    b.writeUInt32LE(big(r.offset[i]) ? U32_MAX : r.offset[i], 42);
+    name.copy(b, CENTRAL_LEN);
+    if (extraLen > 0) {
+      let x = CENTRAL_LEN + name.length;
+      b.writeUInt16LE(ZIP64_EXTRA_ID, x);
+      b.writeUInt16LE(8 * wide.length, x + 2);
+      x += 4;
+      for (const v of wide) {
+        b.writeBigUInt64LE(BigInt(v), x);
+        x += 8;
+      }
+    }
+    return b;
+  }
+
+  /** Fills the read buffer from `position`; fewer bytes than its length means end of file. */
+  private async readFull(fh: FileHandle, path: string, position: number): Promise<number> {
+    let got = 0;
+    try {
+      while (got < this.readBuf.length) {
+        const { bytesRead } = await fh.read(
+          this.readBuf,
+          got,
+          this.readBuf.length - got,
+          position + got,
+        );
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+    } catch (err) {
+      throw wrapIo(err, `cannot read ${path}`, path);
+    }
+    this.o.onInput?.(got);
+    return got;
+  }
+
+  private async writeStored(fh: FileHandle, path: string, first: number, i: number) {
+    const r = this.records;
+    let n = first;
+    let pos = 0;
+    let crc = 0;
+    for (;;) {
+      const chunk = this.readBuf.subarray(0, n);
+      crc = crc32(chunk, crc);
+      await this.out.append(chunk);
+      pos += n;
+      if (n < this.readBuf.length) break;
+      n = await this.readFull(fh, path, pos);
+    }
+    r.crc[i] = crc;
+    r.size[i] = pos;
+    r.compressedSize[i] = pos;
+  }
+
+  private async writeDeflated(fh: FileHandle, path: string, first: number, i: number) {
+    const r = this.records;
+    if (first < this.readBuf.length) {
+      // The whole file is in the buffer: one call, no stream.
+      const data = this.readBuf.subarray(0, first);
+      const packed = await deflateRaw(data, { level: this.o.level });
+      await this.out.append(packed);
+      r.crc[i] = crc32(data);
+      r.size[i] = first;
+      r.compressedSize[i] = packed.length;
+      return;
+    }
+    let crc = 0;
+    let size = 0;
+    let compressed = 0;
+    const readBuf = this.readBuf;
+    const readFull = (pos: number) => this.readFull(fh, path, pos);
+    async function* input(): AsyncGenerator<Buffer> {
+      let n = first;
+      for (;;) {
+        // A copy: the deflate stream may still hold a chunk when the buffer is refilled.
+        const chunk = Buffer.from(readBuf.subarray(0, n));
+        crc = crc32(chunk, crc);
+        size += n;
+        yield chunk;
+        if (n < readBuf.length) return;
+        n = await readFull(size);
+        if (n === 0) return;
+      }
+    }
+    await pipeline(
+      input(),
+      createDeflateRaw({ level: this.o.level }),
+      async (deflated: AsyncIterable<Buffer>) => {
+        for await (const chunk of deflated) {
+          compressed += chunk.length;
+          await this.out.append(chunk);
+        }
+      },
+    );
+    r.crc[i] = crc;
+    r.size[i] = size;
+    r.compressedSize[i] = compressed;
+  }
+}
