@@ -9,7 +9,9 @@
  *
  *   1. openArchiveFile     a regular file; one handle serves every later read
  *   2. locateDirectory     end of central directory (and ZIP64 record) parsed and bounded
- *   3. readDirectory       unzipper parses the central directory; it must agree with step 2
+ *   3. readDirectory       the central directory, read front to back through one 1 MiB
+ *                          window into one compact record per entry (ZIP64 extra fields
+ *                          included); its records must fill exactly the bytes step 2 gives it
  *   4. checkName           every name: relative, ASCII, FAT-safe, no `..`, no backslash
  *   5. checkAllowList      top level is tuf/, ostree_repo/ or apps/ and nothing else
  *   6. checkEntry          regular file or directory, not encrypted, stored or deflated,
@@ -26,10 +28,13 @@
  *                          recorded size (a lying size stops the read as soon as it shows)
  *                          and CRC-32 checked at the end
  *
- * unzipper parses the central directory (including ZIP64). Entry data is not read through
- * unzipper's `File.stream()`: it reads a padded range, takes sizes from the local header
- * when the directory records a compressed size of 0, checks no CRC, and leaves its reader
- * open when inflating fails. Step 11 reads exactly the range step 10 delimits instead.
+ * Memory is bounded by the number of entries, not by the archive's size: the directory is
+ * never held whole (steps 2 and 3 read it in windows), an entry costs one small record, and
+ * the copy paths reuse a few 256 KiB buffers instead of allocating one per chunk. No zip
+ * library is used (docs/architecture.md): unzipper, used before, buffered the whole parse
+ * (some 1.5 KiB of transient heap per entry), and its entry reader reads a padded range,
+ * takes sizes from the local header when the directory records a compressed size of 0,
+ * checks no CRC, and leaves its reader open when inflating fails.
  *
  * Error codes: 'PATH_ESCAPE' for names (and symbolic links, and destinations outside the
  * staging directory), 'INVALID_METADATA' for the archive's structure, 'FILE_TOO_LARGE' for
@@ -43,7 +48,6 @@ import { lstat, mkdir, open, rename, rm, rmdir, type FileHandle } from 'node:fs/
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
-import unzipper from 'unzipper';
 import { FormatError, messageOf, type FormatErrorCode } from './errors.js';
 import { BUNDLE_DIRS, CAPS, ROOT_FILE_RE, SHA256_HEX_RE, TUF_FILES } from './layout.js';
 
@@ -57,8 +61,8 @@ export const ZIP_LIMITS = {
   maxTotalSize: 64 * GiB,
   /**
    * Entries in the central directory. An OSTree repo of a full image holds some 10⁴ to 10⁵
-   * objects; parsing the directory costs about 1.5 KiB of heap per entry while opening and
-   * 0.5 KiB after, so this bounds the memory of openZipBundle to a few hundred MiB.
+   * objects; an open archive keeps a few hundred bytes per entry (its record, its name and
+   * the lookup by name), so this bounds the memory of openZipBundle to well under 100 MiB.
    */
   maxEntries: 250_000,
   /**
@@ -160,7 +164,10 @@ const ZIP64_LOCATOR_LEN = 20;
 const ZIP64_EOCD_LEN = 56;
 const CENTRAL_LEN = 46;
 const LOCAL_LEN = 30;
-/** unzipper looks for the end of central directory in the last 80 bytes; so do we. */
+/**
+ * The end of central directory is looked for in the last 80 bytes (what unzipper, the reader
+ * used before, did): room for an archive comment of up to 58 bytes; bundlectl pack writes none.
+ */
 const TAIL_LEN = 80;
 const FLAG_ENCRYPTED = 0x0001;
 const FLAG_DATA_DESCRIPTOR = 0x0008;
@@ -173,20 +180,44 @@ const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 const DOS_DIRECTORY = 0x10;
 const READ_CHUNK = 256 * KiB;
+/** The window the central directory is read through (a record is at most ~192 KiB). */
+const DIR_WINDOW = 1 * MiB;
+/** ZIP64 extended information extra field (APPNOTE 4.5.3). */
+const EXTRA_ZIP64 = 0x0001;
+const U32_MAX = 0xffffffff;
 /** Entries extractPrefix writes at once. */
 const EXTRACT_CONCURRENCY = 4;
+/** Read buffers an open archive keeps for reuse (one per concurrent copy). */
+const SPARE_BUFFERS = EXTRACT_CONCURRENCY;
 
 const NOT_A_BUNDLE = 'the archive is not a bundle made by bundlectl pack; do not use it';
 const TOP_LEVEL = new Set<string>([BUNDLE_DIRS.tuf, BUNDLE_DIRS.ostree, BUNDLE_DIRS.apps]);
 
-/** An entry of the central directory after the checks of steps 4 to 8. */
+/**
+ * One record of the central directory, as step 3 reads it and steps 4 to 8 check it (in
+ * place: one small object per entry, and no buffer).
+ */
 interface Entry extends ZipEntryInfo {
-  rawName: Buffer;
-  isDir: boolean;
+  /**
+   * The name's bytes as a latin1 string (one character per byte, so nothing is lost; step 4
+   * accepts printable ASCII only). At most `maxNameLength + 1` bytes are kept.
+   */
+  name: string;
+  /** Bytes of the name as recorded. */
+  nameLength: number;
+  /** Sizes and offset: -1 when a ZIP64 value is missing or does not fit in a safe integer. */
+  size: number;
+  compressedSize: number;
+  offset: number;
+  flags: number;
   method: number;
   crc32: number;
-  offset: number;
-  /** Where this entry's bytes must end: the next local header or the central directory. */
+  /** Number of the disk the entry starts on. */
+  disk: number;
+  externalAttributes: number;
+  /** Set by step 6. */
+  isDir: boolean;
+  /** Where this entry's bytes must end: the next local header or the central directory (step 8). */
   limit: number;
 }
 
@@ -230,9 +261,17 @@ function tableCrc32(data: Uint8Array, value: number): number {
   return ~c >>> 0;
 }
 
-/** Reads `length` bytes at `position`, or less when the file ends first. */
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
+/**
+ * Reads `length` bytes at `position` (into `into` when given, which must be large enough),
+ * or less when the file ends first.
+ */
+async function readAt(
+  fh: FileHandle,
+  position: number,
+  length: number,
+  into?: Buffer,
+): Promise<Buffer> {
+  const buf = into ?? Buffer.alloc(length);
   let off = 0;
   while (off < length) {
     const { bytesRead } = await fh.read(buf, off, length - off, position + off);
@@ -242,13 +281,22 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
   return buf.subarray(0, off);
 }
 
-/** The bytes [start, start + length) in bounded chunks; stops early if the file is shorter. */
-async function* readRange(fh: FileHandle, start: number, length: number): AsyncGenerator<Buffer> {
+/**
+ * The bytes [start, start + length) in bounded chunks; stops early if the file is shorter.
+ * With `scratch`, every chunk is a view of that one buffer, valid until the next is asked
+ * for (the consumer must be done with it by then); without, each chunk is a new buffer.
+ */
+async function* readRange(
+  fh: FileHandle,
+  start: number,
+  length: number,
+  scratch?: Buffer,
+): AsyncGenerator<Buffer> {
   let pos = start;
   const end = start + length;
   while (pos < end) {
-    const n = Math.min(READ_CHUNK, end - pos);
-    const buf = Buffer.allocUnsafe(n);
+    const n = Math.min(scratch?.length ?? READ_CHUNK, end - pos);
+    const buf = scratch ?? Buffer.allocUnsafe(n);
     const { bytesRead } = await fh.read(buf, 0, n, pos);
     if (bytesRead === 0) return;
     pos += bytesRead;
@@ -436,8 +484,8 @@ async function openArchiveFile(path: string): Promise<{ fh: FileHandle; size: nu
   }
 }
 
-// 2. locateDirectory: our own reading of the end records, so that counts and offsets are
-// bounded before unzipper allocates anything, and so that two parsers must agree.
+// 2. locateDirectory: the end records, so that counts and offsets are bounded before the
+// directory is read.
 async function locateDirectory(
   fh: FileHandle,
   fileSize: number,
@@ -462,8 +510,8 @@ async function locateDirectory(
       'no end of central directory record: not a zip archive, or a truncated one',
     );
   }
-  // unzipper takes the first signature in the tail: a second one would let the two parsers
-  // read different records (names cannot hold the bytes 05 06, so a bundle has one).
+  // Readers that take the first signature in the tail (unzipper does) would read another
+  // record than this one (names cannot hold the bytes 05 06, so a bundle has one).
   if (tail.indexOf(EOCD_SIG_BYTES) !== at) {
     throw chk.fail('INVALID_METADATA', 'it has more than one end of central directory record');
   }
@@ -514,68 +562,129 @@ async function locateDirectory(
   return { offset, size, records, end };
 }
 
-// 3. readDirectory
+// 3. readDirectory: every record, read front to back through one window of the file, so
+// that memory grows with the number of entries and not with the directory's bytes. The
+// records must fill exactly the bytes the end record gives the directory.
 async function readDirectory(
   fh: FileHandle,
-  fileSize: number,
   bounds: DirectoryBounds,
   chk: ArchiveChecker,
-): Promise<unzipper.File[]> {
-  let dir: unzipper.CentralDirectory;
-  try {
-    dir = await unzipper.Open.custom({
-      size: () => Promise.resolve(fileSize),
-      stream: (offset: number, length: number) =>
-        Readable.from(readRange(fh, offset, length ? length : fileSize - offset), {
-          objectMode: false,
-        }),
-    });
-  } catch (err) {
-    throw chk.fail(
+): Promise<Entry[]> {
+  const end = bounds.offset + bounds.size;
+  const win = Buffer.allocUnsafe(Math.min(DIR_WINDOW, bounds.size));
+  let winPos = bounds.offset; // file position of win[0]
+  let winLen = 0;
+  let pos = bounds.offset; // file position of the next record
+  // Makes the `n` bytes at `pos` readable in the window and returns their index in it, or
+  // -1 when the directory (or the file) ends first. `n` never exceeds the window.
+  const need = async (n: number): Promise<number> => {
+    if (pos + n > end) return -1;
+    if (pos + n <= winPos + winLen) return pos - winPos;
+    const keep = winPos + winLen - pos;
+    win.copy(win, 0, pos - winPos, pos - winPos + keep);
+    winPos = pos;
+    winLen = keep;
+    const want = Math.min(win.length, end - winPos) - winLen;
+    winLen += (await readAt(fh, winPos + winLen, want, win.subarray(winLen))).length;
+    return n <= winLen ? 0 : -1;
+  };
+  const overrun = () =>
+    chk.fail(
       'INVALID_METADATA',
-      `its central directory cannot be read (${messageOf(err)})`,
-      err,
+      `its central directory is ${bounds.size} bytes but its records run past its end`,
     );
-  }
-  const files = dir.files;
-  if (
-    dir.numberOfRecords !== bounds.records ||
-    dir.offsetToStartOfCentralDirectory !== bounds.offset ||
-    files.length !== bounds.records
-  ) {
-    throw chk.fail('INVALID_METADATA', 'its end records are ambiguous');
-  }
-  let used = 0;
-  for (const f of files) {
-    if (f.signature !== SIG_CENTRAL) {
+  const entries: Entry[] = [];
+  for (let i = 0; i < bounds.records; i++) {
+    let at = await need(CENTRAL_LEN);
+    if (at < 0) throw overrun();
+    if (win.readUInt32LE(at) !== SIG_CENTRAL) {
       throw chk.fail('INVALID_METADATA', 'a central directory record has a bad signature');
     }
-    used += CENTRAL_LEN + f.fileNameLength + f.extraFieldLength + f.fileCommentLength;
+    const nameLength = win.readUInt16LE(at + 28);
+    const extraLength = win.readUInt16LE(at + 30);
+    const recordLength = CENTRAL_LEN + nameLength + extraLength + win.readUInt16LE(at + 32);
+    at = await need(recordLength);
+    if (at < 0) throw overrun();
+    const nameAt = at + CENTRAL_LEN;
+    const keptName = Math.min(nameLength, ZIP_LIMITS.maxNameLength + 1);
+    const e: Entry = {
+      name: win.toString('latin1', nameAt, nameAt + keptName),
+      nameLength,
+      size: win.readUInt32LE(at + 24),
+      compressedSize: win.readUInt32LE(at + 20),
+      offset: win.readUInt32LE(at + 42),
+      flags: win.readUInt16LE(at + 8),
+      method: win.readUInt16LE(at + 10),
+      crc32: win.readUInt32LE(at + 16),
+      disk: win.readUInt16LE(at + 34),
+      externalAttributes: win.readUInt32LE(at + 38),
+      isDir: false,
+      limit: 0,
+    };
+    readZip64Extra(e, win.subarray(nameAt + nameLength, nameAt + nameLength + extraLength));
+    entries.push(e);
+    pos += recordLength;
   }
-  if (used !== bounds.size) {
+  if (pos !== end) {
     throw chk.fail(
       'INVALID_METADATA',
-      `its central directory is ${bounds.size} bytes but its records fill ${used}`,
+      `its central directory is ${bounds.size} bytes but its records fill ${pos - bounds.offset}`,
     );
   }
-  return files;
+  return entries;
+}
+
+/**
+ * Takes the 64-bit values of a record's ZIP64 extra field (APPNOTE 4.5.3): each one is
+ * present, in this order, only when its 32-bit field holds the 0xFFFFFFFF (0xFFFF) marker.
+ * A marked value that the field lacks, or that exceeds a safe integer, becomes -1, which
+ * step 6 refuses. A disk number is not taken: a marked one stays 0xFFFF (another disk).
+ */
+function readZip64Extra(e: Entry, extra: Buffer): void {
+  const marked = {
+    size: e.size === U32_MAX,
+    compressedSize: e.compressedSize === U32_MAX,
+    offset: e.offset === U32_MAX,
+  };
+  if (!marked.size && !marked.compressedSize && !marked.offset) return;
+  let data: Buffer | undefined;
+  for (let at = 0; at + 4 <= extra.length;) {
+    const id = extra.readUInt16LE(at);
+    const len = extra.readUInt16LE(at + 2);
+    if (id === EXTRA_ZIP64) {
+      data = extra.subarray(at + 4, Math.min(at + 4 + len, extra.length));
+      break;
+    }
+    at += 4 + len;
+  }
+  let at = 0;
+  const next = (): number => {
+    if (data === undefined || at + 8 > data.length) return -1;
+    const v = u64(data, at);
+    at += 8;
+    return Number.isSafeInteger(v) ? v : -1;
+  };
+  if (marked.size) e.size = next();
+  if (marked.compressedSize) e.compressedSize = next();
+  if (marked.offset) e.offset = next();
 }
 
 // 4. checkName
-function checkName(raw: Buffer, chk: ArchiveChecker): string {
-  const bad = (what: string) => chk.entryFail('PATH_ESCAPE', raw, what);
-  if (raw.length === 0) throw bad('has an empty name');
-  if (raw.length > ZIP_LIMITS.maxNameLength) {
+function checkName(e: Entry, chk: ArchiveChecker): void {
+  const name = e.name;
+  const bad = (what: string) => chk.entryFail('PATH_ESCAPE', name, what);
+  if (e.nameLength === 0) throw bad('has an empty name');
+  if (e.nameLength > ZIP_LIMITS.maxNameLength) {
     throw chk.entryFail(
       'INVALID_METADATA',
-      raw.subarray(0, 64),
-      `has a name of ${raw.length} bytes, more than ${ZIP_LIMITS.maxNameLength}`,
+      name.slice(0, 64),
+      `has a name of ${e.nameLength} bytes, more than ${ZIP_LIMITS.maxNameLength}`,
     );
   }
-  for (const b of raw) {
+  for (let i = 0; i < name.length; i++) {
+    const b = name.charCodeAt(i);
     if (b < 0x20 || b > 0x7e) throw bad('has a control or non-ASCII character in its name');
   }
-  const name = raw.toString('latin1');
   if (name.includes('\\')) throw bad('has a backslash in its name');
   if (name.startsWith('/')) throw bad('has an absolute name');
   if (/^[A-Za-z]:/.test(name)) throw bad('starts with a drive letter');
@@ -586,7 +695,6 @@ function checkName(raw: Buffer, chk: ArchiveChecker): string {
     if (seg === '.') throw bad('has a `.` segment');
     if (seg === '') throw bad('has an empty path segment');
   }
-  return name;
 }
 
 // 5. checkAllowList
@@ -602,36 +710,29 @@ function checkAllowList(name: string, chk: ArchiveChecker): void {
 }
 
 // 6. checkEntry
-function checkEntry(
-  f: unzipper.File,
-  name: string,
-  chk: ArchiveChecker,
-  opts: Required<ZipBundleOptions>,
-): Entry {
+function checkEntry(e: Entry, chk: ArchiveChecker, opts: Required<ZipBundleOptions>): void {
+  const { name, size, compressedSize, offset, method } = e;
   const bad = (code: FormatErrorCode, what: string) => chk.entryFail(code, name, what);
   const isDir = name.endsWith('/');
-  const mode = (f.externalFileAttributes >>> 16) & 0xffff;
+  const mode = (e.externalAttributes >>> 16) & 0xffff;
   const type = mode & S_IFMT;
   if (type === S_IFLNK) throw bad('PATH_ESCAPE', 'is a symbolic link');
   if (isDir ? type !== 0 && type !== S_IFDIR : type !== 0 && type !== S_IFREG) {
     throw bad('INVALID_METADATA', `is not a regular file (mode 0${mode.toString(8)})`);
   }
-  if (!isDir && (type === S_IFDIR || (f.externalFileAttributes & DOS_DIRECTORY) !== 0)) {
+  if (!isDir && (type === S_IFDIR || (e.externalAttributes & DOS_DIRECTORY) !== 0)) {
     throw bad('INVALID_METADATA', 'is marked as a directory but its name has no trailing /');
   }
-  if ((f.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION)) !== 0) {
+  if ((e.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION)) !== 0) {
     throw bad('INVALID_METADATA', 'is encrypted');
   }
-  if (f.compressionMethod !== METHOD_STORED && f.compressionMethod !== METHOD_DEFLATED) {
+  if (method !== METHOD_STORED && method !== METHOD_DEFLATED) {
     throw bad(
       'INVALID_METADATA',
-      `uses compression method ${f.compressionMethod} (only stored and deflated are read)`,
+      `uses compression method ${method} (only stored and deflated are read)`,
     );
   }
-  if (f.diskNumber !== 0) throw bad('INVALID_METADATA', 'is on another disk');
-  const size: unknown = f.uncompressedSize;
-  const compressedSize: unknown = f.compressedSize;
-  const offset: unknown = f.offsetToLocalFileHeader;
+  if (e.disk !== 0) throw bad('INVALID_METADATA', 'is on another disk');
   if (!isSize(size) || !isSize(compressedSize) || !isSize(offset)) {
     throw bad(
       'INVALID_METADATA',
@@ -639,13 +740,13 @@ function checkEntry(
     );
   }
   if (isDir && size !== 0) throw bad('INVALID_METADATA', 'is a directory with content');
-  if (f.compressionMethod === METHOD_STORED && compressedSize !== size) {
+  if (method === METHOD_STORED && compressedSize !== size) {
     throw bad(
       'INVALID_METADATA',
       `is stored but records ${compressedSize} bytes compressed and ${size} uncompressed`,
     );
   }
-  if (f.compressionMethod === METHOD_DEFLATED && compressedSize === 0) {
+  if (method === METHOD_DEFLATED && compressedSize === 0) {
     throw bad('INVALID_METADATA', 'is deflated but records no compressed bytes');
   }
   const tufFile = tufFileOf(name);
@@ -657,7 +758,7 @@ function checkEntry(
     throw bad('FILE_TOO_LARGE', `is ${size} bytes, over the ${CAPS.layer}-byte cap of any entry`);
   }
   if (
-    f.compressionMethod === METHOD_DEFLATED &&
+    method === METHOD_DEFLATED &&
     size > opts.ratioFloor &&
     size > compressedSize * opts.maxRatio
   ) {
@@ -666,18 +767,7 @@ function checkEntry(
       `expands ${compressedSize} bytes to ${size}, a ratio over ${opts.maxRatio}:1 (a zip bomb)`,
     );
   }
-  return {
-    name,
-    size,
-    compressedSize,
-    // A copy: unzipper's buffer is a view that would keep its read chunks alive.
-    rawName: Buffer.from(f.pathBuffer),
-    isDir,
-    method: f.compressionMethod,
-    crc32: f.crc32 >>> 0,
-    offset,
-    limit: 0,
-  };
+  e.isDir = isDir;
 }
 
 // 7. checkUnique: names must stay distinct on FAT and exFAT, which ignore case, and no
@@ -720,7 +810,7 @@ function checkExtents(entries: Entry[], bounds: DirectoryBounds, chk: ArchiveChe
   const byOffset = [...entries].sort((a, b) => a.offset - b.offset);
   for (const [i, e] of byOffset.entries()) {
     const limit = i + 1 < byOffset.length ? byOffset[i + 1].offset : bounds.offset;
-    if (e.offset + LOCAL_LEN + e.rawName.length + e.compressedSize > limit) {
+    if (e.offset + LOCAL_LEN + e.nameLength + e.compressedSize > limit) {
       throw chk.entryFail(
         'INVALID_METADATA',
         e.name,
@@ -757,10 +847,10 @@ export async function openZipBundle(path: string, opts: ZipBundleOptions = {}): 
   const { fh, size } = await openArchiveFile(path);
   try {
     const bounds = await locateDirectory(fh, size, chk, limits.maxEntries);
-    const files = await readDirectory(fh, size, bounds, chk);
-    const names = files.map((f) => checkName(f.pathBuffer, chk));
-    for (const name of names) checkAllowList(name, chk);
-    const entries = files.map((f, i) => checkEntry(f, names[i], chk, limits));
+    const entries = await readDirectory(fh, bounds, chk);
+    for (const e of entries) checkName(e, chk);
+    for (const e of entries) checkAllowList(e.name, chk);
+    for (const e of entries) checkEntry(e, chk, limits);
     checkUnique(entries, chk);
     checkExtents(entries, bounds, chk);
     checkTotal(entries, chk, limits.maxTotalSize);
@@ -777,6 +867,8 @@ export async function openZipBundle(path: string, opts: ZipBundleOptions = {}): 
 class ZipBundleImpl implements ZipBundle {
   private readonly byName = new Map<string, Entry>();
   private readonly fileList: readonly ZipEntryInfo[];
+  /** Read buffers no copy is using (at most SPARE_BUFFERS). */
+  private readonly spare: Buffer[] = [];
   private closed = false;
 
   constructor(
@@ -819,12 +911,21 @@ class ZipBundleImpl implements ZipBundle {
     return e;
   }
 
+  /** A read buffer of READ_CHUNK bytes, reused across copies (see giveBack). */
+  private takeBuffer(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafe(READ_CHUNK);
+  }
+
+  private giveBack(buf: Buffer): void {
+    if (this.spare.length < SPARE_BUFFERS) this.spare.push(buf);
+  }
+
   // 10. checkLocalHeader
-  private async dataStart(e: Entry): Promise<number> {
+  private async dataStart(e: Entry, scratch?: Buffer): Promise<number> {
     const bad = (what: string) =>
       this.chk.entryFail('INVALID_METADATA', e.name, `has a local header that ${what}`);
-    // One read for the header and the name it should hold.
-    const head = await readAt(this.fh, e.offset, LOCAL_LEN + e.rawName.length);
+    // One read for the header and the name it should hold (names are at most 1 KiB).
+    const head = await readAt(this.fh, e.offset, LOCAL_LEN + e.nameLength, scratch);
     if (head.length < LOCAL_LEN || head.readUInt32LE(0) !== SIG_LOCAL) {
       throw bad('is missing');
     }
@@ -833,8 +934,8 @@ class ZipBundleImpl implements ZipBundle {
     const extraLen = head.readUInt16LE(28);
     if ((flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION)) !== 0) throw bad('marks it encrypted');
     if (head.readUInt16LE(8) !== e.method) throw bad('names another compression method');
-    const localName = head.subarray(LOCAL_LEN, LOCAL_LEN + nameLen);
-    if (nameLen !== e.rawName.length || !localName.equals(e.rawName)) {
+    const localName = head.toString('latin1', LOCAL_LEN, LOCAL_LEN + nameLen);
+    if (nameLen !== e.nameLength || localName !== e.name) {
       throw bad(`names it ${shown(localName)}`);
     }
     if ((flags & FLAG_DATA_DESCRIPTOR) === 0) {
@@ -843,8 +944,8 @@ class ZipBundleImpl implements ZipBundle {
       const usize = head.readUInt32LE(22);
       if (crc !== e.crc32) throw bad('records another CRC-32');
       if (
-        (csize !== 0xffffffff && csize !== e.compressedSize) ||
-        (usize !== 0xffffffff && usize !== e.size)
+        (csize !== U32_MAX && csize !== e.compressedSize) ||
+        (usize !== U32_MAX && usize !== e.size)
       ) {
         throw bad('records other sizes');
       }
@@ -856,16 +957,25 @@ class ZipBundleImpl implements ZipBundle {
     return start;
   }
 
-  // 11. entryChunks: the entry's bytes, counted against its recorded size and CRC-checked.
-  private async *chunks(e: Entry): AsyncGenerator<Buffer> {
-    const start = await this.dataStart(e);
-    const raw = Readable.from(readRange(this.fh, start, e.compressedSize), { objectMode: false });
-    const source =
-      e.method === METHOD_DEFLATED ? pipeline(raw, zlib.createInflateRaw(), () => undefined) : raw;
+  /**
+   * 11. entryChunks: the entry's bytes, counted against its recorded size and CRC-checked.
+   * With `scratch` (a READ_CHUNK buffer), a stored entry is read through it and each chunk
+   * is valid only until the next is asked for; without, every chunk is a new buffer.
+   */
+  private async *chunks(e: Entry, scratch?: Buffer): AsyncGenerator<Buffer> {
+    const start = await this.dataStart(e, scratch);
+    const raw =
+      e.method === METHOD_DEFLATED
+        ? Readable.from(readRange(this.fh, start, e.compressedSize), { objectMode: false })
+        : undefined;
+    const source: AsyncIterable<Buffer> =
+      raw === undefined
+        ? readRange(this.fh, start, e.compressedSize, scratch)
+        : pipeline(raw, zlib.createInflateRaw(), () => undefined);
     let count = 0;
     let crc = 0;
     try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
         count += chunk.length;
         if (count > e.size) {
           throw this.chk.entryFail(
@@ -888,7 +998,7 @@ class ZipBundleImpl implements ZipBundle {
       }
       throw ioError(`cannot read ${e.name} from ${this.path}`, err, this.path);
     } finally {
-      raw.destroy();
+      raw?.destroy();
     }
     if (count !== e.size) {
       throw this.chk.entryFail(
@@ -983,14 +1093,19 @@ class ZipBundleImpl implements ZipBundle {
       );
       const hash = createHash('sha256');
       let done = 0;
-      for await (const chunk of this.chunks(e)) {
-        // entryChunks stops at the recorded size, which equals expectSize when given.
-        done += chunk.length;
-        hash.update(chunk);
-        await writeAll(out, chunk).catch((err: unknown) => {
-          throw ioError(`cannot write ${tmp}`, err, tmp);
-        });
-        opts.onProgress?.({ name, done, total: e.size });
+      const scratch = this.takeBuffer();
+      try {
+        for await (const chunk of this.chunks(e, scratch)) {
+          // entryChunks stops at the recorded size, which equals expectSize when given.
+          done += chunk.length;
+          hash.update(chunk);
+          await writeAll(out, chunk).catch((err: unknown) => {
+            throw ioError(`cannot write ${tmp}`, err, tmp);
+          });
+          opts.onProgress?.({ name, done, total: e.size });
+        }
+      } finally {
+        this.giveBack(scratch);
       }
       const sha256 = hash.digest('hex');
       if (opts.expectSha256 !== undefined && sha256 !== opts.expectSha256) {
@@ -1052,14 +1167,16 @@ class ZipBundleImpl implements ZipBundle {
     let failure: { err: unknown } | undefined;
     let next = 0;
     const worker = async () => {
+      const scratch = this.takeBuffer();
       while (failure === undefined && next < selected.length) {
         const e = selected[next++];
         try {
-          await this.extractOne(e, run);
+          await this.extractOne(e, run, scratch);
         } catch (err) {
           failure ??= { err };
         }
       }
+      this.giveBack(scratch);
     };
     await Promise.all(Array.from({ length: EXTRACT_CONCURRENCY }, worker));
     if (failure !== undefined) {
@@ -1069,7 +1186,7 @@ class ZipBundleImpl implements ZipBundle {
     return run.written;
   }
 
-  private async extractOne(e: Entry, run: ExtractRun): Promise<void> {
+  private async extractOne(e: Entry, run: ExtractRun, scratch: Buffer): Promise<void> {
     const rel = e.name.slice(run.prefix.length);
     if (e.isDir) {
       await ensureDirsUnder(run.root, rel, run.createdDirs, run.knownDirs);
@@ -1100,7 +1217,7 @@ class ZipBundleImpl implements ZipBundle {
     }
     run.createdFiles.push(dest);
     try {
-      for await (const chunk of this.chunks(e)) {
+      for await (const chunk of this.chunks(e, scratch)) {
         await writeAll(out, chunk).catch((err: unknown) => {
           throw ioError(`cannot write ${dest}`, err, dest);
         });
@@ -1116,6 +1233,7 @@ class ZipBundleImpl implements ZipBundle {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.spare.length = 0;
     await this.fh.close();
   }
 }

@@ -143,7 +143,8 @@ function layoutZip(items: readonly ZipItem[]): { parts: Part[]; length: number }
   const cdStart = pos;
   const cd = Buffer.concat(central);
   put(cd);
-  if (zip64 || cdStart >= U32) {
+  // More than 65,534 entries need the ZIP64 end records too (the count is 16-bit there).
+  if (zip64 || cdStart >= U32 || items.length >= 0xffff) {
     const recordAt = pos;
     put(
       Buffer.concat([
