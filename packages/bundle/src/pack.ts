@@ -3,10 +3,10 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { BUNDLE_DIRS, TUF_FILES } from '@offline-ota/format';
 import { BundleError, errorMessage } from './errors.js';
-import { exists, fsyncDir } from './fsutil.js';
+import { exists, fsyncDir, wrapIo } from './fsutil.js';
 import { assertMediaSafe, scanBundleTree } from './media.js';
 import { ByteProgress, noProgress, type ProgressFn } from './progress.js';
-import { ZipWriter } from './zip-writer.js';
+import { changedWhilePacking, ZipWriter } from './zip-writer.js';
 
 /**
  * `bundlectl pack`: one zip file holding a directory bundle (docs/bundle-format.md
@@ -62,19 +62,86 @@ export interface PackPlan {
 export async function planPack(src: string): Promise<PackPlan> {
   const scan = await scanBundleTree(src);
   assertMediaSafe(src, scan);
-  const kept: [string, number][] = [];
+  const names: string[] = [];
+  const unsorted: number[] = [];
   for (const e of scan.entries) {
     if (isOstreeWorkingFile(e.rel)) continue;
-    kept.push(e.dir ? [`${e.rel}/`, -1] : [e.rel, e.size]);
+    names.push(e.dir ? `${e.rel}/` : e.rel);
+    unsorted.push(e.size);
   }
-  kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const sizes = new Float64Array(kept.length);
+  // The scan is sorted by path; a directory's trailing `/` can move it past a sibling.
+  const order = Uint32Array.from(names.keys()).sort((a, b) =>
+    names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0,
+  );
+  const sizes = new Float64Array(order.length);
   let total = 0;
-  for (const [i, [, size]] of kept.entries()) {
-    sizes[i] = Math.max(size, 0);
-    total += sizes[i];
+  for (const [i, j] of order.entries()) {
+    sizes[i] = unsorted[j];
+    total += unsorted[j];
   }
-  return { names: kept.map(([name]) => name), sizes, total };
+  return { names: Array.from(order, (j) => names[j]), sizes, total };
+}
+
+/** Files up to this size are read whole, a few at once ahead of the one being written. */
+const SMALL_FILE = 64 * 1024;
+/** How many entries ahead of the writer small files are read (bounds memory to ~1 MiB). */
+const READ_AHEAD = 16;
+
+/**
+ * Reads the small files of a plan ahead of the writer, so that the latency of opening and
+ * reading tens of thousands of small files overlaps instead of adding up. Large files are
+ * streamed by the writer itself.
+ */
+class ReadAhead {
+  private readonly pending = new Map<number, Promise<Buffer>>();
+  private next = 0;
+
+  constructor(
+    private readonly src: string,
+    private readonly plan: PackPlan,
+  ) {}
+
+  /** The content of entry `i` when it is a small file (read ahead), else undefined. */
+  take(i: number): Promise<Buffer> | undefined {
+    for (this.next = Math.max(this.next, i); this.next < i + READ_AHEAD; this.next++) {
+      const j = this.next;
+      if (j >= this.plan.names.length) break;
+      const name = this.plan.names[j];
+      const size = this.plan.sizes[j];
+      if (name.endsWith('/') || size > SMALL_FILE) continue;
+      const read = readSmallFile(join(this.src, name), size);
+      // Awaited by take's caller; a failure past an earlier one is not reported twice.
+      read.catch(() => undefined);
+      this.pending.set(j, read);
+    }
+    const p = this.pending.get(i);
+    this.pending.delete(i);
+    return p;
+  }
+}
+
+/** The whole of a file of `size` bytes; fails if it holds more or fewer. */
+async function readSmallFile(path: string, size: number): Promise<Buffer> {
+  if (size === 0) return Buffer.alloc(0);
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, 'r');
+    // One byte more than expected, to see a file that grew.
+    const buf = Buffer.allocUnsafe(size + 1);
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      if (got === buf.length) break;
+    }
+    if (got !== size) throw changedWhilePacking(path, got, size);
+    return buf.subarray(0, size);
+  } catch (err) {
+    throw wrapIo(err, `cannot read ${path}`, path);
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
 }
 
 export interface PackBundleOptions {
@@ -162,12 +229,13 @@ export async function packBundle(o: PackBundleOptions): Promise<PackBundleResult
         });
       },
     });
+    const ahead = new ReadAhead(src, plan);
     for (const [i, name] of plan.names.entries()) {
+      const store = (head: Buffer) => isStoredEntry(name, head);
+      const small = ahead.take(i);
       if (name.endsWith('/')) await zip.addDirectory(name);
-      else
-        await zip.addFile(name, join(src, name), plan.sizes[i], (head) =>
-          isStoredEntry(name, head),
-        );
+      else if (small !== undefined) await zip.addData(name, await small, store);
+      else await zip.addFile(name, join(src, name), plan.sizes[i], store);
     }
     const written = await zip.finish();
     bytes.finish();

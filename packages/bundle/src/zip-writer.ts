@@ -329,6 +329,22 @@ function encodeName(name: string): Buffer {
   return Buffer.from(name, 'latin1');
 }
 
+function encodeFileName(name: string): Buffer {
+  if (name.endsWith('/')) {
+    throw new BundleError('INVALID_ARGUMENT', `a file entry cannot end with /: ${name}`);
+  }
+  return encodeName(name);
+}
+
+/** The error for a file whose size differs from the one it had when packing began. */
+export function changedWhilePacking(path: string, held: number, expected: number): BundleError {
+  return new BundleError(
+    'IO_FAILED',
+    `${path} holds ${held} bytes, not the ${expected} it had when packing began: it changed while it was being packed; pack again once nothing writes to the bundle`,
+    { file: path },
+  );
+}
+
 /**
  * Writes a zip archive to an open file, from position 0, one entry after the other. The
  * caller opens the file (empty), adds entries in the order they are to appear, calls
@@ -374,9 +390,21 @@ export class ZipWriter {
   }
 
   /**
+   * Adds a file whose whole content is in memory (a small file read ahead by the caller).
+   * `store(data)` decides whether it is stored as it is (compressed already) or deflated;
+   * an empty file is stored.
+   */
+  async addData(name: string, data: Buffer, store: (head: Buffer) => boolean): Promise<void> {
+    this.assertOpen();
+    const raw = encodeFileName(name);
+    this.o.onInput?.(data.length);
+    await this.writeWhole(name, raw, data, data.length > 0 && !store(data));
+  }
+
+  /**
    * Adds the regular file at `path`, `size` bytes long (from stat), streaming its content.
    * `store(head)` decides from the file's first bytes (up to 256 KiB) whether it is stored
-   * as it is (already compressed) or deflated; an empty file is stored. Fails when the file
+   * as it is (compressed already) or deflated; an empty file is stored. Fails when the file
    * does not hold exactly `size` bytes (it changed while it was being written).
    */
   async addFile(
@@ -386,16 +414,9 @@ export class ZipWriter {
     store: (head: Buffer) => boolean,
   ): Promise<void> {
     this.assertOpen();
-    if (name.endsWith('/')) {
-      throw new BundleError('INVALID_ARGUMENT', `a file entry cannot end with /: ${name}`);
-    }
-    const raw = encodeName(name);
-    const start = this.out.position;
+    const raw = encodeFileName(name);
     if (size === 0) {
-      const i = this.records.add(name, start, this.force ? F_LOCAL_ZIP64 : 0);
-      await this.out.append(localHeader(this.values(i, raw, ZIP_STORED)));
-      await this.out.settle();
-      this.stored++;
+      await this.writeWhole(name, raw, Buffer.alloc(0), false);
       return;
     }
     let fh: FileHandle;
@@ -406,34 +427,40 @@ export class ZipWriter {
     }
     try {
       const first = await this.readFull(fh, path, 0);
-      const method = store(this.readBuf.subarray(0, first)) ? ZIP_STORED : ZIP_DEFLATED;
-      const largest = method === ZIP_STORED ? size : deflateBound(size);
+      const deflate = !store(this.readBuf.subarray(0, first));
+      if (first < this.readBuf.length) {
+        // The whole file is in the read buffer.
+        if (first !== size) throw changedWhilePacking(path, first, size);
+        await this.writeWhole(name, raw, this.readBuf.subarray(0, first), deflate);
+        return;
+      }
+      const method = deflate ? ZIP_DEFLATED : ZIP_STORED;
+      const largest = deflate ? deflateBound(size) : size;
       const localZip64 = this.force || largest >= this.maxBytes;
-      const flags = (method === ZIP_DEFLATED ? F_DEFLATED : 0) | (localZip64 ? F_LOCAL_ZIP64 : 0);
-      const i = this.records.add(name, start, flags);
+      const start = this.out.position;
+      const i = this.records.add(
+        name,
+        start,
+        (deflate ? F_DEFLATED : 0) | (localZip64 ? F_LOCAL_ZIP64 : 0),
+      );
+      // CRC and sizes are zero here and patched below, once the data is written.
       await this.out.append(localHeader(this.values(i, raw, method)));
       const r = this.records;
-      if (method === ZIP_STORED) await this.writeStored(fh, path, first, i);
-      else await this.writeDeflated(fh, path, first, i);
-      if (r.size[i] !== size) {
-        throw new BundleError(
-          'IO_FAILED',
-          `${path} holds ${r.size[i]} bytes, not the ${size} it had when packing began: it changed while it was being packed; pack again once nothing writes to the bundle`,
-          { file: path },
-        );
-      }
+      if (deflate) await this.writeDeflated(fh, path, first, i);
+      else await this.writeStored(fh, path, first, i);
+      if (r.size[i] !== size) throw changedWhilePacking(path, r.size[i], size);
       if (!localZip64 && r.compressedSize[i] >= this.maxBytes) {
         // deflateBound rules this out; a defect, not a condition of the input.
         throw new BundleError(
           'IO_FAILED',
-          `${path} deflated to ${r.compressedSize[i]} bytes, past the ${largest} the local header allowed for`,
+          `${path} deflated to ${r.compressedSize[i]} bytes, past the ${largest} the local header of ${name} allowed for`,
           { file: path },
         );
       }
       await this.out.patch(start, localHeader(this.values(i, raw, method)));
       await this.out.settle();
-      if (method === ZIP_STORED) this.stored++;
-      else this.deflated++;
+      if (deflate) this.deflated++;
+      else this.stored++;
     } finally {
       await fh.close().catch(() => undefined);
     }
@@ -572,6 +599,26 @@ export class ZipWriter {
     return b;
   }
 
+  /** Writes an entry whose content is in memory: its header is complete from the start. */
+  private async writeWhole(name: string, raw: Buffer, data: Buffer, deflate: boolean) {
+    const packed = deflate ? await deflateRaw(data, { level: this.o.level }) : data;
+    const localZip64 = this.force || Math.max(data.length, packed.length) >= this.maxBytes;
+    const i = this.records.add(
+      name,
+      this.out.position,
+      (deflate ? F_DEFLATED : 0) | (localZip64 ? F_LOCAL_ZIP64 : 0),
+    );
+    const r = this.records;
+    r.crc[i] = crc32(data);
+    r.size[i] = data.length;
+    r.compressedSize[i] = packed.length;
+    await this.out.append(localHeader(this.values(i, raw, deflate ? ZIP_DEFLATED : ZIP_STORED)));
+    await this.out.append(packed);
+    await this.out.settle();
+    if (deflate) this.deflated++;
+    else this.stored++;
+  }
+
   /** Fills the read buffer from `position`; fewer bytes than its length means end of file. */
   private async readFull(fh: FileHandle, path: string, position: number): Promise<number> {
     let got = 0;
@@ -613,16 +660,6 @@ export class ZipWriter {
 
   private async writeDeflated(fh: FileHandle, path: string, first: number, i: number) {
     const r = this.records;
-    if (first < this.readBuf.length) {
-      // The whole file is in the buffer: one call, no stream.
-      const data = this.readBuf.subarray(0, first);
-      const packed = await deflateRaw(data, { level: this.o.level });
-      await this.out.append(packed);
-      r.crc[i] = crc32(data);
-      r.size[i] = first;
-      r.compressedSize[i] = packed.length;
-      return;
-    }
     let crc = 0;
     let size = 0;
     let compressed = 0;

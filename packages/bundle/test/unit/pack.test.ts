@@ -1,7 +1,9 @@
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { factoryPaths } from '@offline-ota/format';
 import { createBundle } from '../../src/create.js';
 import { BundleError } from '../../src/errors.js';
@@ -17,6 +19,14 @@ import type { ProgressEvent } from '../../src/progress.js';
 import { createTestFactory, type TestFactory } from '../../src/samples.js';
 import { tempDir } from '../helpers.js';
 import { entryData, readZip, type ZipFile } from '../zip-read.js';
+
+const run = promisify(execFile);
+
+/** Info-ZIP's own check of every entry (CRC and sizes); throws when it fails. */
+async function unzipTest(path: string): Promise<void> {
+  const { stdout } = await run('unzip', ['-tq', path]);
+  expect(stdout).to.match(/No errors detected/);
+}
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -80,6 +90,10 @@ describe('packBundle', function () {
       expect(r.unixMode, r.name).to.equal(r.name.endsWith('/') ? 0o40755 : 0o100644);
     }
     expect(ZIP_ENTRY_TIME.toISOString()).to.equal('1980-01-01T00:00:00.000Z');
+  });
+
+  it("passes Info-ZIP's test of every entry (unzip -t)", async () => {
+    await unzipTest(zipPath);
   });
 
   it("leaves out OSTree's working files (.lock, tmp/)", () => {
@@ -195,6 +209,32 @@ describe('packBundle', function () {
       expect(z.records.map((r) => r.name)).to.deep.equal(zip.records.map((r) => r.name));
       for (const r of z.records.filter((x) => !x.name.endsWith('/')))
         expect(entryData(z, r).length).to.equal(r.size);
+      await unzipTest(forced);
+      const check = await verifyBundle({
+        bundle: forced,
+        rootFile: factoryPaths(tf.factoryDir).root('ci', 1),
+      });
+      expect(check.status, check.message).to.equal(0);
+    });
+
+    it('is used where a count, size or offset passes its limit, and the device reads it', async () => {
+      // Limits lowered (a test-only option) to stand for 65,535 entries and 4 GiB.
+      const low = join(dir, 'zip64-low.zip');
+      const res = await packBundle({
+        src: bundle,
+        dst: low,
+        zip64Thresholds: { entries: 10, bytes: 4096 },
+      });
+      expect(res.zip64).to.equal(true);
+      const z = await readZip(low);
+      expect(z.zip64).to.equal(true);
+      expect(z.records.map((r) => r.name)).to.deep.equal(zip.records.map((r) => r.name));
+      await unzipTest(low);
+      const check = await verifyBundle({
+        bundle: low,
+        rootFile: factoryPaths(tf.factoryDir).root('ci', 1),
+      });
+      expect(check.status, check.message).to.equal(0);
     });
   });
 
