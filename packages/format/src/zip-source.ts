@@ -964,17 +964,22 @@ class ZipBundleImpl implements ZipBundle {
    */
   private async *chunks(e: Entry, scratch?: Buffer): AsyncGenerator<Buffer> {
     const start = await this.dataStart(e, scratch);
+    // A small deflated entry (most are: OSTree dirtree and dirmeta objects, JSON) is
+    // inflated in one call, its zlib state freed at once; a large one is streamed.
+    const small =
+      e.method === METHOD_DEFLATED && e.compressedSize <= READ_CHUNK && e.size <= READ_CHUNK;
     const raw =
-      e.method === METHOD_DEFLATED
+      e.method === METHOD_DEFLATED && !small
         ? Readable.from(readRange(this.fh, start, e.compressedSize), { objectMode: false })
         : undefined;
-    const source: AsyncIterable<Buffer> =
-      raw === undefined
-        ? readRange(this.fh, start, e.compressedSize, scratch)
-        : pipeline(raw, zlib.createInflateRaw(), () => undefined);
     let count = 0;
     let crc = 0;
     try {
+      const source: AsyncIterable<Buffer> | Iterable<Buffer> = small
+        ? [await this.inflateSmall(e, start, scratch)]
+        : raw === undefined
+          ? readRange(this.fh, start, e.compressedSize, scratch)
+          : pipeline(raw, zlib.createInflateRaw(), () => undefined);
       for await (const chunk of source) {
         count += chunk.length;
         if (count > e.size) {
@@ -1009,6 +1014,27 @@ class ZipBundleImpl implements ZipBundle {
     }
     if (crc >>> 0 !== e.crc32) {
       throw this.chk.entryFail('CONTENT_INVALID', e.name, 'fails its CRC-32 check (corrupt data)');
+    }
+  }
+
+  /**
+   * A deflated entry of at most READ_CHUNK bytes either way, inflated in one call; output
+   * past the recorded size stops it (FILE_TOO_LARGE).
+   */
+  private async inflateSmall(e: Entry, start: number, scratch?: Buffer): Promise<Buffer> {
+    const input = await readAt(this.fh, start, e.compressedSize, scratch);
+    try {
+      // One byte more than recorded shows an entry that inflates past its size.
+      return zlib.inflateRawSync(input, { maxOutputLength: e.size + 1 });
+    } catch (err) {
+      if (errnoOf(err) === 'ERR_BUFFER_TOO_LARGE') {
+        throw this.chk.entryFail(
+          'FILE_TOO_LARGE',
+          e.name,
+          `inflates past its recorded ${e.size} bytes (a zip bomb or a corrupt archive)`,
+        );
+      }
+      throw err;
     }
   }
 
