@@ -82,7 +82,7 @@ const deflateRaw = promisify(deflateRawCb);
  * default window and memory level, plus a margin): decides whether a local header reserves
  * a ZIP64 field before the compressed size is known.
  */
-export function deflateBound(n: number): number {
+function deflateBound(n: number): number {
   return (
     n +
     Math.floor(n / 4096) +
