@@ -3,6 +3,7 @@ import { describe, type StatusValue } from '@offline-ota/format';
 import { exitStatusOf } from './lib/exit-status.js';
 import { messageOf } from './lib/errors.js';
 import type { Ports } from './lib/ports.js';
+import { ProgressDrawer } from './progress.js';
 
 /**
  * Shared flags and the exit-code plumbing: a command computes a status, prints, and
@@ -23,18 +24,38 @@ export abstract class AkliteCommand extends Command {
     }),
   };
 
-  /** Ports for the library: progress to stderr, and the test-only power-cut stop points. */
+  /** The byte-progress line on stderr, once ports() made it. */
+  private drawer: ProgressDrawer | undefined;
+
+  /**
+   * Ports for the library: messages and byte progress (one line, on a TTY only) to stderr,
+   * and the test-only power-cut stop points. `quiet` (also `--json`): no progress at all.
+   */
   protected ports(quiet = false): Partial<Ports> {
     const stopAt = process.env.AKLITE_TEST_STOP_AT;
+    const drawer = new ProgressDrawer({ stream: process.stderr, enabled: !quiet });
+    this.drawer = drawer;
     return {
       progress: (m: string) => {
         if (!quiet) this.logToStderr(m);
       },
+      byteProgress: (p) => drawer.update(p),
       checkpoint: (step: string) => {
         // AKLITE_TEST_STOP_AT=<step>: freeze here so a test can SIGKILL us (a power cut).
         if (stopAt !== undefined && stopAt === step) process.kill(process.pid, 'SIGSTOP');
       },
     };
+  }
+
+  /** Every line printed first erases a drawn progress line. */
+  override log(message?: string, ...args: unknown[]): void {
+    this.drawer?.clear();
+    super.log(message, ...args);
+  }
+
+  override logToStderr(message?: string, ...args: unknown[]): void {
+    this.drawer?.clear();
+    super.logToStderr(message, ...args);
   }
 
   /** Prints a failure with its status and next step, then exits with the mapped status. */

@@ -4,8 +4,16 @@
  * written, and compose projects extracted from the store into `compose-apps/<app>/`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, readdir, rename, rm } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  rename,
+  rm,
+  type FileHandle,
+} from 'node:fs/promises';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -61,11 +69,24 @@ export async function missingBlobs(
   return [...out.values()];
 }
 
+/** Bytes read at once when copying a blob (one buffer, reused for every blob). */
+const COPY_CHUNK = 256 * 1024;
+
+/** Counts the bytes copied into staging, for the `copy-apps` progress. */
+export type CopyProgress = (bytes: number) => void;
+
 /**
- * Copies one blob into `stagingDir`, hashing the bytes as they are written; the copy is
- * fsynced. A digest or size mismatch is VERIFICATION_FAILED (70), a read error DOWNLOAD_FAILED (50).
+ * Copies one blob into `stagingDir` through `buf`, hashing the bytes as they are written;
+ * the copy is fsynced. A digest or size mismatch is VERIFICATION_FAILED (70), a read error
+ * DOWNLOAD_FAILED (50).
  */
-async function stageBlob(mediaStore: string, stagingDir: string, b: AppBlob): Promise<string> {
+async function stageBlob(
+  mediaStore: string,
+  stagingDir: string,
+  b: AppBlob,
+  buf: Buffer,
+  onBytes: CopyProgress,
+): Promise<string> {
   const src = blobPath(mediaStore, b.digest);
   const dst = join(stagingDir, b.digest);
   const cap = b.size ?? CAPS.appManifest;
@@ -73,18 +94,24 @@ async function stageBlob(mediaStore: string, stagingDir: string, b: AppBlob): Pr
   let size = 0;
   const out = await open(dst, 'wx', 0o644);
   try {
-    let input;
+    let input: FileHandle | undefined;
     try {
-      input = createReadStream(src, { highWaterMark: 1 << 20 });
-      for await (const chunk of input as AsyncIterable<Buffer>) {
-        size += chunk.length;
+      input = await open(src, 'r');
+      for (;;) {
+        // One byte more than the cap shows a blob that is too large.
+        const want = Math.min(buf.length, cap + 1 - size);
+        const { bytesRead } = await input.read(buf, 0, want, null);
+        if (bytesRead === 0) break;
+        size += bytesRead;
         if (size > cap) break;
+        const chunk = buf.subarray(0, bytesRead);
         hash.update(chunk);
         let off = 0;
         while (off < chunk.length) {
           const { bytesWritten } = await out.write(chunk, off, chunk.length - off);
           off += bytesWritten;
         }
+        onBytes(bytesRead);
       }
     } catch (err) {
       throw new AkliteError(
@@ -96,7 +123,7 @@ async function stageBlob(mediaStore: string, stagingDir: string, b: AppBlob): Pr
         },
       );
     } finally {
-      input?.destroy();
+      await input?.close();
     }
     await out.sync();
   } finally {
@@ -135,13 +162,23 @@ export function zipReadError(err: unknown, what: string, zipPath: string): Aklit
 }
 
 /** Streams one blob out of a single-file bundle into `stagingDir`, checked on the way. */
-async function stageZipBlob(zip: ZipBundle, stagingDir: string, b: AppBlob): Promise<string> {
+async function stageZipBlob(
+  zip: ZipBundle,
+  stagingDir: string,
+  b: AppBlob,
+  onBytes: CopyProgress,
+): Promise<string> {
   const dst = join(stagingDir, b.digest);
+  let reported = 0;
   try {
     await zip.copyEntryTo(appBlobPath(b.digest), dst, {
       stagingRoot: stagingDir,
       expectSha256: b.digest,
       ...(b.size !== undefined ? { expectSize: b.size } : {}),
+      onProgress: (p) => {
+        onBytes(p.done - reported);
+        reported = p.done;
+      },
     });
   } catch (err) {
     throw zipReadError(err, `app blob sha256:${b.digest} (${b.kind})`, zip.path);
@@ -149,21 +186,34 @@ async function stageZipBlob(zip: ZipBundle, stagingDir: string, b: AppBlob): Pro
   return dst;
 }
 
+/**
+ * Copies the blobs into `stagingDir`, checked on the way, reporting the bytes copied so far
+ * (of the blobs' signed sizes) through `onProgress`.
+ */
 export async function stageBlobs(
   media: BundleSource,
   stagingDir: string,
   blobs: readonly AppBlob[],
+  onProgress: (done: number, total: number) => void = () => undefined,
 ): Promise<StagedBlob[]> {
   await mkdir(stagingDir, { recursive: true });
   const out: StagedBlob[] = [];
   const mediaStore = join(media.path, BUNDLE_DIRS.apps);
+  const total = blobs.reduce((n, b) => n + (b.size ?? 0), 0);
+  let done = 0;
+  const onBytes: CopyProgress = (n) => {
+    done += n;
+    onProgress(done, Math.max(total, done));
+  };
+  const zip = media.zip;
+  const buf = Buffer.allocUnsafe(zip === undefined ? COPY_CHUNK : 0);
   for (const b of blobs)
     out.push({
       blob: b,
       staged:
-        media.zip !== undefined
-          ? await stageZipBlob(media.zip, stagingDir, b)
-          : await stageBlob(mediaStore, stagingDir, b),
+        zip !== undefined
+          ? await stageZipBlob(zip, stagingDir, b, onBytes)
+          : await stageBlob(mediaStore, stagingDir, b, buf, onBytes),
     });
   await fsyncDir(stagingDir);
   return out;

@@ -54,6 +54,7 @@ export async function openDevice(opts: DeviceOptions): Promise<Device> {
     clock: systemClock,
     checkpoint: () => undefined,
     progress: () => undefined,
+    byteProgress: () => undefined,
     ...opts.ports,
   };
   const booted = await bootedDeployment(paths.procCmdline, paths.sysroot);

@@ -9,7 +9,7 @@
  *
  * A power cut during commit is repaired by `recover` on the next start.
  */
-import { lstat, mkdir, readdir, rm, statfs } from 'node:fs/promises';
+import { lstat, mkdir, readdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BUNDLE_DIRS,
@@ -35,7 +35,8 @@ import {
 } from './device.js';
 import { openMedia } from './media.js';
 import { AkliteError, messageOf } from './errors.js';
-import { PullError } from './ports.js';
+import { removeTree } from './fsutil.js';
+import { PullError, type ProgressPhase } from './ports.js';
 import { isFailed, writeState, type DeviceState } from './state.js';
 
 export interface InstallOptions extends DeviceOptions {
@@ -155,38 +156,94 @@ async function installFrom(
   }
 }
 
-async function extractMediaRepo(zip: ZipBundle, dir: string): Promise<void> {
+async function extractMediaRepo(dev: Device, zip: ZipBundle, dir: string): Promise<void> {
   try {
-    await zip.extractPrefix(`${BUNDLE_DIRS.ostree}/`, dir);
+    await zip.extractPrefix(`${BUNDLE_DIRS.ostree}/`, dir, {
+      onProgress: (p) =>
+        dev.ports.byteProgress({ phase: 'extract-repo', done: p.done, total: p.total }),
+    });
   } catch (err) {
     throw zipReadError(err, 'the OSTree repo', zip.path);
   }
 }
 
-/** Bytes of the bundle's OSTree objects (an estimate of what the pull writes). */
-async function ostreeObjectsSize(media: BundleSource): Promise<number> {
+interface ObjectsSize {
+  /** Bytes of the bundle's OSTree objects (an estimate of what a pull writes). */
+  bytes: number;
+  /** The same, each object rounded up to whole blocks of `blockSize` (what a file system grows by). */
+  allocated: number;
+}
+
+/** The size of the bundle's OSTree objects. */
+async function ostreeObjectsSize(media: BundleSource, blockSize: number): Promise<ObjectsSize> {
+  const size: ObjectsSize = { bytes: 0, allocated: 0 };
+  const add = (n: number) => {
+    size.bytes += n;
+    size.allocated += Math.ceil(n / blockSize) * blockSize;
+  };
   if (media.zip !== undefined) {
-    return media.zip
-      .entries()
-      .filter((e) => e.name.startsWith(`${BUNDLE_DIRS.ostree}/objects/`))
-      .reduce((n, e) => n + e.size, 0);
+    const prefix = `${BUNDLE_DIRS.ostree}/objects/`;
+    for (const e of media.zip.entries()) if (e.name.startsWith(prefix)) add(e.size);
+    return size;
   }
   const objects = join(media.path, BUNDLE_DIRS.ostree, 'objects');
-  let total = 0;
   let dirs: string[] = [];
   try {
     dirs = await readdir(objects);
   } catch {
-    return 0;
+    return size;
   }
   for (const d of dirs) {
     if (!/^[0-9a-f]{2}$/.test(d)) continue;
     for (const f of await readdir(join(objects, d)).catch(() => [] as string[])) {
       const st = await lstat(join(objects, d, f)).catch(() => undefined);
-      if (st?.isFile()) total += st.size;
+      if (st?.isFile()) add(st.size);
     }
   }
-  return total;
+  return size;
+}
+
+/** How often the growth of a repo's file system is sampled during an OSTree pull. */
+const GROWTH_INTERVAL_MS = 500;
+
+/**
+ * Runs `work` (an OSTree pull: a child process that reports nothing) while reporting, as
+ * its progress, how much the file system holding `dir` has grown since it started: one
+ * statfs per sample instead of a walk of the repo. An estimate (other writers count too),
+ * never decreasing and, when `total` is given, capped at it.
+ */
+async function withGrowthProgress<T>(
+  dev: Device,
+  dir: string,
+  phase: ProgressPhase,
+  total: number | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
+  const report = dev.ports.byteProgress;
+  const used = async () => {
+    const s = await statfs(dir);
+    return (s.blocks - s.bfree) * s.bsize;
+  };
+  const base = await used().catch(() => undefined);
+  if (base === undefined) return work();
+  let done = 0;
+  let running = true;
+  const sample = async () => {
+    const grown = Math.max(0, (await used()) - base);
+    done = Math.max(done, total === undefined ? grown : Math.min(grown, total));
+    if (running) report({ phase, done, total });
+  };
+  report({ phase, done, total });
+  const timer = setInterval(() => void sample().catch(() => undefined), GROWTH_INTERVAL_MS);
+  try {
+    const result = await work();
+    if (total === undefined) await sample().catch(() => undefined);
+    else report({ phase, done: total, total });
+    return result;
+  } finally {
+    running = false;
+    clearInterval(timer);
+  }
 }
 
 /**
@@ -225,14 +282,19 @@ async function installTarget(
       ? Object.values(requiredApps(t, config.composeApps))
       : [];
   const staging = join(config.storageDir, '.staging');
-  await rm(staging, { recursive: true, force: true });
+  await removeTree(staging);
 
   const needOstree =
     kind === 'ostree' && !(await ports.ostree.hasCommit(dev.sysrootRepo, t.commit));
   const blobs = await missingBlobs(media, config.appStore, uris);
-  const required =
-    (needOstree ? 2 * (await ostreeObjectsSize(media)) : 0) +
-    blobs.reduce((n, b) => n + (b.size ?? 0), 0);
+  const blockSize = await statfs(config.storageDir).then(
+    (s) => s.bsize,
+    () => 4096,
+  );
+  const objects = needOstree
+    ? await ostreeObjectsSize(media, blockSize)
+    : { bytes: 0, allocated: 0 };
+  const required = 2 * objects.bytes + blobs.reduce((n, b) => n + (b.size ?? 0), 0);
   await checkSpace(dev, required);
   ports.checkpoint('space-checked');
 
@@ -250,12 +312,14 @@ async function installTarget(
         // checked for size and CRC), then pulled from there with every object re-hashed.
         mediaRepo = join(staging, 'media-repo');
         await mkdir(mediaRepo, { recursive: true });
-        await extractMediaRepo(media.zip, mediaRepo);
+        await extractMediaRepo(dev, media.zip, mediaRepo);
       }
       await mkdir(stagingRepo, { recursive: true });
       await ports.ostree.initRepo(stagingRepo, 'archive');
       try {
-        await ports.ostree.pullLocal(stagingRepo, mediaRepo, t.commit, true);
+        await withGrowthProgress(dev, stagingRepo, 'pull-ostree', objects.allocated, () =>
+          ports.ostree.pullLocal(stagingRepo, mediaRepo, t.commit, true),
+        );
       } catch (err) {
         if (err instanceof PullError) {
           throw new AkliteError(
@@ -271,10 +335,12 @@ async function installTarget(
       ports.checkpoint('ostree-staged');
     }
     ports.progress(`Copying ${blobs.length} app blob(s) into ${config.appStore}`);
-    staged = await stageBlobs(media, join(staging, 'blobs'), blobs);
+    staged = await stageBlobs(media, join(staging, 'blobs'), blobs, (done, total) =>
+      ports.byteProgress({ phase: 'copy-apps', done, total }),
+    );
     ports.checkpoint('apps-staged');
   } catch (err) {
-    await rm(staging, { recursive: true, force: true });
+    await removeTree(staging);
     throw err;
   }
 
@@ -282,7 +348,12 @@ async function installTarget(
   await updateCallbacks(dev).pre('install');
   // Commit.
   try {
-    if (needOstree) await ports.ostree.pullLocal(dev.sysrootRepo, stagingRepo, t.commit, false);
+    if (needOstree) {
+      ports.progress(`Writing the OSTree objects into ${dev.sysrootRepo}`);
+      await withGrowthProgress(dev, dev.sysrootRepo, 'write-ostree', undefined, () =>
+        ports.ostree.pullLocal(dev.sysrootRepo, stagingRepo, t.commit, false),
+      );
+    }
     ports.checkpoint('ostree-pulled');
     await commitBlobs(config.appStore, staged);
     ports.checkpoint('apps-copied');
@@ -294,7 +365,7 @@ async function installTarget(
       { cause: err },
     );
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    await removeTree(staging);
   }
   await commitTuf();
   // An unset device takes the type of its first installed bundle and keeps it.

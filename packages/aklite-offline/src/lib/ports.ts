@@ -382,6 +382,23 @@ export const callbackRunner: CallbackPort = {
 /** Named points of install and run, reported so tests can cut the power there. */
 export type Checkpoint = (step: string) => void;
 
+/**
+ * Long work whose bytes are counted: `extract-repo` the OSTree repo out of a single-file
+ * bundle, `pull-ostree` the verifying pull into the scratch repo, `copy-apps` the app
+ * blobs, `write-ostree` the objects written into the sysroot repo.
+ */
+export type ProgressPhase = 'extract-repo' | 'pull-ostree' | 'copy-apps' | 'write-ostree';
+
+/**
+ * `done` of `total` bytes of one phase (`total` undefined when unknown). For the OSTree
+ * phases, `done` is what the file system holding the repo grew by: an estimate.
+ */
+export interface ByteProgress {
+  phase: ProgressPhase;
+  done: number;
+  total: number | undefined;
+}
+
 export interface Ports {
   ostree: OstreePort;
   bootEnv: BootEnvPort;
@@ -394,6 +411,8 @@ export interface Ports {
   checkpoint: Checkpoint;
   /** Progress messages for the user; the library never prints. */
   progress: (message: string) => void;
+  /** Byte progress of long work: called often, must be cheap (the CLI throttles drawing). */
+  byteProgress: (p: ByteProgress) => void;
 }
 
 export { systemClock };

@@ -1,0 +1,121 @@
+/**
+ * The command side of the library's byte progress (Ports.byteProgress): one line drawn
+ * with `\r` on stderr (bytes, percentage, rate, ETA), only when stderr is a TTY and the
+ * command prints no JSON. Library code never draws; commands never compute progress.
+ */
+import type { ByteProgress, ProgressPhase } from './lib/ports.js';
+
+/** What each phase is called on the progress line. */
+export const PHASE_LABELS: Record<ProgressPhase, string> = {
+  'extract-repo': 'Extracting the OSTree repo',
+  'pull-ostree': 'Pulling OSTree objects',
+  'copy-apps': 'Copying app blobs',
+  'write-ostree': 'Writing OSTree objects',
+};
+
+/** `1536` → `1.5 KiB` */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** `75` → `1:15`, `3725` → `1:02:05` */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+/**
+ * The text of one progress line: label, bytes (of the total when known, with a percentage),
+ * rate since the phase started, and the ETA (or, with no total, the time elapsed).
+ */
+export function progressLine(p: ByteProgress, elapsedSeconds: number): string {
+  const parts = [PHASE_LABELS[p.phase]];
+  const rate = elapsedSeconds > 0 ? p.done / elapsedSeconds : 0;
+  if (p.total === undefined) {
+    parts.push(formatBytes(p.done));
+  } else {
+    const pct = p.total > 0 ? Math.min(100, Math.floor((p.done / p.total) * 100)) : 100;
+    parts.push(`${formatBytes(p.done)} / ${formatBytes(p.total)}`, `${pct}%`);
+  }
+  if (rate > 0) parts.push(`${formatBytes(Math.round(rate))}/s`);
+  if (p.total !== undefined && rate > 0 && p.done < p.total) {
+    parts.push(`ETA ${formatDuration((p.total - p.done) / rate)}`);
+  } else if (p.total === undefined) {
+    parts.push(formatDuration(elapsedSeconds));
+  }
+  return parts.join('  ');
+}
+
+/** The stream the line is drawn on (process.stderr, or a fake in tests). */
+export interface ProgressStream {
+  isTTY?: boolean;
+  columns?: number;
+  write(s: string): unknown;
+}
+
+export interface ProgressDrawerOptions {
+  stream: ProgressStream;
+  /** False for `--json` and quiet commands: nothing is ever drawn. */
+  enabled: boolean;
+  now?: () => number;
+  /** Least time between two redraws of the same phase (default 100 ms). */
+  minIntervalMs?: number;
+}
+
+/**
+ * Draws byte progress on one line. Redraws at most every `minIntervalMs` (the library
+ * reports every chunk), and always when a phase starts or reaches its total. `clear()`
+ * erases a drawn line: call it before printing anything else.
+ */
+export class ProgressDrawer {
+  private readonly now: () => number;
+  private readonly minInterval: number;
+  private readonly active: boolean;
+  private phase: ProgressPhase | undefined;
+  private started = 0;
+  private lastDraw = 0;
+  private drawn = false;
+
+  constructor(private readonly o: ProgressDrawerOptions) {
+    this.now = o.now ?? Date.now;
+    this.minInterval = o.minIntervalMs ?? 100;
+    this.active = o.enabled && o.stream.isTTY === true;
+  }
+
+  update(p: ByteProgress): void {
+    if (!this.active) return;
+    const t = this.now();
+    if (p.phase !== this.phase) {
+      this.phase = p.phase;
+      this.started = t;
+    } else if (
+      t - this.lastDraw < this.minInterval &&
+      (p.total === undefined || p.done < p.total)
+    ) {
+      return;
+    }
+    this.lastDraw = t;
+    let line = progressLine(p, (t - this.started) / 1000);
+    // A pseudo-terminal without a window size reports 0 columns.
+    const cols = this.o.stream.columns;
+    const width = cols !== undefined && cols > 0 ? cols : 80;
+    if (line.length > width - 1) line = line.slice(0, width - 1);
+    this.o.stream.write(`\r${line}\x1b[K`);
+    this.drawn = true;
+  }
+
+  clear(): void {
+    if (this.drawn) this.o.stream.write('\r\x1b[K');
+    this.drawn = false;
+  }
+}
