@@ -4,6 +4,9 @@
  * command prints no JSON. Library code never draws; commands never compute progress.
  */
 import type { ByteProgress, ProgressPhase } from './lib/ports.js';
+import { formatBytes, formatDuration } from '@offline-ota/format';
+
+export { formatBytes, formatDuration };
 
 /** What each phase is called on the progress line. */
 export const PHASE_LABELS: Record<ProgressPhase, string> = {
@@ -12,27 +15,6 @@ export const PHASE_LABELS: Record<ProgressPhase, string> = {
   'copy-apps': 'Copying app blobs',
   'write-ostree': 'Writing OSTree objects',
 };
-
-/** `1536` → `1.5 KiB` */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
-
-/** `75` → `1:15`, `3725` → `1:02:05` */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
-}
 
 /**
  * The text of one progress line: label, bytes (of the total when known, with a percentage),

@@ -14,3 +14,4 @@ export * from './apps.js';
 export * from './checkin.js';
 export * from './zip-source.js';
 export * from './bundle-source.js';
+export * from './units.js';
