@@ -9,6 +9,23 @@ import { ProgressDrawer } from './progress.js';
  * Shared flags and the exit-code plumbing: a command computes a status, prints, and
  * exits with exactly that status (oclif must not turn it into 1 or 2).
  */
+/** `--src-dir` / `--src-file`: exactly one names the media (check, install). */
+export const mediaFlags = {
+  'src-dir': Flags.string({
+    char: 's',
+    description: 'The bundle directory on the media (tuf/, ostree_repo/, apps/)',
+    exactlyOne: ['src-dir', 'src-file'],
+  }),
+  'src-file': Flags.string({
+    description:
+      'A single-file bundle (.zip, from `bundlectl create --archive zip` or `bundlectl pack`), read in place without extracting it',
+    exactlyOne: ['src-dir', 'src-file'],
+  }),
+};
+
+export const mediaPath = (flags: { 'src-dir'?: string; 'src-file'?: string }): string =>
+  flags['src-dir'] ?? flags['src-file'] ?? '';
+
 export abstract class AkliteCommand extends Command {
   static override baseFlags = {
     config: Flags.string({

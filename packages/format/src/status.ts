@@ -6,6 +6,8 @@
 export const StatusCode = {
   Ok: 0,
   UnknownError: 1,
+  /** Set by the CLI framework: an unknown flag, a missing required one, a bad value. */
+  InvalidCommandLine: 2,
   CheckinOkCached: 3,
   CheckinFailure: 4,
   OkNeedsRebootForBootFw: 5,
@@ -58,6 +60,11 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: false,
     description: 'Unknown error',
     next: 'Read the error message; fix the cause and run the command again.',
+  },
+  2: {
+    success: false,
+    description: 'Invalid command line (unknown or missing flag, bad value); nothing was done',
+    next: 'Run the command with --help and correct the flags.',
   },
   3: {
     success: true,

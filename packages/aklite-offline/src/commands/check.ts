@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { describe } from '@offline-ota/format';
-import { AkliteCommand } from '../base.js';
+import { AkliteCommand, mediaFlags, mediaPath } from '../base.js';
 import { check } from '../lib/query.js';
 
 export default class Check extends AkliteCommand {
@@ -12,16 +12,7 @@ export default class Check extends AkliteCommand {
     '<%= config.bin %> check --src-file /mnt/usb/bundle.zip',
   ];
   static override flags = {
-    'src-dir': Flags.string({
-      char: 's',
-      description: 'The bundle directory on the media (tuf/, ostree_repo/, apps/)',
-      exactlyOne: ['src-dir', 'src-file'],
-    }),
-    'src-file': Flags.string({
-      description:
-        'A single-file bundle (.zip, from `bundlectl create --archive zip` or `bundlectl pack`), read in place without extracting it',
-      exactlyOne: ['src-dir', 'src-file'],
-    }),
+    ...mediaFlags,
     json: Flags.boolean({ description: 'Print the Targets as JSON' }),
   };
 
@@ -32,7 +23,7 @@ export default class Check extends AkliteCommand {
       res = await check({
         deviceRoot: flags['device-root'],
         configPaths: flags.config ?? [],
-        srcDir: (flags['src-dir'] ?? flags['src-file'])!,
+        srcDir: mediaPath(flags),
         ports: this.ports(flags.json),
       });
     } catch (err) {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { describe } from '@offline-ota/format';
-import { AkliteCommand } from '../base.js';
+import { AkliteCommand, mediaFlags, mediaPath } from '../base.js';
 import { install } from '../lib/install.js';
 
 export default class Install extends AkliteCommand {
@@ -14,16 +14,7 @@ export default class Install extends AkliteCommand {
     '<%= config.bin %> install --src-dir ./bundle --device-root ./device --config ./device/etc/sota/conf.d',
   ];
   static override flags = {
-    'src-dir': Flags.string({
-      char: 's',
-      description: 'The bundle directory on the media (tuf/, ostree_repo/, apps/)',
-      exactlyOne: ['src-dir', 'src-file'],
-    }),
-    'src-file': Flags.string({
-      description:
-        'A single-file bundle (.zip, from `bundlectl create --archive zip` or `bundlectl pack`), read in place without extracting it',
-      exactlyOne: ['src-dir', 'src-file'],
-    }),
+    ...mediaFlags,
     target: Flags.string({
       char: 't',
       description: 'Install this Target (by name) instead of the newest',
@@ -41,7 +32,7 @@ export default class Install extends AkliteCommand {
       res = await install({
         deviceRoot: flags['device-root'],
         configPaths: flags.config ?? [],
-        srcDir: (flags['src-dir'] ?? flags['src-file'])!,
+        srcDir: mediaPath(flags),
         ...(flags.target !== undefined ? { target: flags.target } : {}),
         force: flags.force,
         ports: this.ports(),

@@ -1,10 +1,13 @@
 import { expect } from 'chai';
+import { StatusCode } from '@offline-ota/format';
 import {
   aklite,
   cleanupAll,
   getFixtures,
+  hashTree,
   install,
   newDevice,
+  treeDiff,
   reboot,
   runCmd,
   type Fixtures,
@@ -115,6 +118,23 @@ describe('the aklite-offline CLI', function () {
         expect(r.stdout).to.match(/--device-root/);
       });
     }
+  });
+
+  describe('when the media is not named, or named twice', function () {
+    it('exits 2 (invalid command line) and changes nothing', async function () {
+      const root = await newDevice(fx);
+      const before = await hashTree(root);
+      for (const args of [
+        ['install'],
+        ['check'],
+        ['install', '--src-dir', fx.bundles.v2, '--src-file', `${fx.bundles.v2}.zip`],
+      ]) {
+        const r = await aklite(root, args);
+        expect(r.code, args.join(' ')).to.equal(StatusCode.InvalidCommandLine);
+        expect(r.stderr).to.match(/--src-dir/);
+      }
+      expect(treeDiff(before, await hashTree(root))).to.deep.equal([]);
+    });
   });
 
   describe('check --json', function () {
