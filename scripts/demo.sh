@@ -66,8 +66,11 @@ expect_exit 100 aklite install --src-dir "$WORK/usb"
 step "Reboot (U-Boot counts the boot of the new deployment)"
 device_sim reboot "$WORK/device"
 
-step "Technician: run (apps start, the new Target becomes current)"
+step "Technician: run (apps start, the new Target becomes current and starts its probation)"
 expect_exit 0 aklite run
+
+step "The new system proves itself: an operator marks it good (ends probation, U-Boot stops counting)"
+aklite probation mark-good
 aklite status
 device_sim status "$WORK/device"
 
