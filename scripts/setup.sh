@@ -17,7 +17,7 @@ if (!((maj === 20 && min >= 17) || (maj === 22 && min >= 9) || maj > 22)) {
 }'
 
 # Debian packages: command -> package.
-declare -A NEED=([ostree]=ostree [fw_setenv]=libubootenv-tool [fw_printenv]=libubootenv-tool [faketime]=faketime [gpg]=gnupg)
+declare -A NEED=([ostree]=ostree [fw_setenv]=libubootenv-tool [fw_printenv]=libubootenv-tool [faketime]=faketime [gpg]=gnupg [unzip]=unzip)
 missing=()
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
