@@ -15,7 +15,7 @@
  */
 import { StatusCode } from '@offline-ota/format';
 import {
-  deployCommit,
+  deployRollback,
   loadState,
   makeBootedDefault,
   openDevice,
@@ -432,22 +432,7 @@ async function returnToGood(dev: Device, state: DeviceState, why: string): Promi
       message: `${cur.name} marked bad; the device runs ${to.name} again (no reboot needed)`,
     };
   }
-  state.pending = {
-    target: to,
-    kind: 'ostree',
-    phase: 'deploying',
-    rollback: true,
-    failedTarget: cur.name,
-    startedAt: ports.clock().toISOString(),
-  };
-  await writeState(dev.config.storageDir, state);
-  ports.checkpoint('rollback-recorded');
-  await ports.sentinel.create();
-  await deployCommit(dev, to.commit);
-  ports.checkpoint('rollback-deployed');
-  await ports.bootEnv.set({ upgrade_available: 1, bootcount: 0 });
-  state.pending.phase = 'installed';
-  await writeState(dev.config.storageDir, state);
+  await deployRollback(dev, state, to, cur.name, ports.clock().toISOString());
   return {
     status: StatusCode.InstallNeedsReboot,
     target: to.name,

@@ -16,7 +16,13 @@ import {
   ostreeTool,
   type Ports,
 } from './ports.js';
-import { goodTargets, readState, writeState, type DeviceState } from './state.js';
+import {
+  goodTargets,
+  readState,
+  writeState,
+  type DeviceState,
+  type TargetRecord,
+} from './state.js';
 
 export interface DeviceOptions {
   /** Device root; `/` on a real device. */
@@ -160,4 +166,35 @@ export async function recover(dev: Device, state: DeviceState): Promise<boolean>
   }
   await writeState(dev.config.storageDir, state);
   return true;
+}
+
+/**
+ * Deploys `to` as a rollback of `failedTarget` (app start failure, `probation fail`,
+ * `rollback`): the pending record is written before the deploy, the reboot sentinel set,
+ * and U-Boot armed, so a power cut at any step leaves a state `run` completes.
+ */
+export async function deployRollback(
+  dev: Device,
+  state: DeviceState,
+  to: TargetRecord,
+  failedTarget: string,
+  startedAt: string,
+): Promise<void> {
+  const { ports } = dev;
+  state.pending = {
+    target: to,
+    kind: 'ostree',
+    phase: 'deploying',
+    rollback: true,
+    failedTarget,
+    startedAt,
+  };
+  await writeState(dev.config.storageDir, state);
+  ports.checkpoint('rollback-recorded');
+  await ports.sentinel.create();
+  await deployCommit(dev, to.commit);
+  ports.checkpoint('rollback-deployed');
+  await ports.bootEnv.set({ upgrade_available: 1, bootcount: 0 });
+  state.pending.phase = 'installed';
+  await writeState(dev.config.storageDir, state);
 }

@@ -19,7 +19,7 @@ import { cleanComposeRoot, extractApp } from './apps.js';
 import { failed, fireCallback } from './callbacks.js';
 import { assertNotDeferred, settleProbation, startProbation } from './control.js';
 import {
-  deployCommit,
+  deployRollback,
   loadState,
   makeBootedDefault,
   openDevice,
@@ -283,22 +283,7 @@ async function appsFailed(
       message: `The apps of ${p.target.name} failed to start (${err.message}); the device rolled back to ${prev.name}, no reboot is required`,
     };
   }
-  state.pending = {
-    target: prev,
-    kind: 'ostree',
-    phase: 'deploying',
-    rollback: true,
-    failedTarget: p.target.name,
-    startedAt,
-  };
-  await writeState(dev.config.storageDir, state);
-  ports.checkpoint('rollback-recorded');
-  await ports.sentinel.create();
-  await deployCommit(dev, prev.commit);
-  ports.checkpoint('rollback-deployed');
-  await ports.bootEnv.set({ upgrade_available: 1, bootcount: 0 });
-  state.pending.phase = 'installed';
-  await writeState(dev.config.storageDir, state);
+  await deployRollback(dev, state, prev, p.target.name, startedAt);
   return {
     status: StatusCode.InstallNeedsReboot,
     target: p.target.name,
