@@ -30,7 +30,8 @@ export type FormatErrorCode =
   | 'NO_TARGET_CONTENT'
   | 'CONTENT_INVALID'
   | 'BUNDLE_INVALID'
-  | 'IO_ERROR';
+  | 'IO_ERROR'
+  | 'TRUST_STORE_INCONSISTENT';
 
 export class FormatError extends Error {
   readonly code: FormatErrorCode;
