@@ -52,11 +52,8 @@ export class BundleFetcher implements Fetcher {
   }
 
   downloadBytes(url: string, maxLength: number): Promise<Buffer> {
-    try {
-      return Promise.resolve(this.lookup(url, maxLength));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    // A throw in the executor rejects the promise with the fetcher's FormatError.
+    return new Promise((resolve) => resolve(this.lookup(url, maxLength)));
   }
 
   async downloadFile<T>(
