@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { tempDir } from '../helpers.js';
 
 const execFileP = promisify(execFile);
-/** dist/test/unit → the repository root. */
+/** dist-test/test/unit → the repository root. */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', '..');
 
 /** The `## bundlectl …` section of cli.md. */
