@@ -15,3 +15,4 @@ export * from './checkin.js';
 export * from './zip-source.js';
 export * from './bundle-source.js';
 export * from './units.js';
+export * from './progress-drawer.js';
