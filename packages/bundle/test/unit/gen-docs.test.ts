@@ -43,6 +43,12 @@ describe('scripts/gen-docs.mjs', function () {
     ).to.equal(bundlectlSection(generated));
   });
 
+  it('writes the committed docs/cli.md as a whole (aklite-offline and device-sim too)', async () => {
+    const generated = await readFile(join(out, 'cli.md'), 'utf8');
+    const committed = await readFile(join(ROOT, 'docs', 'cli.md'), 'utf8');
+    expect(committed, 'run `node scripts/gen-docs.mjs` and commit docs/').to.equal(generated);
+  });
+
   it('documents every bundlectl command with its usage, flags and examples', async () => {
     const md = await readFile(join(out, 'cli.md'), 'utf8');
     const commandsDir = join(ROOT, 'packages', 'bundle', 'dist', 'src', 'commands');
