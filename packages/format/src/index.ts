@@ -12,6 +12,7 @@ export * from './manifest.js';
 export * from './target.js';
 export * from './apps.js';
 export * from './checkin.js';
+export * from './fat-names.js';
 export * from './zip-format.js';
 export * from './zip-source.js';
 export * from './bundle-source.js';

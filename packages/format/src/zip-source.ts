@@ -13,7 +13,8 @@
  *   3. readDirectory       the central directory, read front to back through one 1 MiB
  *                          window into one compact record per entry (ZIP64 extra fields
  *                          included); its records must fill exactly the bytes step 2 gives it
- *   4. checkName           every name: relative, ASCII, FAT-safe, no `..`, no backslash
+ *   4. checkName           every name: relative, no `..`, no backslash, each segment
+ *                          FAT-safe by the rules bundlectl packs with (fat-names.ts)
  *   5. checkAllowList      top level is tuf/, ostree_repo/ or apps/ and nothing else
  *   6. checkEntry          regular file or directory, not encrypted, stored or deflated,
  *                          size caps, compression ratio
@@ -32,11 +33,11 @@
  * Memory is bounded by the number of entries, not by the archive's size: the directory is
  * never held whole (steps 2 and 3 read it in windows), an entry costs one small record, and
  * the copy paths reuse a few 256 KiB buffers instead of allocating one per chunk. No zip
- * library is used (docs/architecture.md); the record layouts are zip-format.ts's, shared
- * with the writer: unzipper, used before, buffered the whole parse
+ * library is used (docs/architecture.md): unzipper, used before, buffered the whole parse
  * (some 1.5 KiB of transient heap per entry), and its entry reader reads a padded range,
  * takes sizes from the local header when the directory records a compressed size of 0,
- * checks no CRC, and leaves its reader open when inflating fails.
+ * checks no CRC, and leaves its reader open when inflating fails. The records' signatures,
+ * lengths and markers are zip-format.ts's, shared with bundlectl pack's writer.
  *
  * Error codes: 'PATH_ESCAPE' for names (and symbolic links, and destinations outside the
  * staging directory), 'INVALID_METADATA' for the archive's structure, 'FILE_TOO_LARGE' for
@@ -51,7 +52,8 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { FormatError, messageOf, type FormatErrorCode } from './errors.js';
-import { BUNDLE_DIRS, CAPS, ROOT_FILE_RE, SHA256_HEX_RE, TUF_FILES } from './layout.js';
+import { fatFold, fatNameProblem } from './fat-names.js';
+import { BUNDLE_DIRS, CAPS, ROOT_FILE_RE, SHA256_HEX_RE, tufFileCap } from './layout.js';
 import {
   ZIP64,
   ZIP_DOS_DIRECTORY,
@@ -302,23 +304,6 @@ function ioError(what: string, err: unknown, file?: string): FormatError {
     cause: err,
     ...(file === undefined ? {} : { file }),
   });
-}
-
-/** The cap of a tuf/ file (docs/bundle-format.md §Size caps), or undefined if not allowed. */
-function tufCapFor(file: string): number | undefined {
-  if (ROOT_FILE_RE.test(file)) return CAPS.root;
-  switch (file) {
-    case TUF_FILES.timestamp:
-      return CAPS.timestamp;
-    case TUF_FILES.snapshot:
-      return CAPS.snapshot;
-    case TUF_FILES.targets:
-      return CAPS.targets;
-    case TUF_FILES.manifest:
-      return CAPS.manifest;
-    default:
-      return undefined;
-  }
 }
 
 /** The file name of an entry directly under tuf/, or undefined. */
@@ -665,19 +650,17 @@ function checkName(e: Entry, chk: ArchiveChecker): void {
       `has a name of ${e.nameLength} bytes, more than ${ZIP_LIMITS.maxNameLength}`,
     );
   }
-  for (let i = 0; i < name.length; i++) {
-    const b = name.charCodeAt(i);
-    if (b < 0x20 || b > 0x7e) throw bad('has a control or non-ASCII character in its name');
-  }
   if (name.includes('\\')) throw bad('has a backslash in its name');
   if (name.startsWith('/')) throw bad('has an absolute name');
   if (/^[A-Za-z]:/.test(name)) throw bad('starts with a drive letter');
-  if (/[:*?"<>|]/.test(name)) throw bad('has a character FAT cannot hold (:*?"<>|)');
   const segments = (name.endsWith('/') ? name.slice(0, -1) : name).split('/');
   for (const seg of segments) {
     if (seg === '..') throw bad('has a `..` segment');
     if (seg === '.') throw bad('has a `.` segment');
     if (seg === '') throw bad('has an empty path segment');
+    // The media rules bundlectl checks before packing (fat-names.ts).
+    const problem = fatNameProblem(seg);
+    if (problem !== undefined) throw bad(problem);
   }
 }
 
@@ -734,7 +717,7 @@ function checkEntry(e: Entry, chk: ArchiveChecker, opts: Required<ZipBundleOptio
     throw bad('INVALID_METADATA', 'is deflated but records no compressed bytes');
   }
   const tufFile = tufFileOf(name);
-  const tufCap = tufFile === undefined ? undefined : tufCapFor(tufFile);
+  const tufCap = tufFile === undefined ? undefined : tufFileCap(tufFile);
   if (tufCap !== undefined && size > tufCap) {
     throw bad('FILE_TOO_LARGE', `is ${size} bytes, over the ${tufCap}-byte cap of ${tufFile}`);
   }
@@ -761,7 +744,7 @@ function checkUnique(entries: readonly Entry[], chk: ArchiveChecker): void {
   const dirs = new Map<string, string>();
   for (const e of entries) {
     const seen = e.isDir ? dirs : files;
-    const key = (e.isDir ? e.name.slice(0, -1) : e.name).toLowerCase();
+    const key = fatFold(e.isDir ? e.name.slice(0, -1) : e.name);
     const prev = seen.get(key);
     if (prev !== undefined) {
       throw chk.entryFail(
@@ -774,7 +757,7 @@ function checkUnique(entries: readonly Entry[], chk: ArchiveChecker): void {
   }
   const implied = new Set<string>(dirs.keys());
   for (const e of entries) {
-    const parts = e.name.toLowerCase().split('/');
+    const parts = fatFold(e.name).split('/');
     for (let i = 1; i < parts.length; i++) implied.add(parts.slice(0, i).join('/'));
   }
   for (const [key, name] of files) {
@@ -1051,7 +1034,7 @@ class ZipBundleImpl implements ZipBundle {
     let roots = 0;
     for (const e of this.all) {
       const file = e.isDir ? undefined : tufFileOf(e.name);
-      const cap = file === undefined ? undefined : tufCapFor(file);
+      const cap = file === undefined ? undefined : tufFileCap(file);
       if (file === undefined || cap === undefined) continue;
       if (ROOT_FILE_RE.test(file) && ++roots > CAPS.rootChainLength) {
         throw new FormatError(

@@ -287,6 +287,16 @@ describe('zip-source', () => {
         code: 'PATH_ESCAPE',
       },
       {
+        title: 'a name segment ending with a dot, which FAT drops',
+        items: [ts, { name: 'apps/x./y', data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'a name segment longer than FAT holds',
+        items: [ts, { name: `apps/${'x'.repeat(256)}`, data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
         title: 'an empty path segment',
         items: [ts, { name: 'apps//x', data: 'x' }],
         code: 'PATH_ESCAPE',
