@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
+  blobPath,
   BUNDLE_DIRS,
   buildBundleManifest,
   canonicalBytes,
@@ -29,7 +30,7 @@ import {
   type TargetsSigned,
   type TimestampSigned,
 } from '@offline-ota/format';
-import { appBlobs, blobPath, writeAppIndex } from './app-store.js';
+import { appBlobs, writeAppIndex } from './app-store.js';
 import { WriteTransaction } from './bundle-tx.js';
 import { BundleError, errorMessage } from './errors.js';
 import { nextVersions, type Factory } from './factory.js';

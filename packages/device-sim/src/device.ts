@@ -2,8 +2,14 @@ import { appendFile, copyFile, mkdir, readdir, readFile, rm, stat } from 'node:f
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as stringifyToml } from 'smol-toml';
-import { APP_URI_RE, devicePaths, factoryPaths, type BundleType } from '@offline-ota/format';
-import { appContent, appUriFile, blobPath, checkBlob, describeProblem } from './app-store.js';
+import {
+  APP_URI_RE,
+  blobPath,
+  devicePaths,
+  factoryPaths,
+  type BundleType,
+} from '@offline-ota/format';
+import { appContent, appUriFile, checkBlob, describeProblem } from './app-store.js';
 import { readOstreeArg, writeCmdline } from './cmdline.js';
 import { composeUp, runningApps } from './compose-sim.js';
 import { DeviceSimError, isErrno, messageOf } from './errors.js';
