@@ -42,7 +42,7 @@ import {
   BUNDLE_DIRS,
   BUNDLE_MANIFEST_FIELD,
   CAPS,
-  ROOT_FILE_RE,
+  rootVersions as listRootVersions,
   TUF_FILES,
   rootFileName,
   type BundleType,
@@ -127,11 +127,7 @@ export interface BundleMetadata {
 /** Reads `tuf/` once from any source; later steps and tuf-js see exactly these bytes. */
 export async function readBundleMetadata(source: BundleSource): Promise<BundleMetadata> {
   const files = await source.readTufFiles();
-  const rootVersions = [...files.keys()]
-    .map((n) => ROOT_FILE_RE.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
+  const rootVersions = listRootVersions(files.keys());
   if (rootVersions.length > CAPS.rootChainLength) {
     throw new FormatError(
       'ROOT_CHAIN_BROKEN',
@@ -234,11 +230,7 @@ async function loadTrustedRootUnchecked(
     });
   }
   const dir = join(opts.shippedRootsDir, type);
-  const versions = (await readdir(dir).catch(() => [] as string[]))
-    .map((n) => ROOT_FILE_RE.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
+  const versions = listRootVersions(await readdir(dir).catch(() => [] as string[]));
   if (versions.length === 0) {
     throw new FormatError(
       'ROOT_NOT_FOUND',
