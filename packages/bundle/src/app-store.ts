@@ -166,7 +166,8 @@ async function importImageLayout(layoutDir: string, store: string): Promise<stri
     );
   }
   const mhex = hexOf(md.digest, indexPath);
-  const src = (hex: string): string => join(layoutDir, 'blobs', 'sha256', hex);
+  // An OCI image layout keeps its blobs the way our store does.
+  const src = (hex: string): string => blobPath(layoutDir, hex);
   const mbytes = await readCapped(src(mhex), CAPS.imageManifest);
   if (sha256Hex(mbytes) !== mhex || mbytes.length !== md.size) {
     throw new BundleError('APP_INVALID', `${src(mhex)} does not match its digest ${md.digest}`, {

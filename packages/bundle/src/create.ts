@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
+  blobDir,
   blobPath,
   BUNDLE_DIRS,
   buildBundleManifest,
@@ -325,7 +326,7 @@ async function copyApp(
   for (const b of blobs) {
     const dst = blobPath(dstStore, b.hex);
     if (await exists(dst)) continue;
-    await tx.mkdirs(join(dstStore, 'blobs', 'sha256'));
+    await tx.mkdirs(blobDir(dstStore));
     tx.noteCreated(dst);
     await copyFileVerified(
       blobPath(factory.paths.appStore, b.hex),

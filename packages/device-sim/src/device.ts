@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify as stringifyToml } from 'smol-toml';
 import {
   APP_URI_RE,
+  blobDir,
   blobPath,
   devicePaths,
   factoryPaths,
@@ -137,7 +138,7 @@ async function preloadApp(factory: string, root: string, app: string, uri: strin
   const from = factoryPaths(factory).appStore;
   const to = devicePaths(root).appStore;
   const content = await appContent(from, app, hex);
-  await mkdir(join(to, 'blobs/sha256'), { recursive: true });
+  await mkdir(blobDir(to), { recursive: true });
   for (const blob of content.blobs) {
     const problem = await checkBlob(from, blob.hex, blob.size);
     if (problem) {

@@ -43,10 +43,16 @@ export interface Descriptor {
  */
 export type SmallBlobReader = (hex: string, cap: number) => Promise<Buffer>;
 
+/** Where a store keeps its blobs, relative to the store (`/`-separated). */
+export const STORE_BLOBS = 'blobs/sha256';
+
+/** The directory of a store's blobs. */
+export const blobDir = (storeDir: string): string => join(storeDir, STORE_BLOBS);
+
 export const blobPath = (storeDir: string, hex: string): string => {
   if (!SHA256_HEX_RE.test(hex))
     throw new FormatError('INVALID_METADATA', `not a sha256 digest: ${hex}`);
-  return join(storeDir, 'blobs', 'sha256', hex);
+  return join(storeDir, STORE_BLOBS, hex);
 };
 
 const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { storeReader, type SmallBlobReader } from './apps.js';
+import { STORE_BLOBS, storeReader, type SmallBlobReader } from './apps.js';
 import { FormatError, messageOf } from './errors.js';
 import { BUNDLE_DIRS, SHA256_HEX_RE, tufFileCap } from './layout.js';
 import { openZipBundle, type ZipBundle, type ZipBundleOptions } from './zip-source.js';
@@ -29,7 +29,7 @@ export interface BundleSource {
 
 export const ostreeCommitPath = (commit: string): string =>
   `${BUNDLE_DIRS.ostree}/objects/${commit.slice(0, 2)}/${commit.slice(2)}.commit`;
-export const appBlobPath = (hex: string): string => `${BUNDLE_DIRS.apps}/blobs/sha256/${hex}`;
+export const appBlobPath = (hex: string): string => `${BUNDLE_DIRS.apps}/${STORE_BLOBS}/${hex}`;
 
 /** Opens a bundle directory or single-file bundle, deciding by what `path` is. */
 export async function openBundleSource(
