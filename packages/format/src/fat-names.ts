@@ -9,6 +9,9 @@
 /** Characters FAT and exFAT refuse in a name (besides control characters). */
 const FAT_FORBIDDEN = /[<>:"\\|?*]/;
 
+/** The most a FAT32 file can hold is one byte less than 4 GiB (exFAT has no such limit). */
+export const FAT32_MAX_FILE = 0xffffffff;
+
 /** The longest name (one path segment) FAT's long file names and exFAT hold. */
 export const FAT_MAX_NAME = 255;
 
