@@ -16,6 +16,8 @@ export * from './checkin-steps.js';
 export * from './error-status.js';
 export * from './tuf-client.js';
 export * from './trust-store.js';
+export * from './fat-names.js';
+export * from './zip-format.js';
 export * from './zip-source.js';
 export * from './bundle-source.js';
 export * from './units.js';
