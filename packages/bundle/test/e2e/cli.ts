@@ -77,12 +77,10 @@ export function loadTufJs(): {
     refresh(): Promise<void>;
     getTargetInfo(p: string): Promise<unknown>;
   };
-  DownloadHTTPError: new (m: string, code: number) => Error;
 } {
   const req = createRequire(fileURLToPath(import.meta.resolve('@offline-ota/format')));
   const tuf = req('tuf-js') as { Updater: never };
-  const errors = req('tuf-js/dist/error') as { DownloadHTTPError: never };
-  return { Updater: tuf.Updater, DownloadHTTPError: errors.DownloadHTTPError };
+  return { Updater: tuf.Updater };
 }
 
 export { join };
