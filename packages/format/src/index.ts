@@ -21,3 +21,4 @@ export * from './zip-format.js';
 export * from './zip-source.js';
 export * from './bundle-source.js';
 export * from './units.js';
+export * from './progress-drawer.js';
