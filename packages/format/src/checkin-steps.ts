@@ -15,7 +15,7 @@ import {
   BUNDLE_DIRS,
   BUNDLE_MANIFEST_FIELD,
   CAPS,
-  ROOT_FILE_RE,
+  rootVersions as listRootVersions,
   TUF_FILES,
   rootFileName,
   type BundleType,
@@ -60,11 +60,7 @@ export interface BundleMetadata {
  */
 export async function readBundleMetadata(source: BundleSource): Promise<BundleMetadata> {
   const files = await source.readTufFiles();
-  const rootVersions = [...files.keys()]
-    .map((n) => ROOT_FILE_RE.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
+  const rootVersions = listRootVersions(files.keys());
   if (rootVersions.length > CAPS.rootChainLength) {
     throw new FormatError(
       'ROOT_CHAIN_BROKEN',
@@ -173,11 +169,7 @@ async function loadTrustedRootUnchecked(
     });
   }
   const dir = join(shippedRootsDir, type);
-  const versions = (await readdir(dir).catch(() => [] as string[]))
-    .map((n) => ROOT_FILE_RE.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
+  const versions = listRootVersions(await readdir(dir).catch(() => [] as string[]));
   if (versions.length === 0) {
     throw new FormatError(
       'ROOT_NOT_FOUND',

@@ -92,9 +92,11 @@ describe('bundlectl CI flow (built CLI, real ostree)', function () {
         '--factory',
         factory,
       ]);
-      expect(r.stdout).to.contain('Getting CI Target details; target: sim-x86-lmp-2, tag: main');
-      expect(r.stdout).to.contain('Successfully created offline update content');
-      expect(r.stdout).to.match(/Bundle Targets info:\n\tType:\t\tci\n\tTag:\t\tmain\n/);
+      // Step lines go to stderr; stdout holds only the result.
+      expect(r.stderr).to.contain('Getting CI Target details; target: sim-x86-lmp-2, tag: main');
+      expect(r.stderr).to.contain('Successfully created offline update content');
+      expect(r.stdout).to.not.contain('Getting CI Target details');
+      expect(r.stdout).to.match(/^Bundle Targets info:\n\tType:\t\tci\n\tTag:\t\tmain\n/);
       expect(r.stdout).to.not.contain('Missing:');
     });
 
@@ -261,7 +263,8 @@ describe('bundlectl CI flow (built CLI, real ostree)', function () {
         '-e',
         '10',
       ]);
-      expect(r.stdout).to.not.contain('Pulling OSTree commit');
+      expect(r.stderr).to.contain('Getting CI Target details');
+      expect(r.stderr).to.not.contain('Pulling OSTree commit');
       const after = JSON.parse(await readFile(join(bundle, 'tuf', 'timestamp.json'), 'utf8')) as {
         signed: { version: number };
       };

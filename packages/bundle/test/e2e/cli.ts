@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** dist/test/e2e → the package's bin/run.js (the BUILT CLI). */
+/** dist-test/test/e2e → the package's bin/run.js (the BUILT CLI). */
 export const BIN = resolve(
   dirname(fileURLToPath(import.meta.url)),
   '..',
