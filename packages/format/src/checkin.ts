@@ -34,7 +34,7 @@ import { planAppBlobs } from './apps.js';
 import {
   appBlobPath,
   openBundleSource,
-  ostreeCommitPath,
+  bundleHasCommit,
   type BundleSource,
 } from './bundle-source.js';
 import { FormatError, messageOf, type FormatErrorCode } from './errors.js';
@@ -542,7 +542,7 @@ async function contentProblem(
   opts: CheckBundleOptions,
   source: BundleSource,
 ): Promise<string | null> {
-  if ((await source.fileSize(ostreeCommitPath(entry.commit))) === undefined)
+  if (!(await bundleHasCommit(source, entry.commit)))
     return `OSTree commit ${entry.commit} is not in ostree_repo`;
   if (!opts.appsEnabled) return null;
   const reader = source.blobReader();

@@ -15,3 +15,5 @@ export * from './checkin.js';
 export * from './zip-source.js';
 export * from './bundle-source.js';
 export * from './units.js';
+export * from './io/index.js';
+export * from './ostree.js';
