@@ -122,6 +122,21 @@ export interface OstreePort {
   undeploy(sysroot: string, index: number): Promise<void>;
 }
 
+/**
+ * The port's methods as a plain object of functions, so that it can be spread and partly
+ * replaced (`{ ...ostreeTool, deploy: fake }`), which a class instance cannot.
+ */
+export function plainOstreePort(port: OstreePort): OstreePort {
+  return {
+    initRepo: (repo, mode) => port.initRepo(repo, mode),
+    hasCommit: (repo, commit) => port.hasCommit(repo, commit),
+    pullLocal: (repo, src, commit, untrusted) => port.pullLocal(repo, src, commit, untrusted),
+    deployments: (sysroot) => port.deployments(sysroot),
+    deploy: (sysroot, os, commit) => port.deploy(sysroot, os, commit),
+    undeploy: (sysroot, index) => port.undeploy(sysroot, index),
+  };
+}
+
 /** One `ostree` invocation of the port, for error messages. */
 export type OstreeOp =
   | { op: 'init'; repo: string; mode: OstreeRepoMode }

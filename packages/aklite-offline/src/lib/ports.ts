@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import {
   deploymentAtEndOf,
   OstreeCli,
+  plainOstreePort,
   systemClock,
   type Clock,
   type ExecError,
@@ -72,7 +73,7 @@ function ostreeFailure(op: OstreeOp, err: ExecError): Error {
 }
 
 /** The OSTree port: the shared `ostree` adapter of `@offline-ota/format`, device errors. */
-export const ostreeTool: OstreePort = new OstreeCli({ failure: ostreeFailure });
+export const ostreeTool: OstreePort = plainOstreePort(new OstreeCli({ failure: ostreeFailure }));
 
 /**
  * The booted deployment from `<root>/proc/cmdline`: the `ostree=` argument resolved under

@@ -24,8 +24,9 @@ describe('ostreeTool.hasCommit', function () {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  it('is true for a complete commit', async function () {
+  it('is true for a complete commit (also through a spread copy of the port)', async function () {
     expect(await ostreeTool.hasCommit(repo, commit)).to.equal(true);
+    expect(await { ...ostreeTool }.hasCommit(repo, commit)).to.equal(true);
   });
 
   it('is false while state/<commit>.commitpartial marks the commit partial', async function () {
