@@ -20,7 +20,8 @@
  */
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoOf, ExecError } from './io/errors.js';
+import { errnoOf } from './errors.js';
+import { ExecError } from './io/errors.js';
 import { execChecked, type ExecResult } from './io/exec.js';
 import { ioFailure } from './io/fs.js';
 

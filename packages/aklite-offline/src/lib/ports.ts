@@ -28,13 +28,12 @@ export type { Deployment, OstreePort } from '@offline-ota/format';
 export type PullFailure = 'corrupt' | 'unreadable';
 
 /** A failed pull, classified: a corrupted object (70) or unreadable media (50). */
-export class PullError extends Error {
+export class PullError extends AkliteError {
   constructor(
     readonly kind: PullFailure,
     message: string,
   ) {
-    super(message);
-    this.name = 'PullError';
+    super('PULL_FAILED', message);
   }
 }
 
@@ -186,13 +185,12 @@ export interface ComposePort {
   down(projectDir: string): Promise<void>;
 }
 
-export class AppStartError extends Error {
+export class AppStartError extends AkliteError {
   constructor(
     readonly app: string,
     message: string,
   ) {
-    super(message);
-    this.name = 'AppStartError';
+    super('APP_START_FAILED', message);
   }
 }
 

@@ -35,7 +35,7 @@ import { destroyDevice, type DeviceType } from '@offline-ota/device-sim';
 import { formatTufTime, type TargetCustom, type TargetFileInfo } from '@offline-ota/format';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-/** The workspace root (dist/test/e2e → packages/aklite-offline → repo). */
+/** The workspace root (dist-test/test/e2e → packages/aklite-offline → repo). */
 export const REPO = resolve(HERE, '../../../../..');
 export const AKLITE = join(REPO, 'packages/aklite-offline/bin/run.js');
 export const BUNDLECTL = join(REPO, 'packages/bundle/bin/run.js');

@@ -12,7 +12,7 @@ import {
   type TestBundlesManifest,
 } from '../../src/test-bundles.js';
 
-/** dist/test/e2e → the repository root. */
+/** dist-test/test/e2e → the repository root. */
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
 const COMMITTED = join(REPO, 'test-bundles');
 /** Hand-written files of test-bundles/, not generator output. */

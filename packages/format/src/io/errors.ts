@@ -1,5 +1,8 @@
+import { errnoOf, OfflineOtaError } from '../errors.js';
+
 /**
- * Errors of the device-safe I/O module (`io/`). Two classes with closed codes: `IoError`
+ * Errors of the device-safe I/O module (`io/`), on the project's error base
+ * (`OfflineOtaError`). Two classes with closed codes: `IoError`
  * for the file system, `ExecError` for child processes. Each names what it is about (the
  * file, or the command with its exit code and the tail of its stderr), so a package
  * wrapping one into its own error code keeps a message that says what went wrong where.
@@ -13,10 +16,9 @@ export type IoErrorCode =
   /** A capped read met something that is not a regular file. */
   | 'NOT_A_FILE';
 
-export class IoError extends Error {
-  readonly code: IoErrorCode;
+export class IoError extends OfflineOtaError<IoErrorCode> {
   /** The file the error is about. */
-  readonly file: string;
+  declare readonly file: string;
   /** The system error code of the failed call (`IO_FAILED`), when there was one. */
   readonly errno: string | undefined;
   /** `TOO_LARGE`: the file's size and the cap it exceeded. */
@@ -28,10 +30,7 @@ export class IoError extends Error {
     message: string,
     options: { file: string; cause?: unknown; size?: number; cap?: number },
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'IoError';
-    this.code = code;
-    this.file = options.file;
+    super(code, message, { file: options.file, cause: options.cause });
     this.errno = errnoOf(options.cause);
     this.size = options.size;
     this.cap = options.cap;
@@ -50,8 +49,7 @@ export type ExecErrorCode =
   /** It wrote more than `maxStdout` bytes to stdout and was killed. */
   | 'OUTPUT_TOO_LARGE';
 
-export class ExecError extends Error {
-  readonly code: ExecErrorCode;
+export class ExecError extends OfflineOtaError<ExecErrorCode> {
   /** The program and its arguments. */
   readonly command: readonly string[];
   /** Exit status; null when it did not exit normally (signal, not started). */
@@ -73,19 +71,11 @@ export class ExecError extends Error {
       cause?: unknown;
     },
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'ExecError';
-    this.code = code;
+    super(code, message, { cause: options.cause });
     this.command = options.command;
     this.exitCode = options.exitCode ?? null;
     this.signal = options.signal ?? null;
     this.stdout = options.stdout ?? '';
     this.stderr = options.stderr ?? '';
   }
-}
-
-/** The system error code (`ENOENT`, …) of a Node.js error, or undefined. */
-export function errnoOf(err: unknown): string | undefined {
-  const code = (err as NodeJS.ErrnoException | null | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

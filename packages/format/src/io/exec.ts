@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { messageOf } from '../errors.js';
-import { errnoOf, ExecError } from './errors.js';
+import { errnoOf, messageOf } from '../errors.js';
+import { ExecError } from './errors.js';
 
 export interface ExecOptions {
   cwd?: string;

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { lstat, mkdir, open, opendir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { messageOf } from '../errors.js';
-import { errnoOf, IoError } from './errors.js';
+import { errnoOf, messageOf } from '../errors.js';
+import { IoError } from './errors.js';
 
 /** Wraps a failed file-system call into `IO_FAILED` naming the file (an IoError passes through). */
 export function ioFailure(what: string, err: unknown, file: string): IoError {
