@@ -22,3 +22,5 @@ export * from './zip-source.js';
 export * from './bundle-source.js';
 export * from './units.js';
 export * from './progress-drawer.js';
+export * from './io/index.js';
+export * from './ostree.js';
