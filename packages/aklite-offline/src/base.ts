@@ -45,11 +45,10 @@ export abstract class AkliteCommand extends Command {
   private drawer: ProgressDrawer | undefined;
 
   /**
-   * Ports for the library: messages and byte progress (one line, on a TTY only) to stderr,
-   * and the test-only power-cut stop points. `quiet` (also `--json`): no progress at all.
+   * Ports for the library: messages and byte progress (one line, on a TTY only) to stderr.
+   * `quiet` (also `--json`): no progress at all.
    */
   protected ports(quiet = false): Partial<Ports> {
-    const stopAt = process.env.AKLITE_TEST_STOP_AT;
     const drawer = new ProgressDrawer({ stream: process.stderr, enabled: !quiet });
     this.drawer = drawer;
     return {
@@ -57,10 +56,6 @@ export abstract class AkliteCommand extends Command {
         if (!quiet) this.logToStderr(m);
       },
       byteProgress: (p) => drawer.update(p),
-      checkpoint: (step: string) => {
-        // AKLITE_TEST_STOP_AT=<step>: freeze here so a test can SIGKILL us (a power cut).
-        if (stopAt !== undefined && stopAt === step) process.kill(process.pid, 'SIGSTOP');
-      },
     };
   }
 

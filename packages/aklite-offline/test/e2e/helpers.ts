@@ -20,7 +20,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  createTestFactory,
   makeSampleApp,
   makeSampleRootfs,
   nextVersions,
@@ -29,8 +28,8 @@ import {
   readTargetsFile,
   signTargets,
   writeSigned,
-  type TestFactory,
 } from '@offline-ota/bundle';
+import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
 import { destroyDevice, type DeviceType } from '@offline-ota/device-sim';
 import { formatTufTime, type TargetCustom, type TargetFileInfo } from '@offline-ota/format';
 
