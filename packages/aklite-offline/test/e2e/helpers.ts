@@ -29,7 +29,7 @@ import {
   signTargets,
   writeSigned,
 } from '@offline-ota/bundle';
-import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
+import { createTestFactory, offlineArgv, type TestFactory } from '@offline-ota/testkit';
 import { destroyDevice, type DeviceType } from '@offline-ota/device-sim';
 import { formatTufTime, type TargetCustom, type TargetFileInfo } from '@offline-ota/format';
 
@@ -89,7 +89,10 @@ export interface AkliteOptions {
   faketime?: string;
 }
 
-/** `aklite-offline <args> --device-root <root>` as a process. */
+/**
+ * `aklite-offline <args> --device-root <root>` as a process, where the network is
+ * unreachable (`unshare -n`): the device tool proves it works offline.
+ */
 export function aklite(
   root: string,
   args: readonly string[],
@@ -97,8 +100,11 @@ export function aklite(
 ): Promise<Proc> {
   const argv = [...args, '--device-root', root];
   if (o.faketime !== undefined)
-    return runProc('faketime', [o.faketime, process.execPath, AKLITE, ...argv], o.env);
-  return runProc(process.execPath, [AKLITE, ...argv], o.env);
+    return runProc(
+      ...offlineArgv('faketime', [o.faketime, process.execPath, AKLITE, ...argv]),
+      o.env,
+    );
+  return runProc(...offlineArgv(process.execPath, [AKLITE, ...argv]), o.env);
 }
 
 export const install = (

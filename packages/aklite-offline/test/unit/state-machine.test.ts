@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { StatusCode } from '@offline-ota/format';
-import { probation, rollback } from '../../src/lib/control.js';
+import { defer, probation, rollback } from '../../src/lib/control.js';
 import { AkliteError } from '../../src/lib/errors.js';
 import { install } from '../../src/lib/install.js';
 import { status } from '../../src/lib/query.js';
@@ -99,7 +99,6 @@ describe('install, run and update control through the Ports seam (in-memory fake
         'INSTALL_IN_PROGRESS',
       );
       const other = await fake();
-      const { defer } = await import('../../src/lib/control.js');
       await defer({ ...other.options(), client: 'ui' });
       const before = await other.stateText();
       expect(await codeOf(install({ ...other.options(), srcDir: GOOD_CI }))).to.equal('DEFERRED');
