@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: set-up, lint (zero warnings), then every package's unit and
-# end-to-end tests against the real ostree and fw_setenv. Ends with one summary line.
+# The test command: set-up, lint (zero warnings), the boundary check, then every package's
+# unit and end-to-end tests against the real ostree and fw_setenv. Ends with one summary line.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -10,6 +10,11 @@ PNPM="pnpm"; command -v pnpm >/dev/null 2>&1 || PNPM="$ROOT/.tools/node_modules/
 echo "== lint"
 "$PNPM" exec eslint --max-warnings 0 .
 "$PNPM" exec prettier --check . >/dev/null
+
+# Package boundaries (.dependency-cruiser.mjs): no import cycle, no host-only import in
+# device code, no @oclif/core outside the command modules.
+echo "== boundaries"
+"$PNPM" run --silent boundaries
 
 passed=0; failed=0; status=0
 log="$(mktemp)"

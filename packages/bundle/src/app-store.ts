@@ -2,14 +2,28 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import fg from 'fast-glob';
 import { parseDocument, isMap, isScalar } from 'yaml';
-import { canonicalBytes, CAPS, MEDIA_TYPES, SHA256_HEX_RE } from '@offline-ota/format';
+import {
+  blobPath,
+  canonicalBytes,
+  CAPS,
+  digestHex,
+  FormatError,
+  MEDIA_TYPES,
+  parseDescriptor,
+  SHA256_HEX_RE,
+  storeReader,
+  walkAppTree,
+  type Descriptor,
+} from '@offline-ota/format';
 import { BundleError, errorMessage } from './errors.js';
 import { copyFileVerified, exists, readCapped, sha256Hex, writeFileAtomic } from './fsutil.js';
 import { buildTarGz } from './tarball.js';
 
 /**
  * The content-addressed app store (format doc §Apps): `blobs/sha256/<hex>` plus
- * `apps/<app>/<hex>/{uri,manifest.json}` for people browsing it.
+ * `apps/<app>/<hex>/{uri,manifest.json}` for people browsing it. Importing a compose
+ * project writes it; what an app's tree holds is read by `@offline-ota/format`'s walker
+ * (walkAppTree), the one the device runs.
  */
 export const COMPOSE_FILE = 'docker-compose.yml';
 export const APP_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -20,21 +34,14 @@ export const OCI_EMPTY = {
 } as const;
 const OCI_INDEX_TYPE = 'application/vnd.oci.image.index.v1+json';
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  [k: string]: unknown;
-}
-
-export const blobPath = (store: string, hex: string): string => join(store, 'blobs', 'sha256', hex);
 export const appDir = (store: string, app: string, hex: string): string =>
   join(store, 'apps', app, hex);
 
 export function hexOf(digest: string, what: string): string {
-  const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
-  if (!m) throw new BundleError('APP_INVALID', `${what}: "${digest}" is not a sha256 digest`);
-  return m[1];
+  const hex = digestHex(digest);
+  if (hex === undefined)
+    throw new BundleError('APP_INVALID', `${what}: "${digest}" is not a sha256 digest`);
+  return hex;
 }
 
 /** Stores bytes as a blob (idempotent: an existing blob of that digest is kept). */
@@ -61,29 +68,28 @@ export async function copyBlob(
   return true;
 }
 
-function parseDescriptor(v: unknown, what: string): Descriptor {
-  const d = v as Partial<Descriptor> | null;
-  if (
-    d === null ||
-    typeof d !== 'object' ||
-    typeof d.mediaType !== 'string' ||
-    typeof d.digest !== 'string' ||
-    !Number.isSafeInteger(d.size) ||
-    (d.size as number) < 0
-  ) {
-    throw new BundleError(
-      'APP_INVALID',
-      `${what}: not an OCI descriptor {mediaType, digest, size}`,
-    );
+/** An OCI descriptor as an image layout must give it: the format's, plus a media type. */
+type OciDescriptor = Descriptor & { mediaType: string };
+
+function parseOciDescriptor(v: unknown, what: string): OciDescriptor {
+  const bad = (cause?: unknown) =>
+    new BundleError('APP_INVALID', `${what}: not an OCI descriptor {mediaType, digest, size}`, {
+      ...(cause === undefined ? {} : { cause }),
+    });
+  let d: Descriptor;
+  try {
+    d = parseDescriptor(v, what);
+  } catch (err) {
+    throw bad(err);
   }
-  hexOf(d.digest, what);
-  return d as Descriptor;
+  if (d.mediaType === undefined) throw bad();
+  return d as OciDescriptor;
 }
 
 /** An OCI image manifest's config and layers. */
 export interface ImageManifest {
-  config: Descriptor;
-  layers: Descriptor[];
+  config: OciDescriptor;
+  layers: OciDescriptor[];
 }
 
 export function parseImageManifest(bytes: Uint8Array, what: string): ImageManifest {
@@ -107,8 +113,8 @@ export function parseImageManifest(bytes: Uint8Array, what: string): ImageManife
     );
   }
   return {
-    config: parseDescriptor(v.config, `${what} config`),
-    layers: v.layers.map((l, i) => parseDescriptor(l, `${what} layer ${i}`)),
+    config: parseOciDescriptor(v.config, `${what} config`),
+    layers: v.layers.map((l, i) => parseOciDescriptor(l, `${what} layer ${i}`)),
   };
 }
 
@@ -149,7 +155,7 @@ async function importImageLayout(layoutDir: string, store: string): Promise<stri
       },
     );
   }
-  const md = parseDescriptor(manifests[0], `${indexPath} manifests[0]`);
+  const md = parseOciDescriptor(manifests[0], `${indexPath} manifests[0]`);
   if (md.mediaType !== MEDIA_TYPES.ociManifest) {
     throw new BundleError(
       'APP_INVALID',
@@ -160,7 +166,8 @@ async function importImageLayout(layoutDir: string, store: string): Promise<stri
     );
   }
   const mhex = hexOf(md.digest, indexPath);
-  const src = (hex: string): string => join(layoutDir, 'blobs', 'sha256', hex);
+  // An OCI image layout keeps its blobs the way our store does.
+  const src = (hex: string): string => blobPath(layoutDir, hex);
   const mbytes = await readCapped(src(mhex), CAPS.imageManifest);
   if (sha256Hex(mbytes) !== mhex || mbytes.length !== md.size) {
     throw new BundleError('APP_INVALID', `${src(mhex)} does not match its digest ${md.digest}`, {
@@ -298,48 +305,25 @@ export async function writeAppIndex(
   await writeFileAtomic(join(appDir(store, app, hex), 'manifest.json'), manifest);
 }
 
-/** The blob digests an app needs, walked from its manifest in a store (verifying each read). */
+/**
+ * The blobs an app needs, walked from its manifest in a store by the device's walker
+ * (walkAppTree), every JSON blob digest-checked; what breaks the format is APP_INVALID.
+ */
 export async function appBlobs(
   store: string,
   manifestHex: string,
   what: string,
 ): Promise<{ hex: string; size: number }[]> {
-  const read = async (hex: string, cap: number): Promise<Buffer> => {
-    const p = blobPath(store, hex);
-    if (!(await exists(p))) {
-      throw new BundleError('APP_INVALID', `${what}: blob sha256:${hex} is missing from ${store}`, {
-        file: p,
-      });
-    }
-    const b = await readCapped(p, cap);
-    if (sha256Hex(b) !== hex)
-      throw new BundleError('APP_INVALID', `${p} does not match its digest`, { file: p });
-    return b;
-  };
-  const mbytes = await read(manifestHex, CAPS.appManifest);
-  const out: { hex: string; size: number }[] = [{ hex: manifestHex, size: mbytes.length }];
-  const manifest = parseImageManifest(mbytes, `${what} app manifest`);
-  if (manifest.layers.length < 2)
-    throw new BundleError('APP_INVALID', `${what}: app manifest needs 2 layers`);
-  out.push({ hex: hexOf(manifest.config.digest, what), size: manifest.config.size });
-  for (const l of manifest.layers) out.push({ hex: hexOf(l.digest, what), size: l.size });
-  const listBytes = await read(hexOf(manifest.layers[1].digest, what), CAPS.imageList);
-  let list: { images?: { digest?: unknown }[] };
   try {
-    list = JSON.parse(listBytes.toString('utf8')) as typeof list;
+    const tree = await walkAppTree(manifestHex, storeReader(store), what);
+    return tree.blobs.map((b) => ({ hex: b.digest, size: b.size }));
   } catch (err) {
-    throw new BundleError('APP_INVALID', `${what}: image list is not JSON`, { cause: err });
+    if (!(err instanceof FormatError)) throw err;
+    throw new BundleError('APP_INVALID', `${what}: ${err.message}`, {
+      cause: err,
+      ...(err.file === undefined ? {} : { file: err.file }),
+    });
   }
-  for (const img of list.images ?? []) {
-    const ihex = hexOf(String(img.digest), `${what} image list`);
-    const ibytes = await read(ihex, CAPS.imageManifest);
-    out.push({ hex: ihex, size: ibytes.length });
-    const im = parseImageManifest(ibytes, `${what} image sha256:${ihex}`);
-    for (const d of [im.config, ...im.layers])
-      out.push({ hex: hexOf(d.digest, what), size: d.size });
-  }
-  const seen = new Set<string>();
-  return out.filter((b) => (seen.has(b.hex) ? false : (seen.add(b.hex), true)));
 }
 
 export { OCI_INDEX_TYPE };

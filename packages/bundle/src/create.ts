@@ -3,6 +3,8 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
+  blobDir,
+  blobPath,
   BUNDLE_DIRS,
   buildBundleManifest,
   canonicalBytes,
@@ -29,7 +31,7 @@ import {
   type TargetsSigned,
   type TimestampSigned,
 } from '@offline-ota/format';
-import { appBlobs, blobPath, writeAppIndex } from './app-store.js';
+import { appBlobs, writeAppIndex } from './app-store.js';
 import { WriteTransaction } from './bundle-tx.js';
 import { BundleError, errorMessage } from './errors.js';
 import { nextVersions, type Factory } from './factory.js';
@@ -324,7 +326,7 @@ async function copyApp(
   for (const b of blobs) {
     const dst = blobPath(dstStore, b.hex);
     if (await exists(dst)) continue;
-    await tx.mkdirs(join(dstStore, 'blobs', 'sha256'));
+    await tx.mkdirs(blobDir(dstStore));
     tx.noteCreated(dst);
     await copyFileVerified(
       blobPath(factory.paths.appStore, b.hex),

@@ -1,8 +1,11 @@
 /**
  * Errors of the host side. Every failure carries a closed string code and, when it
  * wraps a third-party error (fs, ostree, tar), the original as `cause`. Commands map
- * these to messages and a non-zero exit; the library never prints.
+ * these to messages and a non-zero exit; the library never prints. The class is the
+ * shared `OfflineOtaError` of `@offline-ota/format` with this package's codes.
  */
+import { OfflineOtaError } from '@offline-ota/format';
+
 export type BundleErrorCode =
   | 'INVALID_ARGUMENT'
   | 'FACTORY_NOT_EMPTY'
@@ -25,24 +28,7 @@ export type BundleErrorCode =
   | 'MEDIA_UNSAFE'
   | 'IO_FAILED';
 
-export class BundleError extends Error {
-  readonly code: BundleErrorCode;
-  /** The file the error is about, when there is one. */
-  readonly file: string | undefined;
+export class BundleError extends OfflineOtaError<BundleErrorCode> {}
 
-  constructor(
-    code: BundleErrorCode,
-    message: string,
-    options?: { cause?: unknown; file?: string },
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'BundleError';
-    this.code = code;
-    this.file = options?.file;
-  }
-}
-
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
-}
+/** The shared `messageOf`, under the name the host package has always used. */
+export { messageOf as errorMessage } from '@offline-ota/format';

@@ -1,6 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
+  blobDir,
   factoryPaths,
   formatTufTime,
   generateSigningKey,
@@ -206,7 +207,7 @@ export async function initFactory(o: InitFactoryOptions): Promise<InitFactoryRes
     await writeSigned(paths.root('prod', 1), signEnvelope(prod, rootKeys));
     await writeCounters(paths.counters, emptyCounters());
     await mkdir(paths.catalogDir, { recursive: true });
-    await mkdir(join(paths.appStore, 'blobs', 'sha256'), { recursive: true });
+    await mkdir(blobDir(paths.appStore), { recursive: true });
     await mkdir(join(paths.appStore, 'apps'), { recursive: true });
     await ostreeInitArchive(paths.ostreeRepo);
 

@@ -14,7 +14,7 @@ import {
   parseBundleManifest,
   parseRoot,
   parseTargetEntry,
-  ROOT_FILE_RE,
+  rootVersions,
   rootFileName,
   signEnvelope,
   StatusCode,
@@ -64,12 +64,7 @@ async function readManifest(bundle: string): Promise<Envelope<BundleManifestSign
 /** The newest `N.root.json` in the bundle (reference §2.5 step 3: the last one present). */
 async function readNewestRoot(bundle: string): Promise<Envelope<RootSigned>> {
   const dir = join(bundle, BUNDLE_DIRS.tuf);
-  const versions = (await readdir(dir).catch(() => [] as string[]))
-    .map((n) => ROOT_FILE_RE.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
-  const newest = versions.at(-1);
+  const newest = rootVersions(await readdir(dir).catch(() => [] as string[])).at(-1);
   if (newest === undefined) {
     throw new BundleError(
       'BUNDLE_INVALID',
@@ -182,12 +177,7 @@ async function zipView(file: string): Promise<TufView> {
       }
     },
     newestRoot: () => {
-      const newest = [...files.keys()]
-        .map((n) => ROOT_FILE_RE.exec(n))
-        .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => Number(m[1]))
-        .sort((a, b) => a - b)
-        .at(-1);
+      const newest = rootVersions(files.keys()).at(-1);
       if (newest === undefined) {
         return Promise.reject(
           new BundleError(

@@ -1,6 +1,6 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUNDLE_DIRS } from '@offline-ota/format';
+import { BUNDLE_DIRS, fatFold, fatNameProblem } from '@offline-ota/format';
 import { BundleError } from './errors.js';
 import { wrapIo } from './fsutil.js';
 
@@ -8,28 +8,9 @@ import { wrapIo } from './fsutil.js';
  * Removable media rules (docs/bundle-format.md §Tree): a bundle must survive a copy to a
  * FAT32 or exFAT stick. Those file systems hold no symbolic links and no file modes,
  * ignore case, and refuse some characters. This module walks a bundle tree and names
- * every path that would not survive.
+ * every path that would not survive, by the name rules of `@offline-ota/format`
+ * (fat-names.ts) that the device's zip reader applies too.
  */
-
-/** Characters FAT and exFAT refuse in a name (besides control characters). */
-const FAT_FORBIDDEN = /[<>:"\\|?*]/;
-/** The longest name FAT's long file names (and exFAT) hold. */
-const MAX_NAME = 255;
-
-/** Why a single file name would not survive FAT/exFAT, or undefined when it would. */
-export function fatNameProblem(name: string): string | undefined {
-  if (name.length === 0) return 'has an empty name';
-  if (name.length > MAX_NAME) return `has a name longer than ${MAX_NAME} characters`;
-  for (const ch of name) {
-    const c = ch.codePointAt(0)!;
-    if (c < 0x20 || c === 0x7f) return 'has a control character in its name';
-    if (c > 0x7e) return 'has a non-ASCII character in its name';
-  }
-  if (FAT_FORBIDDEN.test(name)) return 'has a character FAT refuses (<>:"\\|?*) in its name';
-  if (name.endsWith('.') || name.endsWith(' '))
-    return 'ends with a dot or a space, which FAT drops';
-  return undefined;
-}
 
 export interface TreeEntry {
   /** Path relative to the bundle, `/`-separated. */
@@ -84,7 +65,7 @@ export async function scanBundleTree(dir: string): Promise<TreeScan> {
       }
       const nameProblem = fatNameProblem(d.name);
       if (nameProblem !== undefined) problems.push({ rel: childRel, problem: nameProblem });
-      const folded = d.name.toLowerCase();
+      const folded = fatFold(d.name);
       const twin = seen.get(folded);
       if (twin !== undefined) {
         problems.push({

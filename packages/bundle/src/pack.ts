@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { BUNDLE_DIRS, TUF_FILES } from '@offline-ota/format';
+import { BUNDLE_DIRS, FAT32_MAX_FILE, TUF_FILES } from '@offline-ota/format';
 import { BundleError, errorMessage } from './errors.js';
 import { exists, fsyncDir, wrapIo } from './fsutil.js';
 import { assertMediaSafe, scanBundleTree } from './media.js';
@@ -18,8 +18,6 @@ import { changedWhilePacking, ZipWriter } from './zip-writer.js';
 
 /** The time every entry carries (the earliest a zip can record). */
 export const ZIP_ENTRY_TIME = new Date(Date.UTC(1980, 0, 1, 0, 0, 0));
-/** The most a FAT32 file can hold is one byte less than 4 GiB. */
-export const FAT32_MAX_FILE = 0xffffffff;
 /** Deflate level for entries that are not compressed already. */
 const DEFLATE_LEVEL = 6;
 

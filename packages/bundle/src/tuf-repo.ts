@@ -13,7 +13,7 @@ import {
   type TargetsSigned,
   type TufPublicKey,
   CAPS,
-  ROOT_FILE_RE,
+  rootVersions,
   ROOT_CHAIN_FIELD,
   type BundleType,
 } from '@offline-ota/format';
@@ -105,11 +105,7 @@ export async function readRootChain(dir: string): Promise<RootFile[]> {
       },
     );
   }
-  const versions = names
-    .map((n) => ROOT_FILE_RE.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
+  const versions = rootVersions(names);
   if (versions.length === 0) {
     throw new BundleError('FACTORY_INVALID', `no root metadata (1.root.json) in ${dir}`, {
       file: dir,

@@ -3,6 +3,18 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { crc32, createDeflateRaw, deflateRaw as deflateRawCb } from 'node:zlib';
+import {
+  ZIP64,
+  ZIP_DOS_DATE_1980,
+  ZIP_DOS_DIRECTORY,
+  ZIP_LEN,
+  ZIP_LIMITS,
+  ZIP_MADE_BY_UNIX,
+  ZIP_METHOD,
+  ZIP_SIG,
+  ZIP_UNIX,
+  ZIP_VERSION,
+} from '@offline-ota/format';
 import { BundleError } from './errors.js';
 import { wrapIo } from './fsutil.js';
 
@@ -31,44 +43,19 @@ import { wrapIo } from './fsutil.js';
  * for each size or offset that does not fit in 32 bits; the ZIP64 end of central directory
  * record and its locator are written when the entry count, or the directory's size or
  * offset, does not fit the classic end record.
+ *
+ * The record layouts' constants (signatures, lengths, ZIP64 markers, methods) are the
+ * reader's too: `@offline-ota/format`'s zip-format.ts.
  */
 
-/** Compression of an entry. */
-export const ZIP_STORED = 0;
-export const ZIP_DEFLATED = 8;
-
-/** DOS date of 1980-01-01 ((year - 1980) << 9 | month << 5 | day); the time is 0. */
-const DOS_DATE_1980 = (0 << 9) | (1 << 5) | 1;
-const SIG_LOCAL = 0x04034b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_ZIP64_EOCD = 0x06064b50;
-const SIG_ZIP64_LOCATOR = 0x07064b50;
-const SIG_EOCD = 0x06054b50;
-const LOCAL_LEN = 30;
-const CENTRAL_LEN = 46;
-const ZIP64_EOCD_LEN = 56;
-const ZIP64_LOCATOR_LEN = 20;
-const EOCD_LEN = 22;
-/** Header ID of the ZIP64 extended information extra field. */
-const ZIP64_EXTRA_ID = 0x0001;
 /** Local ZIP64 field: ID, length, uncompressed and compressed size. */
 const LOCAL_ZIP64_EXTRA_LEN = 4 + 16;
-/** Version needed to extract: 2.0 (deflate, directories), 4.5 (ZIP64). */
-const VERSION_DEFAULT = 20;
-const VERSION_ZIP64 = 45;
-/** Made by: Unix (3) in the high byte, so readers take the mode from the attributes. */
-const MADE_BY_UNIX = 3 << 8;
-const MODE_FILE = 0o100644;
-const MODE_DIR = 0o040755;
-/** MS-DOS directory attribute, set next to the Unix mode of a directory. */
-const DOS_DIRECTORY = 0x10;
-const U16_MAX = 0xffff;
-const U32_MAX = 0xffffffff;
 /** Bytes read from an input file at once. */
 const READ_CHUNK = 256 * 1024;
 /** Bytes collected before one positional write. */
 const OUTPUT_BUFFER = 1024 * 1024;
-const MAX_NAME_LENGTH = 0xffff;
+/** The longest name the device's reader accepts (its zip format allows 65,535 bytes). */
+const MAX_NAME_LENGTH = ZIP_LIMITS.maxNameLength;
 
 /** Flag bits of an entry record. */
 const F_DEFLATED = 1;
@@ -295,22 +282,24 @@ interface EntryValues {
 }
 
 function localHeader(v: EntryValues): Buffer {
-  const b = Buffer.alloc(LOCAL_LEN + v.name.length + (v.localZip64 ? LOCAL_ZIP64_EXTRA_LEN : 0));
-  b.writeUInt32LE(SIG_LOCAL, 0);
+  const b = Buffer.alloc(
+    ZIP_LEN.local + v.name.length + (v.localZip64 ? LOCAL_ZIP64_EXTRA_LEN : 0),
+  );
+  b.writeUInt32LE(ZIP_SIG.local, 0);
   b.writeUInt16LE(v.version, 4);
   b.writeUInt16LE(0, 6); // flags
   b.writeUInt16LE(v.method, 8);
   b.writeUInt16LE(0, 10); // time
-  b.writeUInt16LE(DOS_DATE_1980, 12);
+  b.writeUInt16LE(ZIP_DOS_DATE_1980, 12);
   b.writeUInt32LE(v.crc, 14);
-  b.writeUInt32LE(v.localZip64 ? U32_MAX : v.compressedSize, 18);
-  b.writeUInt32LE(v.localZip64 ? U32_MAX : v.size, 22);
+  b.writeUInt32LE(v.localZip64 ? ZIP64.u32Max : v.compressedSize, 18);
+  b.writeUInt32LE(v.localZip64 ? ZIP64.u32Max : v.size, 22);
   b.writeUInt16LE(v.name.length, 26);
   b.writeUInt16LE(v.localZip64 ? LOCAL_ZIP64_EXTRA_LEN : 0, 28);
-  v.name.copy(b, LOCAL_LEN);
+  v.name.copy(b, ZIP_LEN.local);
   if (v.localZip64) {
-    const x = LOCAL_LEN + v.name.length;
-    b.writeUInt16LE(ZIP64_EXTRA_ID, x);
+    const x = ZIP_LEN.local + v.name.length;
+    b.writeUInt16LE(ZIP64.extraId, x);
     b.writeUInt16LE(16, x + 2);
     b.writeBigUInt64LE(BigInt(v.size), x + 4);
     b.writeBigUInt64LE(BigInt(v.compressedSize), x + 12);
@@ -368,8 +357,8 @@ export class ZipWriter {
   ) {
     this.out = new Output(fh, o.name, o.onOutput ?? (() => undefined));
     this.force = o.forceZip64 === true;
-    this.maxCount = Math.min(o.zip64Thresholds?.entries ?? U16_MAX, U16_MAX);
-    this.maxBytes = Math.min(o.zip64Thresholds?.bytes ?? U32_MAX, U32_MAX);
+    this.maxCount = Math.min(o.zip64Thresholds?.entries ?? ZIP64.u16Max, ZIP64.u16Max);
+    this.maxBytes = Math.min(o.zip64Thresholds?.bytes ?? ZIP64.u32Max, ZIP64.u32Max);
   }
 
   /** Bytes written so far. */
@@ -385,7 +374,7 @@ export class ZipWriter {
     }
     const raw = encodeName(name);
     const i = this.records.add(name, this.out.position, F_DIR | (this.force ? F_LOCAL_ZIP64 : 0));
-    await this.out.append(localHeader(this.values(i, raw, ZIP_STORED)));
+    await this.out.append(localHeader(this.values(i, raw, ZIP_METHOD.stored)));
     await this.out.settle();
   }
 
@@ -434,7 +423,7 @@ export class ZipWriter {
         await this.writeWhole(name, raw, this.readBuf.subarray(0, first), deflate);
         return;
       }
-      const method = deflate ? ZIP_DEFLATED : ZIP_STORED;
+      const method = deflate ? ZIP_METHOD.deflated : ZIP_METHOD.stored;
       const largest = deflate ? deflateBound(size) : size;
       const localZip64 = this.force || largest >= this.maxBytes;
       const start = this.out.position;
@@ -484,19 +473,19 @@ export class ZipWriter {
       dirOffset >= this.maxBytes;
     if (zip64) {
       const recordAt = this.out.position;
-      const rec = Buffer.alloc(ZIP64_EOCD_LEN);
-      rec.writeUInt32LE(SIG_ZIP64_EOCD, 0);
-      rec.writeBigUInt64LE(BigInt(ZIP64_EOCD_LEN - 12), 4); // size of the rest of the record
-      rec.writeUInt16LE(MADE_BY_UNIX | VERSION_ZIP64, 12);
-      rec.writeUInt16LE(VERSION_ZIP64, 14);
+      const rec = Buffer.alloc(ZIP_LEN.zip64Eocd);
+      rec.writeUInt32LE(ZIP_SIG.zip64Eocd, 0);
+      rec.writeBigUInt64LE(BigInt(ZIP_LEN.zip64Eocd - 12), 4); // size of the rest of the record
+      rec.writeUInt16LE(ZIP_MADE_BY_UNIX | ZIP_VERSION.zip64, 12);
+      rec.writeUInt16LE(ZIP_VERSION.zip64, 14);
       rec.writeUInt32LE(0, 16); // this disk
       rec.writeUInt32LE(0, 20); // disk of the central directory
       rec.writeBigUInt64LE(BigInt(r.count), 24);
       rec.writeBigUInt64LE(BigInt(r.count), 32);
       rec.writeBigUInt64LE(BigInt(dirSize), 40);
       rec.writeBigUInt64LE(BigInt(dirOffset), 48);
-      const loc = Buffer.alloc(ZIP64_LOCATOR_LEN);
-      loc.writeUInt32LE(SIG_ZIP64_LOCATOR, 0);
+      const loc = Buffer.alloc(ZIP_LEN.zip64Locator);
+      loc.writeUInt32LE(ZIP_SIG.zip64Locator, 0);
       loc.writeUInt32LE(0, 4); // disk of the ZIP64 end record
       loc.writeBigUInt64LE(BigInt(recordAt), 8);
       loc.writeUInt32LE(1, 16); // disks in all
@@ -504,14 +493,14 @@ export class ZipWriter {
       await this.out.append(loc);
     }
     // With ZIP64 end records, the classic record marks every field as "see ZIP64".
-    const eocd = Buffer.alloc(EOCD_LEN);
-    eocd.writeUInt32LE(SIG_EOCD, 0);
+    const eocd = Buffer.alloc(ZIP_LEN.eocd);
+    eocd.writeUInt32LE(ZIP_SIG.eocd, 0);
     eocd.writeUInt16LE(0, 4); // this disk
     eocd.writeUInt16LE(0, 6); // disk of the central directory
-    eocd.writeUInt16LE(zip64 ? U16_MAX : r.count, 8);
-    eocd.writeUInt16LE(zip64 ? U16_MAX : r.count, 10);
-    eocd.writeUInt32LE(zip64 ? U32_MAX : dirSize, 12);
-    eocd.writeUInt32LE(zip64 ? U32_MAX : dirOffset, 16);
+    eocd.writeUInt16LE(zip64 ? ZIP64.u16Max : r.count, 8);
+    eocd.writeUInt16LE(zip64 ? ZIP64.u16Max : r.count, 10);
+    eocd.writeUInt32LE(zip64 ? ZIP64.u32Max : dirSize, 12);
+    eocd.writeUInt32LE(zip64 ? ZIP64.u32Max : dirOffset, 16);
     eocd.writeUInt16LE(0, 20); // comment length
     await this.out.append(eocd);
     await this.out.flush();
@@ -543,7 +532,8 @@ export class ZipWriter {
       size: r.size[i],
       compressedSize: r.compressedSize[i],
       localZip64,
-      version: localZip64 || this.centralZip64(i).length > 0 ? VERSION_ZIP64 : VERSION_DEFAULT,
+      version:
+        localZip64 || this.centralZip64(i).length > 0 ? ZIP_VERSION.zip64 : ZIP_VERSION.default,
     };
   }
 
@@ -566,29 +556,34 @@ export class ZipWriter {
     const dir = (r.flags[i] & F_DIR) !== 0;
     const extraLen = wide.length === 0 ? 0 : 4 + 8 * wide.length;
     const version =
-      wide.length > 0 || (r.flags[i] & F_LOCAL_ZIP64) !== 0 ? VERSION_ZIP64 : VERSION_DEFAULT;
-    const b = Buffer.alloc(CENTRAL_LEN + name.length + extraLen);
-    b.writeUInt32LE(SIG_CENTRAL, 0);
-    b.writeUInt16LE(MADE_BY_UNIX | version, 4);
+      wide.length > 0 || (r.flags[i] & F_LOCAL_ZIP64) !== 0
+        ? ZIP_VERSION.zip64
+        : ZIP_VERSION.default;
+    const b = Buffer.alloc(ZIP_LEN.central + name.length + extraLen);
+    b.writeUInt32LE(ZIP_SIG.central, 0);
+    b.writeUInt16LE(ZIP_MADE_BY_UNIX | version, 4);
     b.writeUInt16LE(version, 6);
     b.writeUInt16LE(0, 8); // flags
-    b.writeUInt16LE((r.flags[i] & F_DEFLATED) !== 0 ? ZIP_DEFLATED : ZIP_STORED, 10);
+    b.writeUInt16LE((r.flags[i] & F_DEFLATED) !== 0 ? ZIP_METHOD.deflated : ZIP_METHOD.stored, 10);
     b.writeUInt16LE(0, 12); // time
-    b.writeUInt16LE(DOS_DATE_1980, 14);
+    b.writeUInt16LE(ZIP_DOS_DATE_1980, 14);
     b.writeUInt32LE(r.crc[i], 16);
-    b.writeUInt32LE(big(r.compressedSize[i]) ? U32_MAX : r.compressedSize[i], 20);
-    b.writeUInt32LE(big(r.size[i]) ? U32_MAX : r.size[i], 24);
+    b.writeUInt32LE(big(r.compressedSize[i]) ? ZIP64.u32Max : r.compressedSize[i], 20);
+    b.writeUInt32LE(big(r.size[i]) ? ZIP64.u32Max : r.size[i], 24);
     b.writeUInt16LE(name.length, 28);
     b.writeUInt16LE(extraLen, 30);
     b.writeUInt16LE(0, 32); // comment length
     b.writeUInt16LE(0, 34); // disk
     b.writeUInt16LE(0, 36); // internal attributes
-    b.writeUInt32LE(dir ? ((MODE_DIR << 16) | DOS_DIRECTORY) >>> 0 : (MODE_FILE << 16) >>> 0, 38);
-    b.writeUInt32LE(big(r.offset[i]) ? U32_MAX : r.offset[i], 42);
-    name.copy(b, CENTRAL_LEN);
+    b.writeUInt32LE(
+      dir ? ((ZIP_UNIX.dirMode << 16) | ZIP_DOS_DIRECTORY) >>> 0 : (ZIP_UNIX.fileMode << 16) >>> 0,
+      38,
+    );
+    b.writeUInt32LE(big(r.offset[i]) ? ZIP64.u32Max : r.offset[i], 42);
+    name.copy(b, ZIP_LEN.central);
     if (extraLen > 0) {
-      let x = CENTRAL_LEN + name.length;
-      b.writeUInt16LE(ZIP64_EXTRA_ID, x);
+      let x = ZIP_LEN.central + name.length;
+      b.writeUInt16LE(ZIP64.extraId, x);
       b.writeUInt16LE(8 * wide.length, x + 2);
       x += 4;
       for (const v of wide) {
@@ -612,7 +607,9 @@ export class ZipWriter {
     r.crc[i] = crc32(data);
     r.size[i] = data.length;
     r.compressedSize[i] = packed.length;
-    await this.out.append(localHeader(this.values(i, raw, deflate ? ZIP_DEFLATED : ZIP_STORED)));
+    await this.out.append(
+      localHeader(this.values(i, raw, deflate ? ZIP_METHOD.deflated : ZIP_METHOD.stored)),
+    );
     await this.out.append(packed);
     await this.out.settle();
     if (deflate) this.deflated++;

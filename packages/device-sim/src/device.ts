@@ -2,8 +2,15 @@ import { appendFile, copyFile, mkdir, readdir, readFile, rm, stat } from 'node:f
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as stringifyToml } from 'smol-toml';
-import { APP_URI_RE, devicePaths, factoryPaths, type BundleType } from '@offline-ota/format';
-import { appContent, appUriFile, blobPath, checkBlob, describeProblem } from './app-store.js';
+import {
+  APP_URI_RE,
+  blobDir,
+  blobPath,
+  devicePaths,
+  factoryPaths,
+  type BundleType,
+} from '@offline-ota/format';
+import { appContent, appUriFile, checkBlob, describeProblem } from './app-store.js';
 import { readOstreeArg, writeCmdline } from './cmdline.js';
 import { composeUp, runningApps } from './compose-sim.js';
 import { DeviceSimError, isErrno, messageOf } from './errors.js';
@@ -131,7 +138,7 @@ async function preloadApp(factory: string, root: string, app: string, uri: strin
   const from = factoryPaths(factory).appStore;
   const to = devicePaths(root).appStore;
   const content = await appContent(from, app, hex);
-  await mkdir(join(to, 'blobs/sha256'), { recursive: true });
+  await mkdir(blobDir(to), { recursive: true });
   for (const blob of content.blobs) {
     const problem = await checkBlob(from, blob.hex, blob.size);
     if (problem) {

@@ -1,7 +1,10 @@
 /**
  * Errors of the simulated device. Every failure carries a closed string code; the CLI
- * maps any of them to exit status 1 (device-sim is a test tool, not a field tool).
+ * maps any of them to exit status 1 (device-sim is a test tool, not a field tool). The
+ * class is the shared `OfflineOtaError` of `@offline-ota/format` with these codes.
  */
+import { OfflineOtaError } from '@offline-ota/format';
+
 export type DeviceSimErrorCode =
   | 'INVALID_ARGUMENT'
   | 'FACTORY_INVALID'
@@ -13,29 +16,6 @@ export type DeviceSimErrorCode =
   | 'APP_INCOMPLETE'
   | 'APP_START_FAILED';
 
-export class DeviceSimError extends Error {
-  readonly code: DeviceSimErrorCode;
-  /** The file the error is about, when there is one. */
-  readonly file: string | undefined;
+export class DeviceSimError extends OfflineOtaError<DeviceSimErrorCode> {}
 
-  constructor(
-    code: DeviceSimErrorCode,
-    message: string,
-    options?: { cause?: unknown; file?: string },
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'DeviceSimError';
-    this.code = code;
-    this.file = options?.file;
-  }
-}
-
-/** Message of any thrown value, for wrapping third-party errors. */
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** True for a Node.js system error with the given `code` (ENOENT, EEXIST, …). */
-export function isErrno(err: unknown, code: string): boolean {
-  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
-}
+export { isErrno, messageOf } from '@offline-ota/format';

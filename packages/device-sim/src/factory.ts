@@ -2,7 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DEFAULT_OS_NAME,
-  ROOT_FILE_RE,
+  rootFileName,
+  rootVersions,
   SHA256_HEX_RE,
   factoryPaths,
   type BundleType,
@@ -133,11 +134,7 @@ export async function factoryRootFiles(factory: string, type: BundleType): Promi
     if (isErrno(err, 'ENOENT')) return [];
     throw err;
   }
-  return names
-    .map((n) => ({ n, m: ROOT_FILE_RE.exec(n) }))
-    .filter((x) => x.m !== null)
-    .sort((a, b) => Number(a.m![1]) - Number(b.m![1]))
-    .map((x) => join(dir, x.n));
+  return rootVersions(names).map((v) => join(dir, rootFileName(v)));
 }
 
 /**

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { storeReader, type SmallBlobReader } from './apps.js';
+import { STORE_BLOBS, storeReader, type SmallBlobReader } from './apps.js';
 import { FormatError, messageOf } from './errors.js';
-import { BUNDLE_DIRS, CAPS, ROOT_FILE_RE, SHA256_HEX_RE, TUF_FILES } from './layout.js';
+import { BUNDLE_DIRS, SHA256_HEX_RE, tufFileCap } from './layout.js';
 import { openZipBundle, type ZipBundle, type ZipBundleOptions } from './zip-source.js';
 
 /**
@@ -29,7 +29,7 @@ export interface BundleSource {
 
 export const ostreeCommitPath = (commit: string): string =>
   `${BUNDLE_DIRS.ostree}/objects/${commit.slice(0, 2)}/${commit.slice(2)}.commit`;
-export const appBlobPath = (hex: string): string => `${BUNDLE_DIRS.apps}/blobs/sha256/${hex}`;
+export const appBlobPath = (hex: string): string => `${BUNDLE_DIRS.apps}/${STORE_BLOBS}/${hex}`;
 
 /** Opens a bundle directory or single-file bundle, deciding by what `path` is. */
 export async function openBundleSource(
@@ -151,17 +151,6 @@ async function readCapped(path: string, cap: number, name: string): Promise<Buff
   }
 }
 
-const capFor = (name: string): number =>
-  ROOT_FILE_RE.test(name)
-    ? CAPS.root
-    : name === TUF_FILES.timestamp
-      ? CAPS.timestamp
-      : name === TUF_FILES.snapshot
-        ? CAPS.snapshot
-        : name === TUF_FILES.targets
-          ? CAPS.targets
-          : CAPS.manifest;
-
 /** Reads every allowed file of a bundle directory's `tuf/` once. */
 export async function readTufDir(bundleDir: string): Promise<{ files: Map<string, Buffer> }> {
   const tufDir = join(bundleDir, BUNDLE_DIRS.tuf);
@@ -179,10 +168,10 @@ export async function readTufDir(bundleDir: string): Promise<{ files: Map<string
     );
   }
   const files = new Map<string, Buffer>();
-  const allowed = new Set<string>(Object.values(TUF_FILES));
   for (const name of names) {
-    if (!ROOT_FILE_RE.test(name) && !allowed.has(name)) continue;
-    const buf = await readCapped(join(tufDir, name), capFor(name), name);
+    const cap = tufFileCap(name);
+    if (cap === undefined) continue;
+    const buf = await readCapped(join(tufDir, name), cap, name);
     if (buf === undefined) continue;
     files.set(name, buf);
   }

@@ -1,6 +1,8 @@
 /**
- * Errors of the bundle format. Every failure carries a closed string code so that
- * callers (the host CLI, the device) map it to an exit status in one place.
+ * The error base shared by every package (`OfflineOtaError`), the format's own codes and
+ * subclass, and the helpers every package uses to read third-party errors: `messageOf`,
+ * `errnoOf`/`isErrno` (Node.js system errors by their `code`). Exit statuses of the
+ * format's codes: error-status.ts.
  */
 export type FormatErrorCode =
   | 'INVALID_JSON'
@@ -30,27 +32,50 @@ export type FormatErrorCode =
   | 'NO_TARGET_CONTENT'
   | 'CONTENT_INVALID'
   | 'BUNDLE_INVALID'
-  | 'IO_ERROR';
+  | 'IO_ERROR'
+  | 'TRUST_STORE_INCONSISTENT';
 
-export class FormatError extends Error {
-  readonly code: FormatErrorCode;
+export interface ErrorOptions {
+  /** The error this one wraps (a third-party error, or a lower layer's). */
+  cause?: unknown;
+  /** The file the error is about, when there is one. */
+  file?: string | undefined;
+}
+
+/**
+ * The one error base of the project. Each package declares its closed union of string
+ * codes and one subclass (`FormatError`, `BundleError`, `DeviceSimError`, `AkliteError`);
+ * callers switch on `code`, never on the message, and map codes to exit statuses in one
+ * exhaustive table per CLI.
+ */
+export class OfflineOtaError<Code extends string> extends Error {
+  readonly code: Code;
   /** The file the error is about, when there is one. */
   readonly file: string | undefined;
 
-  constructor(
-    code: FormatErrorCode,
-    message: string,
-    options?: { cause?: unknown; file?: string },
-  ) {
+  constructor(code: Code, message: string, options?: ErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'FormatError';
+    this.name = new.target.name;
     this.code = code;
     this.file = options?.file;
   }
 }
 
+/** Errors of the bundle format and the check-in. */
+export class FormatError extends OfflineOtaError<FormatErrorCode> {}
+
 /** Message of any thrown value, for wrapping third-party errors. */
 export function messageOf(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The `code` of a Node.js system error (ENOENT, ENOSPC, …), by property, never by message. */
+export function errnoOf(err: unknown): string | undefined {
+  const code = (err as NodeJS.ErrnoException | null | undefined)?.code;
+  return err instanceof Error && typeof code === 'string' ? code : undefined;
+}
+
+/** True for a Node.js system error with the given `code`. */
+export function isErrno(err: unknown, code: string): boolean {
+  return errnoOf(err) === code;
 }

@@ -14,6 +14,19 @@ export const TUF_FILES = {
 export const rootFileName = (version: number): string => `${version}.root.json`;
 export const ROOT_FILE_RE = /^([1-9][0-9]{0,5})\.root\.json$/;
 
+/**
+ * The versions of the `N.root.json` files among `names` (a directory listing, or the names
+ * of a bundle's `tuf/` files), in ascending order; other names are ignored.
+ */
+export function rootVersions(names: Iterable<string>): number[] {
+  const versions: number[] = [];
+  for (const name of names) {
+    const m = ROOT_FILE_RE.exec(name);
+    if (m !== null) versions.push(Number(m[1]));
+  }
+  return versions.sort((a, b) => a - b);
+}
+
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
@@ -31,6 +44,27 @@ export const CAPS = {
   composeBundle: 64 * MiB,
   layer: 16 * GiB,
 } as const;
+
+/**
+ * The size cap of a file directly under a bundle's `tuf/` (§Size caps), or undefined when the
+ * name is not one a reader takes from there. The one table of caps by file name: readers of a
+ * bundle directory and of a bundle zip both ask it.
+ */
+export function tufFileCap(name: string): number | undefined {
+  if (ROOT_FILE_RE.test(name)) return CAPS.root;
+  switch (name) {
+    case TUF_FILES.timestamp:
+      return CAPS.timestamp;
+    case TUF_FILES.snapshot:
+      return CAPS.snapshot;
+    case TUF_FILES.targets:
+      return CAPS.targets;
+    case TUF_FILES.manifest:
+      return CAPS.manifest;
+    default:
+      return undefined;
+  }
+}
 
 export const BUNDLE_MANIFEST_TYPE = 'bundle-targets';
 export const BUNDLE_MANIFEST_FIELD = 'x-offline-bundle';

@@ -8,11 +8,13 @@
  * Opening (openZipBundle) is a pipeline of named steps:
  *
  *   1. openArchiveFile     a regular file; one handle serves every later read
- *   2. locateDirectory     end of central directory (and ZIP64 record) parsed and bounded
+ *   2. locateDirectory     end of central directory (and ZIP64 record) parsed and bounded;
+ *                          looked for in the last 22 + 65,535 bytes (the longest comment)
  *   3. readDirectory       the central directory, read front to back through one 1 MiB
  *                          window into one compact record per entry (ZIP64 extra fields
  *                          included); its records must fill exactly the bytes step 2 gives it
- *   4. checkName           every name: relative, ASCII, FAT-safe, no `..`, no backslash
+ *   4. checkName           every name: relative, no `..`, no backslash, each segment
+ *                          FAT-safe by the rules bundlectl packs with (fat-names.ts)
  *   5. checkAllowList      top level is tuf/, ostree_repo/ or apps/ and nothing else
  *   6. checkEntry          regular file or directory, not encrypted, stored or deflated,
  *                          size caps, compression ratio
@@ -34,7 +36,8 @@
  * library is used (docs/architecture.md): unzipper, used before, buffered the whole parse
  * (some 1.5 KiB of transient heap per entry), and its entry reader reads a padded range,
  * takes sizes from the local header when the directory records a compressed size of 0,
- * checks no CRC, and leaves its reader open when inflating fails.
+ * checks no CRC, and leaves its reader open when inflating fails. The records' signatures,
+ * lengths and markers are zip-format.ts's, shared with bundlectl pack's writer.
  *
  * Error codes: 'PATH_ESCAPE' for names (and symbolic links, and destinations outside the
  * staging directory), 'INVALID_METADATA' for the archive's structure, 'FILE_TOO_LARGE' for
@@ -49,7 +52,18 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { FormatError, messageOf, type FormatErrorCode } from './errors.js';
-import { BUNDLE_DIRS, CAPS, ROOT_FILE_RE, SHA256_HEX_RE, TUF_FILES } from './layout.js';
+import { fatFold, fatNameProblem } from './fat-names.js';
+import { BUNDLE_DIRS, CAPS, ROOT_FILE_RE, SHA256_HEX_RE, tufFileCap } from './layout.js';
+import {
+  ZIP64,
+  ZIP_DOS_DIRECTORY,
+  ZIP_FLAG,
+  ZIP_LEN,
+  ZIP_MAX_COMMENT,
+  ZIP_METHOD,
+  ZIP_SIG,
+  ZIP_UNIX,
+} from './zip-format.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -153,38 +167,18 @@ export interface ZipBundle {
 // ---------------------------------------------------------------------------------------
 // Zip constants (PKWARE APPNOTE 6.3.x)
 
-const SIG_LOCAL = 0x04034b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_EOCD = 0x06054b50;
-const EOCD_SIG_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
-const SIG_ZIP64_LOCATOR = 0x07064b50;
-const SIG_ZIP64_EOCD = 0x06064b50;
-const EOCD_LEN = 22;
-const ZIP64_LOCATOR_LEN = 20;
-const ZIP64_EOCD_LEN = 56;
-const CENTRAL_LEN = 46;
-const LOCAL_LEN = 30;
 /**
- * The end of central directory is looked for in the last 80 bytes (what unzipper, the reader
- * used before, did): room for an archive comment of up to 58 bytes; bundlectl pack writes none.
+ * The end of central directory record ends the file but for the archive comment, which is at
+ * most 65,535 bytes: it is looked for in the last 22 + 65,535 bytes, no further (bundlectl
+ * pack writes no comment; other writers may).
  */
-const TAIL_LEN = 80;
-const FLAG_ENCRYPTED = 0x0001;
-const FLAG_DATA_DESCRIPTOR = 0x0008;
-const FLAG_STRONG_ENCRYPTION = 0x0040;
-const METHOD_STORED = 0;
-const METHOD_DEFLATED = 8;
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
-const DOS_DIRECTORY = 0x10;
+const TAIL_LEN = ZIP_LEN.eocd + ZIP_MAX_COMMENT;
+const EOCD_SIG_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+/** The bytes before the end that must hold no second end record signature (see step 2). */
+const AMBIGUOUS_TAIL = 80;
 const READ_CHUNK = 256 * KiB;
 /** The window the central directory is read through (a record is at most ~192 KiB). */
 const DIR_WINDOW = 1 * MiB;
-/** ZIP64 extended information extra field (APPNOTE 4.5.3). */
-const EXTRA_ZIP64 = 0x0001;
-const U32_MAX = 0xffffffff;
 /** Entries extractPrefix writes at once. */
 const EXTRACT_CONCURRENCY = 4;
 /** Read buffers an open archive keeps for reuse (one per concurrent copy). */
@@ -241,25 +235,6 @@ const u64 = (buf: Buffer, at: number): number => {
 
 const isSize = (v: unknown): v is number =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-
-/** CRC-32 (zlib's, Node ≥ 20.15; a table otherwise). */
-const crc32: (data: Uint8Array, value: number) => number =
-  typeof zlib.crc32 === 'function' ? zlib.crc32 : tableCrc32;
-
-let crcTable: Uint32Array | undefined;
-function tableCrc32(data: Uint8Array, value: number): number {
-  if (crcTable === undefined) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = ~value >>> 0;
-  for (const b of data) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
 
 /**
  * Reads `length` bytes at `position` (into `into` when given, which must be large enough),
@@ -329,23 +304,6 @@ function ioError(what: string, err: unknown, file?: string): FormatError {
     cause: err,
     ...(file === undefined ? {} : { file }),
   });
-}
-
-/** The cap of a tuf/ file (docs/bundle-format.md §Size caps), or undefined if not allowed. */
-function tufCapFor(file: string): number | undefined {
-  if (ROOT_FILE_RE.test(file)) return CAPS.root;
-  switch (file) {
-    case TUF_FILES.timestamp:
-      return CAPS.timestamp;
-    case TUF_FILES.snapshot:
-      return CAPS.snapshot;
-    case TUF_FILES.targets:
-      return CAPS.targets;
-    case TUF_FILES.manifest:
-      return CAPS.manifest;
-    default:
-      return undefined;
-  }
 }
 
 /** The file name of an entry directly under tuf/, or undefined. */
@@ -495,10 +453,10 @@ async function locateDirectory(
   const tailLen = Math.min(fileSize, TAIL_LEN);
   const tail = await readAt(fh, fileSize - tailLen, tailLen);
   let at = -1;
-  for (let i = tail.length - EOCD_LEN; i >= 0; i--) {
+  for (let i = tail.length - ZIP_LEN.eocd; i >= 0; i--) {
     if (
-      tail.readUInt32LE(i) === SIG_EOCD &&
-      i + EOCD_LEN + tail.readUInt16LE(i + 20) === tail.length
+      tail.readUInt32LE(i) === ZIP_SIG.eocd &&
+      i + ZIP_LEN.eocd + tail.readUInt16LE(i + 20) === tail.length
     ) {
       at = i;
       break;
@@ -510,10 +468,18 @@ async function locateDirectory(
       'no end of central directory record: not a zip archive, or a truncated one',
     );
   }
-  // Readers that take the first signature in the tail (unzipper does) would read another
-  // record than this one (names cannot hold the bytes 05 06, so a bundle has one).
-  if (tail.indexOf(EOCD_SIG_BYTES) !== at) {
-    throw chk.fail('INVALID_METADATA', 'it has more than one end of central directory record');
+  // Readers that take the first signature in their tail (unzipper's is the last 80 bytes)
+  // or the first one found from the end would read another record than this one if a second
+  // signature sat in those 80 bytes or in the comment (names cannot hold the bytes 05 06, so
+  // a bundle has one).
+  for (
+    let j = tail.indexOf(EOCD_SIG_BYTES, Math.min(at, Math.max(0, tail.length - AMBIGUOUS_TAIL)));
+    j >= 0;
+    j = tail.indexOf(EOCD_SIG_BYTES, j + 1)
+  ) {
+    if (j !== at) {
+      throw chk.fail('INVALID_METADATA', 'it has more than one end of central directory record');
+    }
   }
   const eocdAt = fileSize - tailLen + at;
   let disk = tail.readUInt16LE(at + 4);
@@ -523,20 +489,23 @@ async function locateDirectory(
   let size = tail.readUInt32LE(at + 12);
   let offset = tail.readUInt32LE(at + 16);
   let end = eocdAt;
-  if (disk === 0xffff || records === 0xffff || offset === 0xffffffff) {
+  if (disk === ZIP64.u16Max || records === ZIP64.u16Max || offset === ZIP64.u32Max) {
     const locator =
-      eocdAt >= ZIP64_LOCATOR_LEN
-        ? await readAt(fh, eocdAt - ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_LEN)
+      eocdAt >= ZIP_LEN.zip64Locator
+        ? await readAt(fh, eocdAt - ZIP_LEN.zip64Locator, ZIP_LEN.zip64Locator)
         : Buffer.alloc(0);
-    if (locator.length !== ZIP64_LOCATOR_LEN || locator.readUInt32LE(0) !== SIG_ZIP64_LOCATOR) {
+    if (
+      locator.length !== ZIP_LEN.zip64Locator ||
+      locator.readUInt32LE(0) !== ZIP_SIG.zip64Locator
+    ) {
       throw chk.fail('INVALID_METADATA', 'the ZIP64 end of central directory locator is missing');
     }
     const recordAt = u64(locator, 8);
-    if (recordAt + ZIP64_EOCD_LEN > eocdAt - ZIP64_LOCATOR_LEN) {
+    if (recordAt + ZIP_LEN.zip64Eocd > eocdAt - ZIP_LEN.zip64Locator) {
       throw chk.fail('INVALID_METADATA', 'the ZIP64 end of central directory is out of place');
     }
-    const rec = await readAt(fh, recordAt, ZIP64_EOCD_LEN);
-    if (rec.length !== ZIP64_EOCD_LEN || rec.readUInt32LE(0) !== SIG_ZIP64_EOCD) {
+    const rec = await readAt(fh, recordAt, ZIP_LEN.zip64Eocd);
+    if (rec.length !== ZIP_LEN.zip64Eocd || rec.readUInt32LE(0) !== ZIP_SIG.zip64Eocd) {
       throw chk.fail('INVALID_METADATA', 'the ZIP64 end of central directory record is missing');
     }
     disk = rec.readUInt32LE(16);
@@ -553,7 +522,7 @@ async function locateDirectory(
   if (records > maxEntries) {
     throw chk.fail('FILE_TOO_LARGE', `it holds ${records} entries, more than ${maxEntries}`);
   }
-  if (offset + size > end || size < records * CENTRAL_LEN) {
+  if (offset + size > end || size < records * ZIP_LEN.central) {
     throw chk.fail(
       'INVALID_METADATA',
       'the central directory does not fit where the end record places it (truncated or crafted)',
@@ -595,17 +564,17 @@ async function readDirectory(
     );
   const entries: Entry[] = [];
   for (let i = 0; i < bounds.records; i++) {
-    let at = await need(CENTRAL_LEN);
+    let at = await need(ZIP_LEN.central);
     if (at < 0) throw overrun();
-    if (win.readUInt32LE(at) !== SIG_CENTRAL) {
+    if (win.readUInt32LE(at) !== ZIP_SIG.central) {
       throw chk.fail('INVALID_METADATA', 'a central directory record has a bad signature');
     }
     const nameLength = win.readUInt16LE(at + 28);
     const extraLength = win.readUInt16LE(at + 30);
-    const recordLength = CENTRAL_LEN + nameLength + extraLength + win.readUInt16LE(at + 32);
+    const recordLength = ZIP_LEN.central + nameLength + extraLength + win.readUInt16LE(at + 32);
     at = await need(recordLength);
     if (at < 0) throw overrun();
-    const nameAt = at + CENTRAL_LEN;
+    const nameAt = at + ZIP_LEN.central;
     const keptName = Math.min(nameLength, ZIP_LIMITS.maxNameLength + 1);
     const e: Entry = {
       name: win.toString('latin1', nameAt, nameAt + keptName),
@@ -642,16 +611,16 @@ async function readDirectory(
  */
 function readZip64Extra(e: Entry, extra: Buffer): void {
   const marked = {
-    size: e.size === U32_MAX,
-    compressedSize: e.compressedSize === U32_MAX,
-    offset: e.offset === U32_MAX,
+    size: e.size === ZIP64.u32Max,
+    compressedSize: e.compressedSize === ZIP64.u32Max,
+    offset: e.offset === ZIP64.u32Max,
   };
   if (!marked.size && !marked.compressedSize && !marked.offset) return;
   let data: Buffer | undefined;
   for (let at = 0; at + 4 <= extra.length;) {
     const id = extra.readUInt16LE(at);
     const len = extra.readUInt16LE(at + 2);
-    if (id === EXTRA_ZIP64) {
+    if (id === ZIP64.extraId) {
       data = extra.subarray(at + 4, Math.min(at + 4 + len, extra.length));
       break;
     }
@@ -681,19 +650,17 @@ function checkName(e: Entry, chk: ArchiveChecker): void {
       `has a name of ${e.nameLength} bytes, more than ${ZIP_LIMITS.maxNameLength}`,
     );
   }
-  for (let i = 0; i < name.length; i++) {
-    const b = name.charCodeAt(i);
-    if (b < 0x20 || b > 0x7e) throw bad('has a control or non-ASCII character in its name');
-  }
   if (name.includes('\\')) throw bad('has a backslash in its name');
   if (name.startsWith('/')) throw bad('has an absolute name');
   if (/^[A-Za-z]:/.test(name)) throw bad('starts with a drive letter');
-  if (/[:*?"<>|]/.test(name)) throw bad('has a character FAT cannot hold (:*?"<>|)');
   const segments = (name.endsWith('/') ? name.slice(0, -1) : name).split('/');
   for (const seg of segments) {
     if (seg === '..') throw bad('has a `..` segment');
     if (seg === '.') throw bad('has a `.` segment');
     if (seg === '') throw bad('has an empty path segment');
+    // The media rules bundlectl checks before packing (fat-names.ts).
+    const problem = fatNameProblem(seg);
+    if (problem !== undefined) throw bad(problem);
   }
 }
 
@@ -715,18 +682,18 @@ function checkEntry(e: Entry, chk: ArchiveChecker, opts: Required<ZipBundleOptio
   const bad = (code: FormatErrorCode, what: string) => chk.entryFail(code, name, what);
   const isDir = name.endsWith('/');
   const mode = (e.externalAttributes >>> 16) & 0xffff;
-  const type = mode & S_IFMT;
-  if (type === S_IFLNK) throw bad('PATH_ESCAPE', 'is a symbolic link');
-  if (isDir ? type !== 0 && type !== S_IFDIR : type !== 0 && type !== S_IFREG) {
+  const type = mode & ZIP_UNIX.typeMask;
+  if (type === ZIP_UNIX.symlink) throw bad('PATH_ESCAPE', 'is a symbolic link');
+  if (isDir ? type !== 0 && type !== ZIP_UNIX.directory : type !== 0 && type !== ZIP_UNIX.regular) {
     throw bad('INVALID_METADATA', `is not a regular file (mode 0${mode.toString(8)})`);
   }
-  if (!isDir && (type === S_IFDIR || (e.externalAttributes & DOS_DIRECTORY) !== 0)) {
+  if (!isDir && (type === ZIP_UNIX.directory || (e.externalAttributes & ZIP_DOS_DIRECTORY) !== 0)) {
     throw bad('INVALID_METADATA', 'is marked as a directory but its name has no trailing /');
   }
-  if ((e.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION)) !== 0) {
+  if ((e.flags & (ZIP_FLAG.encrypted | ZIP_FLAG.strongEncryption)) !== 0) {
     throw bad('INVALID_METADATA', 'is encrypted');
   }
-  if (method !== METHOD_STORED && method !== METHOD_DEFLATED) {
+  if (method !== ZIP_METHOD.stored && method !== ZIP_METHOD.deflated) {
     throw bad(
       'INVALID_METADATA',
       `uses compression method ${method} (only stored and deflated are read)`,
@@ -740,17 +707,17 @@ function checkEntry(e: Entry, chk: ArchiveChecker, opts: Required<ZipBundleOptio
     );
   }
   if (isDir && size !== 0) throw bad('INVALID_METADATA', 'is a directory with content');
-  if (method === METHOD_STORED && compressedSize !== size) {
+  if (method === ZIP_METHOD.stored && compressedSize !== size) {
     throw bad(
       'INVALID_METADATA',
       `is stored but records ${compressedSize} bytes compressed and ${size} uncompressed`,
     );
   }
-  if (method === METHOD_DEFLATED && compressedSize === 0) {
+  if (method === ZIP_METHOD.deflated && compressedSize === 0) {
     throw bad('INVALID_METADATA', 'is deflated but records no compressed bytes');
   }
   const tufFile = tufFileOf(name);
-  const tufCap = tufFile === undefined ? undefined : tufCapFor(tufFile);
+  const tufCap = tufFile === undefined ? undefined : tufFileCap(tufFile);
   if (tufCap !== undefined && size > tufCap) {
     throw bad('FILE_TOO_LARGE', `is ${size} bytes, over the ${tufCap}-byte cap of ${tufFile}`);
   }
@@ -758,7 +725,7 @@ function checkEntry(e: Entry, chk: ArchiveChecker, opts: Required<ZipBundleOptio
     throw bad('FILE_TOO_LARGE', `is ${size} bytes, over the ${CAPS.layer}-byte cap of any entry`);
   }
   if (
-    method === METHOD_DEFLATED &&
+    method === ZIP_METHOD.deflated &&
     size > opts.ratioFloor &&
     size > compressedSize * opts.maxRatio
   ) {
@@ -777,7 +744,7 @@ function checkUnique(entries: readonly Entry[], chk: ArchiveChecker): void {
   const dirs = new Map<string, string>();
   for (const e of entries) {
     const seen = e.isDir ? dirs : files;
-    const key = (e.isDir ? e.name.slice(0, -1) : e.name).toLowerCase();
+    const key = fatFold(e.isDir ? e.name.slice(0, -1) : e.name);
     const prev = seen.get(key);
     if (prev !== undefined) {
       throw chk.entryFail(
@@ -790,7 +757,7 @@ function checkUnique(entries: readonly Entry[], chk: ArchiveChecker): void {
   }
   const implied = new Set<string>(dirs.keys());
   for (const e of entries) {
-    const parts = e.name.toLowerCase().split('/');
+    const parts = fatFold(e.name).split('/');
     for (let i = 1; i < parts.length; i++) implied.add(parts.slice(0, i).join('/'));
   }
   for (const [key, name] of files) {
@@ -810,7 +777,7 @@ function checkExtents(entries: Entry[], bounds: DirectoryBounds, chk: ArchiveChe
   const byOffset = [...entries].sort((a, b) => a.offset - b.offset);
   for (const [i, e] of byOffset.entries()) {
     const limit = i + 1 < byOffset.length ? byOffset[i + 1].offset : bounds.offset;
-    if (e.offset + LOCAL_LEN + e.nameLength + e.compressedSize > limit) {
+    if (e.offset + ZIP_LEN.local + e.nameLength + e.compressedSize > limit) {
       throw chk.entryFail(
         'INVALID_METADATA',
         e.name,
@@ -925,32 +892,33 @@ class ZipBundleImpl implements ZipBundle {
     const bad = (what: string) =>
       this.chk.entryFail('INVALID_METADATA', e.name, `has a local header that ${what}`);
     // One read for the header and the name it should hold (names are at most 1 KiB).
-    const head = await readAt(this.fh, e.offset, LOCAL_LEN + e.nameLength, scratch);
-    if (head.length < LOCAL_LEN || head.readUInt32LE(0) !== SIG_LOCAL) {
+    const head = await readAt(this.fh, e.offset, ZIP_LEN.local + e.nameLength, scratch);
+    if (head.length < ZIP_LEN.local || head.readUInt32LE(0) !== ZIP_SIG.local) {
       throw bad('is missing');
     }
     const flags = head.readUInt16LE(6);
     const nameLen = head.readUInt16LE(26);
     const extraLen = head.readUInt16LE(28);
-    if ((flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION)) !== 0) throw bad('marks it encrypted');
+    if ((flags & (ZIP_FLAG.encrypted | ZIP_FLAG.strongEncryption)) !== 0)
+      throw bad('marks it encrypted');
     if (head.readUInt16LE(8) !== e.method) throw bad('names another compression method');
-    const localName = head.toString('latin1', LOCAL_LEN, LOCAL_LEN + nameLen);
+    const localName = head.toString('latin1', ZIP_LEN.local, ZIP_LEN.local + nameLen);
     if (nameLen !== e.nameLength || localName !== e.name) {
       throw bad(`names it ${shown(localName)}`);
     }
-    if ((flags & FLAG_DATA_DESCRIPTOR) === 0) {
+    if ((flags & ZIP_FLAG.dataDescriptor) === 0) {
       const crc = head.readUInt32LE(14);
       const csize = head.readUInt32LE(18);
       const usize = head.readUInt32LE(22);
       if (crc !== e.crc32) throw bad('records another CRC-32');
       if (
-        (csize !== U32_MAX && csize !== e.compressedSize) ||
-        (usize !== U32_MAX && usize !== e.size)
+        (csize !== ZIP64.u32Max && csize !== e.compressedSize) ||
+        (usize !== ZIP64.u32Max && usize !== e.size)
       ) {
         throw bad('records other sizes');
       }
     }
-    const start = e.offset + LOCAL_LEN + nameLen + extraLen;
+    const start = e.offset + ZIP_LEN.local + nameLen + extraLen;
     if (start + e.compressedSize > e.limit) {
       throw bad('pushes its data into the next entry or the central directory');
     }
@@ -967,9 +935,9 @@ class ZipBundleImpl implements ZipBundle {
     // A small deflated entry (most are: OSTree dirtree and dirmeta objects, JSON) is
     // inflated in one call, its zlib state freed at once; a large one is streamed.
     const small =
-      e.method === METHOD_DEFLATED && e.compressedSize <= READ_CHUNK && e.size <= READ_CHUNK;
+      e.method === ZIP_METHOD.deflated && e.compressedSize <= READ_CHUNK && e.size <= READ_CHUNK;
     const raw =
-      e.method === METHOD_DEFLATED && !small
+      e.method === ZIP_METHOD.deflated && !small
         ? Readable.from(readRange(this.fh, start, e.compressedSize), { objectMode: false })
         : undefined;
     let count = 0;
@@ -989,7 +957,7 @@ class ZipBundleImpl implements ZipBundle {
             `inflates past its recorded ${e.size} bytes (a zip bomb or a corrupt archive)`,
           );
         }
-        crc = crc32(chunk, crc);
+        crc = zlib.crc32(chunk, crc);
         yield chunk;
       }
     } catch (err) {
@@ -1066,7 +1034,7 @@ class ZipBundleImpl implements ZipBundle {
     let roots = 0;
     for (const e of this.all) {
       const file = e.isDir ? undefined : tufFileOf(e.name);
-      const cap = file === undefined ? undefined : tufCapFor(file);
+      const cap = file === undefined ? undefined : tufFileCap(file);
       if (file === undefined || cap === undefined) continue;
       if (ROOT_FILE_RE.test(file) && ++roots > CAPS.rootChainLength) {
         throw new FormatError(

@@ -5,7 +5,7 @@
  *   test-factory.ts   createTestFactory: a factory with published Targets, by the production builder
  *   test-bundles.ts   generateTestBundles: the committed `test-bundles/` set, from seeded keys
  *   offline.ts        offlineArgv: run a tool where the network is unreachable
- *   aklite-stop-at.ts the `aklite-stop-at` bin: the real CLI with a stopping checkpoint port
+ *   cli/aklite-stop-at.ts the `aklite-stop-at` bin: the real CLI with a stopping checkpoint port
  */
 export * from './test-factory.js';
 export * from './test-bundles.js';

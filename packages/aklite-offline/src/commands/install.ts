@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import { describe } from '@offline-ota/format';
 import { AkliteCommand, mediaFlags, mediaPath } from '../base.js';
-import { install } from '../lib/install.js';
+import { outcomeText } from '../cli/text.js';
+import { install, type InstallResult } from '../lib/install.js';
 
-export default class Install extends AkliteCommand {
+export default class Install extends AkliteCommand<InstallResult> {
   static override summary = 'Install the newest (or a named) Target from an offline bundle.';
   static override description = `Verifies the bundle against the device's TUF root, pulls the OSTree commit (re-hashing every object) and the apps (checking every digest), deploys the commit and arms the bootloader. Exit codes: 0 already installed, 10 apps installed (run \`run\`), 100 reboot then \`run\`, 90 reboot first (boot firmware), 102 downgrade refused, 30 an installation is pending, 4/6/8/11/12/14/15 check-in failures, 20 Target not found, 50 reading the media failed, 60 no space, 70 content failed verification, 1 other errors (lock, config). See README.md.`;
   static override examples = [
@@ -25,23 +25,21 @@ export default class Install extends AkliteCommand {
     }),
   };
 
-  async run(): Promise<void> {
+  async run(): Promise<InstallResult> {
     const { flags } = await this.parse(Install);
     let res;
     try {
       res = await install({
-        deviceRoot: flags['device-root'],
-        configPaths: flags.config ?? [],
+        ...this.device(flags),
         srcDir: mediaPath(flags),
         ...(flags.target !== undefined ? { target: flags.target } : {}),
         force: flags.force,
-        ports: this.ports(),
       });
     } catch (err) {
       return this.fail(err);
     }
-    this.log(res.message);
-    this.log(describe(res.status));
-    this.done(res.status);
+    this.print(outcomeText(res));
+    this.exitWith(res.status);
+    return res;
   }
 }

@@ -8,6 +8,7 @@
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Device } from './device.js';
+import { messageOf } from './errors.js';
 import { lastLine } from './exec.js';
 import type { DeviceState } from './state.js';
 
@@ -134,8 +135,7 @@ export class UpdateCallbacks {
 
   /** Reports the step in progress as failed (nothing when no step is open). */
   async fail(err: unknown): Promise<void> {
-    const reason = err instanceof Error ? err.message : String(err);
-    await this.post(failed(reason));
+    await this.post(failed(messageOf(err)));
   }
 
   private ctx(): CallbackContext {

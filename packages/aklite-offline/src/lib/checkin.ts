@@ -45,6 +45,7 @@ export async function checkIn(
       now: dev.ports.clock(),
       appsEnabled: dev.config.packageManager === 'ostree+compose_apps',
       composeApps: dev.config.composeApps,
+      checkpoint: dev.ports.checkpoint,
     });
   } catch (err) {
     await tidy();

@@ -2,11 +2,14 @@
  * Device configuration (reference §3.2): `*.toml` snippets merged in order, later files
  * overriding earlier keys section by section. Paths of device data given in the config
  * (e.g. `[storage] path = "/var/sota"`) are resolved under the device root; programs
- * (`docker_compose_bin`) are run as given.
+ * (`docker_compose_bin`) are run as given. The keys read, their types and ranges are one
+ * valibot schema (`ConfigFile`); an invalid value is refused with CONFIG_INVALID naming the
+ * key and the files read.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
+import * as v from 'valibot';
 import { BUNDLE_TYPES, devicePaths, type BundleType } from '@offline-ota/format';
 import { AkliteError, isErrno, messageOf } from './errors.js';
 
@@ -140,34 +143,127 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<DeviceConfig>
   return interpretConfig(mergeConfig(tables), files, opts.deviceRoot);
 }
 
+/** A value in a message: strings quoted, anything TOML gives (bigint too) printable. */
+const shown = (x: unknown): string =>
+  typeof x === 'bigint' ? String(x) : (JSON.stringify(x) ?? String(x));
+
+const str = v.string((i) => `must be a string, got ${shown(i.input)}`);
+
+/** A TOML integer, or a string of one (as the reference reads it), within [min, max]. */
+const wholeNumber = (
+  min: number,
+  max: number,
+  message = `must be a whole number from ${min} to ${max}`,
+) =>
+  v.pipe(
+    v.union([v.string(), v.number(), v.bigint()], message),
+    v.transform(Number),
+    v.integer(message),
+    v.minValue(min, message),
+    v.maxValue(max, message),
+  );
+
+/** A program run as given: empty (unset) or an absolute path. */
+const program = v.pipe(
+  str,
+  v.check(
+    (p) => p === '' || p.startsWith('/'),
+    (i) => `must be an absolute path, got "${String(i.input)}"`,
+  ),
+);
+
+/** A section: absent is empty; keys this client does not read are kept and ignored. */
+const section = <E extends v.ObjectEntries>(entries: E) =>
+  v.looseObject(entries, 'must be a table');
+
+/** The keys aklite-offline reads from the merged `*.toml` files (reference §3.2). */
+const Sections = {
+  provision: section({
+    primary_ecu_hardware_id: v.optional(str),
+    device_type: v.optional(
+      v.pipe(
+        str,
+        v.check(
+          (t) => t === '' || (BUNDLE_TYPES as readonly string[]).includes(t),
+          'must be "ci" or "prod"',
+        ),
+      ),
+    ),
+  }),
+  pacman: section({
+    tags: v.optional(str),
+    type: v.optional(
+      v.pipe(
+        str,
+        v.picklist(
+          ['ostree+compose_apps', 'ostree'],
+          (i) => `must be "ostree+compose_apps" or "ostree", got ${shown(i.input)}`,
+        ),
+      ),
+    ),
+    compose_apps: v.optional(str),
+    storage_watermark: v.optional(wholeNumber(20, 95, 'must be a whole percentage from 20 to 95')),
+    callback_timeout_seconds: v.optional(wholeNumber(1, 3600)),
+    probation_seconds: v.optional(wholeNumber(0, 365 * 86400)),
+    callback_program: v.optional(program),
+    security_unpack: v.optional(program),
+    golden_commit: v.optional(
+      v.pipe(
+        str,
+        v.check(
+          (c) => c === '' || /^[0-9a-f]{64}$/.test(c),
+          'must be an OSTree commit (64 hex digits)',
+        ),
+      ),
+    ),
+    docker_compose_bin: v.optional(
+      v.pipe(
+        str,
+        v.check((b) => splitList(b).length > 0, 'must name a program'),
+      ),
+    ),
+    compose_apps_root: v.optional(str),
+    reset_apps_root: v.optional(str),
+  }),
+  storage: section({ path: v.optional(str) }),
+  bootloader: section({
+    reboot_sentinel_dir: v.optional(str),
+    reboot_sentinel_name: v.optional(str),
+  }),
+};
+
+const ConfigFile = v.looseObject({
+  provision: v.optional(Sections.provision, {}),
+  pacman: v.optional(Sections.pacman, {}),
+  storage: v.optional(Sections.storage, {}),
+  bootloader: v.optional(Sections.bootloader, {}),
+});
+
+/** `[section] key` of an issue, as a config file names it. */
+function keyOf(issue: v.BaseIssue<unknown>): string {
+  const keys = (issue.path ?? []).map((p) => String(p.key));
+  return keys.length === 0
+    ? '(top level)'
+    : `[${keys[0]}]${keys.length > 1 ? ` ${keys.slice(1).join('.')}` : ''}`;
+}
+
 export function interpretConfig(merged: Table, files: string[], deviceRoot: string): DeviceConfig {
   const paths = devicePaths(deviceRoot);
   const where = files.length > 0 ? files.join(', ') : '(no config file found)';
-  const bad = (key: string, detail: string): never => {
-    throw new AkliteError('CONFIG_INVALID', `config key ${key} ${detail} (read from ${where})`);
-  };
-  const section = (name: string): Table => {
-    const s = merged[name];
-    if (s === undefined) return {};
-    if (!isTable(s)) return bad(`[${name}]`, 'must be a table');
-    return s;
-  };
-  const str = (sec: Table, name: string, key: string): string | undefined => {
-    const v = sec[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string')
-      return bad(`[${name}] ${key}`, `must be a string, got ${JSON.stringify(v)}`);
-    return v;
-  };
+  const parsed = v.safeParse(ConfigFile, merged);
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    throw new AkliteError(
+      'CONFIG_INVALID',
+      `config key ${keyOf(issue)} ${issue.message} (read from ${where})`,
+    );
+  }
+  const { provision, pacman, storage, bootloader } = parsed.output;
   /** Device paths in the config are absolute on the device; re-root them under the device root. */
   const rooted = (p: string): string => join(deviceRoot, p);
+  const orUndefined = (s: string | undefined): string | undefined => (s === '' ? undefined : s);
 
-  const provision = section('provision');
-  const pacman = section('pacman');
-  const storage = section('storage');
-  const bootloader = section('bootloader');
-
-  const hardwareId = str(provision, 'provision', 'primary_ecu_hardware_id');
+  const hardwareId = provision.primary_ecu_hardware_id;
   if (hardwareId === undefined || hardwareId.trim() === '') {
     throw new AkliteError(
       'CONFIG_INVALID',
@@ -175,90 +271,28 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
         `${join(deviceRoot, 'usr/lib/sota/conf.d/40-hardware-id.toml')} or pass --config`,
     );
   }
-  const typeRaw = str(provision, 'provision', 'device_type');
-  let deviceType: BundleType | undefined;
-  if (typeRaw !== undefined && typeRaw !== '') {
-    if (!(BUNDLE_TYPES as readonly string[]).includes(typeRaw))
-      bad('[provision] device_type', 'must be "ci" or "prod"');
-    deviceType = typeRaw as BundleType;
-  }
-  const tags = splitList(str(pacman, 'pacman', 'tags') ?? '');
-  const typeStr = str(pacman, 'pacman', 'type') ?? 'ostree+compose_apps';
-  if (typeStr !== 'ostree+compose_apps' && typeStr !== 'ostree') {
-    bad('[pacman] type', `must be "ostree+compose_apps" or "ostree", got "${typeStr}"`);
-  }
-  const composeAppsRaw = str(pacman, 'pacman', 'compose_apps');
-  const composeApps = composeAppsRaw === undefined ? undefined : splitList(composeAppsRaw);
-
-  let watermark = DEFAULT_STORAGE_WATERMARK;
-  const wm = pacman.storage_watermark;
-  if (wm !== undefined) {
-    const n =
-      typeof wm === 'string'
-        ? Number(wm)
-        : typeof wm === 'number' || typeof wm === 'bigint'
-          ? Number(wm)
-          : NaN;
-    if (!Number.isInteger(n) || n < 20 || n > 95)
-      bad('[pacman] storage_watermark', 'must be a whole percentage from 20 to 95');
-    watermark = n;
-  }
-  const int = (key: string, min: number, max: number, dflt: number): number => {
-    const v = pacman[key];
-    if (v === undefined) return dflt;
-    const n =
-      typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? Number(v) : NaN;
-    if (!Number.isInteger(n) || n < min || n > max)
-      bad(`[pacman] ${key}`, `must be a whole number from ${min} to ${max}`);
-    return n;
-  };
-  const callbackTimeoutSeconds = int(
-    'callback_timeout_seconds',
-    1,
-    3600,
-    DEFAULT_CALLBACK_TIMEOUT_SECONDS,
-  );
-  const probationSeconds = int('probation_seconds', 0, 365 * 86400, DEFAULT_PROBATION_SECONDS);
-  const callbackRaw = str(pacman, 'pacman', 'callback_program');
-  if (callbackRaw !== undefined && callbackRaw !== '' && !callbackRaw.startsWith('/'))
-    bad('[pacman] callback_program', `must be an absolute path, got "${callbackRaw}"`);
-  const unpackRaw = str(pacman, 'pacman', 'security_unpack');
-  if (unpackRaw !== undefined && unpackRaw !== '' && !unpackRaw.startsWith('/'))
-    bad('[pacman] security_unpack', `must be an absolute path, got "${unpackRaw}"`);
-  const goldenCommit = str(pacman, 'pacman', 'golden_commit');
-  if (goldenCommit !== undefined && goldenCommit !== '' && !/^[0-9a-f]{64}$/.test(goldenCommit))
-    bad('[pacman] golden_commit', 'must be an OSTree commit (64 hex digits)');
-  const composeBin = str(pacman, 'pacman', 'docker_compose_bin') ?? DEFAULT_COMPOSE_COMMAND;
-  const composeCommand = splitList(composeBin);
-  if (composeCommand.length === 0) bad('[pacman] docker_compose_bin', 'must name a program');
-
-  const storageRel = str(storage, 'storage', 'path') ?? '/var/sota';
-  const storageDir = rooted(storageRel);
-  const composeAppsRoot = rooted(
-    str(pacman, 'pacman', 'compose_apps_root') ?? join(storageRel, 'compose-apps'),
-  );
-  const appStore = rooted(
-    str(pacman, 'pacman', 'reset_apps_root') ?? join(storageRel, 'reset-apps'),
-  );
-  const sentinelDir = str(bootloader, 'bootloader', 'reboot_sentinel_dir');
+  const storageRel = storage.path ?? '/var/sota';
   return {
     files,
     hardwareId,
-    tags,
-    deviceType,
-    packageManager: typeStr as PackageManager,
-    composeApps,
-    storageWatermark: watermark,
-    composeCommand,
-    storageDir,
-    composeAppsRoot,
-    appStore,
-    rebootSentinelDir: sentinelDir === undefined ? paths.rebootSentinelDir : rooted(sentinelDir),
-    rebootSentinelName: str(bootloader, 'bootloader', 'reboot_sentinel_name') ?? 'need_reboot',
-    callbackProgram: callbackRaw === undefined || callbackRaw === '' ? undefined : callbackRaw,
-    callbackTimeoutSeconds,
-    probationSeconds,
-    goldenCommit: goldenCommit === undefined || goldenCommit === '' ? undefined : goldenCommit,
-    securityUnpack: unpackRaw === undefined || unpackRaw === '' ? undefined : unpackRaw,
+    tags: splitList(pacman.tags ?? ''),
+    deviceType: orUndefined(provision.device_type) as BundleType | undefined,
+    packageManager: pacman.type ?? 'ostree+compose_apps',
+    composeApps: pacman.compose_apps === undefined ? undefined : splitList(pacman.compose_apps),
+    storageWatermark: pacman.storage_watermark ?? DEFAULT_STORAGE_WATERMARK,
+    composeCommand: splitList(pacman.docker_compose_bin ?? DEFAULT_COMPOSE_COMMAND),
+    storageDir: rooted(storageRel),
+    composeAppsRoot: rooted(pacman.compose_apps_root ?? join(storageRel, 'compose-apps')),
+    appStore: rooted(pacman.reset_apps_root ?? join(storageRel, 'reset-apps')),
+    rebootSentinelDir:
+      bootloader.reboot_sentinel_dir === undefined
+        ? paths.rebootSentinelDir
+        : rooted(bootloader.reboot_sentinel_dir),
+    rebootSentinelName: bootloader.reboot_sentinel_name ?? 'need_reboot',
+    callbackProgram: orUndefined(pacman.callback_program),
+    callbackTimeoutSeconds: pacman.callback_timeout_seconds ?? DEFAULT_CALLBACK_TIMEOUT_SECONDS,
+    probationSeconds: pacman.probation_seconds ?? DEFAULT_PROBATION_SECONDS,
+    goldenCommit: orUndefined(pacman.golden_commit),
+    securityUnpack: orUndefined(pacman.security_unpack),
   };
 }

@@ -30,6 +30,8 @@ import {
 import { rollBack, type RollbackResult } from './rollback.js';
 import { writeState, type DeviceState } from './state.js';
 
+export type { DeferralResult, ProbationAction, ProbationResult, RollbackResult };
+
 export interface ControlOptions extends DeviceOptions {
   client: string;
 }

@@ -3,7 +3,7 @@
  * recovery of an installation that a power cut interrupted.
  */
 import { join } from 'node:path';
-import { devicePaths, systemClock, type BundleType } from '@offline-ota/format';
+import { devicePaths, recoverTrustStore, systemClock, type BundleType } from '@offline-ota/format';
 import { loadConfig, type DeviceConfig } from './config.js';
 import { AkliteError } from './errors.js';
 import { acquireLock } from './lock.js';
@@ -77,10 +77,14 @@ export async function openDevice(opts: DeviceOptions): Promise<Device> {
   };
 }
 
-/** Runs `fn` holding the aklite lock. */
+/**
+ * Runs `fn` holding the aklite lock, after repairing the trusted TUF metadata store from
+ * whatever a power cut interrupted (format's `recoverTrustStore`).
+ */
 export async function withLock<T>(dev: Device, fn: () => Promise<T>): Promise<T> {
   const lock = await acquireLock(dev.paths.lockFile);
   try {
+    await recoverTrustStore(dev.trustDir);
     return await fn();
   } finally {
     await lock.release();

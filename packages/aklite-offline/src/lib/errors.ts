@@ -1,8 +1,11 @@
 /**
- * The one error class of aklite-offline. Every failure the library throws is an
- * AkliteError with a code from this closed union (or a FormatError from the check-in,
- * which `exitStatusOf` maps through the format package's `exitStatusFor`).
+ * The one error class of aklite-offline: the shared `OfflineOtaError` of
+ * `@offline-ota/format` with this closed union of codes. Every failure the library
+ * throws is an AkliteError (its subclasses `PullError`, `AppStartError` included) or a
+ * FormatError from the check-in; `exitStatusOf` maps both through one table.
  */
+import { OfflineOtaError } from '@offline-ota/format';
+
 export type AkliteErrorCode =
   /** The configuration is missing, unreadable or invalid. */
   | 'CONFIG_INVALID'
@@ -41,29 +44,12 @@ export type AkliteErrorCode =
   /** The security_unpack program reported a security violation (its exit 1). */
   | 'SECURITY_VIOLATION'
   /** The security_unpack program failed otherwise (other exit, signal, cannot run). */
-  | 'UNPACK_FAILED';
+  | 'UNPACK_FAILED'
+  /** `ostree pull-local` failed (`PullError`; install reports it as 70 or 50, or wraps it). */
+  | 'PULL_FAILED'
+  /** An app's compose project could not be set up or started (`AppStartError`). */
+  | 'APP_START_FAILED';
 
-export class AkliteError extends Error {
-  readonly code: AkliteErrorCode;
-  /** The file the error is about, when there is one. */
-  readonly file: string | undefined;
+export class AkliteError extends OfflineOtaError<AkliteErrorCode> {}
 
-  constructor(
-    code: AkliteErrorCode,
-    message: string,
-    options?: { cause?: unknown; file?: string },
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'AkliteError';
-    this.code = code;
-    this.file = options?.file;
-  }
-}
-
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-export function isErrno(err: unknown, code: string): boolean {
-  return (err as NodeJS.ErrnoException | null)?.code === code;
-}
+export { isErrno, messageOf } from '@offline-ota/format';

@@ -1,7 +1,20 @@
-import { exitStatusFor, FormatError, StatusCode, type StatusValue } from '@offline-ota/format';
+/**
+ * The one place that maps a thrown error to the process exit status of aklite-offline
+ * (reference §3.9, seeds/004): one exhaustive table over every code the device can
+ * throw, the format's check-in codes (format's `FORMAT_STATUS`) and this package's.
+ * A new code does not compile until it has a status here.
+ */
+import {
+  FORMAT_STATUS,
+  FormatError,
+  StatusCode,
+  type FormatErrorCode,
+  type StatusValue,
+} from '@offline-ota/format';
 import { AkliteError, type AkliteErrorCode } from './errors.js';
 
-const BY_CODE: Record<AkliteErrorCode, StatusValue> = {
+const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> = {
+  ...FORMAT_STATUS,
   CONFIG_INVALID: StatusCode.UnknownError,
   LOCKED: StatusCode.UnknownError,
   DEVICE_INVALID: StatusCode.UnknownError,
@@ -21,14 +34,12 @@ const BY_CODE: Record<AkliteErrorCode, StatusValue> = {
   ROLLBACK_TARGET_NOT_FOUND: StatusCode.RollbackTargetNotFound,
   SECURITY_VIOLATION: StatusCode.CheckinSecurityError,
   UNPACK_FAILED: StatusCode.DownloadFailure,
+  // Install turns a media pull into 70/50 itself; one that escapes is a device failure.
+  PULL_FAILED: StatusCode.UnknownError,
+  APP_START_FAILED: StatusCode.UnknownError,
 };
 
-/**
- * The one place that maps a thrown error to the process exit status
- * (reference §3.9, seeds/004). Check-in failures keep the format package's mapping.
- */
 export function exitStatusOf(err: unknown): StatusValue {
-  if (err instanceof AkliteError) return BY_CODE[err.code];
-  if (err instanceof FormatError) return exitStatusFor(err);
+  if (err instanceof AkliteError || err instanceof FormatError) return STATUS[err.code];
   return StatusCode.UnknownError;
 }

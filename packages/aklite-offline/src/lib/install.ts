@@ -363,7 +363,7 @@ async function installTarget(
     await commitBlobs(config.appStore, staged);
     ports.checkpoint('apps-copied');
   } catch (err) {
-    if (err instanceof AkliteError) throw err;
+    if (err instanceof AkliteError && !(err instanceof PullError)) throw err;
     throw new AkliteError(
       'INSTALL_FAILED',
       `writing the update into the device failed: ${messageOf(err)}`,

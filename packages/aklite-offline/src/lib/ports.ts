@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { type Clock, systemClock } from '@offline-ota/format';
+import { type Clock, systemClock, TRUST_SWAP_STEPS } from '@offline-ota/format';
 import { AkliteError, isErrno, messageOf } from './errors.js';
 import { execTool, lastLine } from './exec.js';
 import { fsyncDir, pathExists, writeFileAtomic } from './fsutil.js';
@@ -38,13 +38,12 @@ export interface OstreePort {
 }
 
 /** A failed pull, classified: a corrupted object (70) or unreadable media (50). */
-export class PullError extends Error {
+export class PullError extends AkliteError {
   constructor(
     readonly kind: PullFailure,
     message: string,
   ) {
-    super(message);
-    this.name = 'PullError';
+    super('PULL_FAILED', message);
   }
 }
 
@@ -244,13 +243,12 @@ export interface ComposePort {
   down(projectDir: string): Promise<void>;
 }
 
-export class AppStartError extends Error {
+export class AppStartError extends AkliteError {
   constructor(
     readonly app: string,
     message: string,
   ) {
-    super(message);
-    this.name = 'AppStartError';
+    super('APP_START_FAILED', message);
   }
 }
 
@@ -391,6 +389,7 @@ export const CHECKPOINTS = [
   'apps-staged',
   'ostree-pulled',
   'apps-copied',
+  ...TRUST_SWAP_STEPS, // the trusted metadata swapped in (format's trust store)
   'tuf-committed',
   'state-pending',
   'state-deploying',

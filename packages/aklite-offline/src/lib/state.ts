@@ -7,10 +7,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as v from 'valibot';
 import {
   BUNDLE_TYPES,
   parseTargetEntry,
   type BundleType,
+  type TargetCustom,
   type TargetEntry,
   type TargetFileInfo,
 } from '@offline-ota/format';
@@ -214,27 +216,96 @@ export async function readState(
       },
     );
   }
-  if (
-    !isObject(json) ||
-    json.schema !== 1 ||
-    !Array.isArray(json.failed) ||
-    !('current' in json) ||
-    !('pending' in json)
-  ) {
+  return { state: parseState(json, file), fresh: false };
+}
+
+// ---------------------------------------------------------------------------------------
+// The state file's schema: what readState accepts, checked before anything uses it.
+
+const TargetRecordSchema = v.looseObject({
+  name: v.string(),
+  commit: v.string(),
+  version: v.number(),
+  hardwareId: v.string(),
+  tags: v.array(v.string()),
+  apps: v.record(v.string(), v.string()),
+  info: v.looseObject({
+    length: v.number(),
+    hashes: v.custom<TargetFileInfo['hashes']>(
+      (h) => isObject(h) && Object.values(h).every((x) => typeof x === 'string') && 'sha256' in h,
+      'must map hash names to hex strings, sha256 included',
+    ),
+    custom: v.optional(v.custom<TargetCustom>(isObject, 'must be an object')),
+  }),
+  unknown: v.optional(v.boolean()),
+});
+
+const DeviceStateSchema: v.GenericSchema<unknown, DeviceState> = v.looseObject({
+  schema: v.literal(1),
+  deviceType: v.optional(v.picklist(BUNDLE_TYPES)),
+  current: v.nullable(TargetRecordSchema),
+  pending: v.nullable(
+    v.looseObject({
+      target: TargetRecordSchema,
+      kind: v.picklist(['ostree', 'apps']),
+      phase: v.picklist(['deploying', 'installed']),
+      rollback: v.boolean(),
+      failedTarget: v.optional(v.string()),
+      startedAt: v.string(),
+    }),
+  ),
+  failed: v.array(
+    v.looseObject({
+      name: v.string(),
+      commit: v.string(),
+      version: v.number(),
+      reason: v.string(),
+      at: v.string(),
+    }),
+  ),
+  bootFirmwareVersion: v.optional(v.string()),
+  deferrals: v.optional(v.record(v.string(), v.number())),
+  probation: v.optional(
+    v.nullable(
+      v.looseObject({
+        target: v.string(),
+        commit: v.string(),
+        startedAt: v.string(),
+        locks: v.number(),
+        reboots: v.number(),
+      }),
+    ),
+  ),
+  good: v.optional(v.array(TargetRecordSchema)),
+});
+
+/**
+ * The parsed `state.json`, checked against its schema. Errors are STATE_INVALID and name
+ * the file and the key.
+ */
+export function parseState(json: unknown, file: string): DeviceState {
+  const res = v.safeParse(DeviceStateSchema, json);
+  if (res.success) return res.output;
+  const issue = res.issues[0];
+  const path = (issue.path ?? []).map((p) => String(p.key));
+  if (path.length === 0 || (path.length === 1 && TOP_LEVEL.includes(path[0]))) {
     throw new AkliteError(
       'STATE_INVALID',
       `${file} is not an aklite-offline state file (schema 1); restore it or remove it`,
       { file },
     );
   }
-  if (
-    json.deviceType !== undefined &&
-    !(BUNDLE_TYPES as readonly unknown[]).includes(json.deviceType)
-  ) {
+  if (path.join('.') === 'deviceType')
     throw new AkliteError('STATE_INVALID', `${file}: deviceType must be "ci" or "prod"`, { file });
-  }
-  return { state: json as unknown as DeviceState, fresh: false };
+  throw new AkliteError(
+    'STATE_INVALID',
+    `${file}: ${path.join('.')}: ${issue.message}; restore it from a backup or remove it`,
+    { file },
+  );
 }
+
+/** The keys that make a JSON object an aklite-offline state file. */
+const TOP_LEVEL = ['schema', 'current', 'pending', 'failed'];
 
 export async function writeState(storageDir: string, state: DeviceState): Promise<void> {
   await writeFileAtomic(stateFile(storageDir), JSON.stringify(state, null, 2) + '\n');

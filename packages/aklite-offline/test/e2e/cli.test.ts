@@ -1,5 +1,13 @@
 import { expect } from 'chai';
+import * as v from 'valibot';
 import { StatusCode } from '@offline-ota/format';
+import {
+  CheckJson,
+  DeferralJson,
+  ListJson,
+  ProbationJson,
+  StatusJson,
+} from '../../src/cli/json.js';
 import {
   aklite,
   cleanupAll,
@@ -145,6 +153,7 @@ describe('the aklite-offline CLI', function () {
       const targets = JSON.parse(r.stdout) as unknown[];
       expect(targets).to.have.length(1);
       targets.forEach(expectTargetView);
+      v.parse(CheckJson, targets);
       expect(targets[0]).to.deep.include({
         name: fx.t.v2,
         version: 2,
@@ -166,6 +175,7 @@ describe('the aklite-offline CLI', function () {
       expect(r.code, r.stderr).to.equal(0);
       const targets = JSON.parse(r.stdout) as Json[];
       targets.forEach(expectTargetView);
+      v.parse(CheckJson, targets);
       expect(targets[0]).to.deep.include({ name: fx.t.v2, current: true });
       expect(targets[0].selected).to.equal(undefined);
     });
@@ -185,6 +195,7 @@ describe('the aklite-offline CLI', function () {
       expect(s0.code, s0.stderr).to.equal(0);
       const st0 = JSON.parse(s0.stdout) as unknown;
       expectStatus(st0);
+      v.parse(StatusJson, st0);
       expect(st0.device_type).to.equal('ci');
       expect(st0.pending_target).to.equal(null);
       expectTargetStatus(st0.applied_target);
@@ -193,6 +204,7 @@ describe('the aklite-offline CLI', function () {
       expect((await install(root, fx.bundles.v2)).code).to.equal(100);
       const st1 = JSON.parse((await aklite(root, ['status', '--json'])).stdout) as unknown;
       expectStatus(st1);
+      v.parse(StatusJson, st1);
       expectTargetStatus(st1.pending_target, {
         kind: 'string',
         rollback: 'boolean',
@@ -207,6 +219,7 @@ describe('the aklite-offline CLI', function () {
       expect(st1.bootloader).to.deep.include({ upgrade_available: '1' });
 
       const list = JSON.parse((await aklite(root, ['list', '--json'])).stdout) as Json[];
+      v.parse(ListJson, list);
       expect(list.find((t) => t.name === fx.t.v2)).to.deep.include({ pending: true });
       expect(list.find((t) => t.name === fx.t.v1)).to.deep.include({ current: true });
 
@@ -214,11 +227,55 @@ describe('the aklite-offline CLI', function () {
       expect((await runCmd(root)).code).to.equal(0);
       const st2 = JSON.parse((await aklite(root, ['status', '--json'])).stdout) as unknown;
       expectStatus(st2);
+      v.parse(StatusJson, st2);
       expect(st2.pending_target).to.equal(null);
       expect((st2.applied_target as Json).name).to.equal(fx.t.v2);
       expect(st2.ostree_hash).to.equal(fx.commits[fx.t.v2]);
       const text = await aklite(root, ['status']);
       expect(text.stdout).to.match(new RegExp(`Applied Target: ${fx.t.v2}`));
+    });
+  });
+
+  describe('defer --json, allow --json and probation --json', function () {
+    it('print snake_case keys, as status --json does', async function () {
+      const root = await newDevice(fx);
+      const d = await aklite(root, ['defer', '--client', 'ui', '--json']);
+      expect(d.code, d.stderr).to.equal(0);
+      const deferred = v.parse(DeferralJson, JSON.parse(d.stdout));
+      expect(deferred).to.deep.include({
+        client: 'ui',
+        count: 1,
+        deferred_by: [{ client: 'ui', count: 1 }],
+      });
+      expect(d.stderr, 'no progress under --json').to.equal('');
+      const a = await aklite(root, ['allow', '--client', 'ui', '--json']);
+      expect(a.code, a.stderr).to.equal(0);
+      expect(v.parse(DeferralJson, JSON.parse(a.stdout))).to.deep.include({
+        client: 'ui',
+        count: 0,
+        deferred_by: [],
+      });
+      const p = await aklite(root, ['probation', 'status', '--json']);
+      expect(p.code, p.stderr).to.equal(0);
+      expect(v.parse(ProbationJson, JSON.parse(p.stdout)).probation.state).to.equal('good');
+    });
+  });
+
+  describe('a failure under --json', function () {
+    it('prints nothing on stdout, the error on stderr, and exits with its code', async function () {
+      const root = await newDevice(fx);
+      const r = await aklite(root, ['allow', '--client', 'nobody', '--json']);
+      expect(r.code).to.equal(StatusCode.UpdateControlMismatch);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.match(/^ERROR: Client nobody does not defer updates/);
+    });
+
+    it('reports a usage error on stderr with exit 2, not as JSON', async function () {
+      const root = await newDevice(fx);
+      const r = await aklite(root, ['check', '--json']);
+      expect(r.code).to.equal(StatusCode.InvalidCommandLine);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.match(/--src-dir/);
     });
   });
 });

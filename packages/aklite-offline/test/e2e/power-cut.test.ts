@@ -1,60 +1,17 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { CheckpointName } from '../../src/lib/ports.js';
 import {
   cleanupAll,
+  cutPowerAt,
   getFixtures,
   install,
   newDevice,
   readState,
-  REPO,
   reboot,
   runCmd,
   simStatus,
   type Fixtures,
 } from './helpers.js';
-
-/** Whether the process is stopped (SIGSTOP): `T` in /proc/<pid>/stat. */
-async function isStopped(pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
-  } catch {
-    return false;
-  }
-}
-
-/** The testkit's `aklite-stop-at`: the real CLI with a checkpoint port that stops it. */
-const STOP_AT = join(REPO, 'packages/testkit/bin/aklite-stop-at.js');
-
-/**
- * Runs `aklite-offline <args>` through `aklite-stop-at <step>`: the process stops itself
- * at that checkpoint, and we SIGKILL it there, like a power cut.
- */
-async function cutPowerAt(root: string, args: string[], step: CheckpointName): Promise<void> {
-  const child = spawn(process.execPath, [STOP_AT, step, ...args, '--device-root', root], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  let finished: number | null | undefined;
-  void exited.then((c) => (finished = c));
-  for (let i = 0; i < 600; i++) {
-    if (finished !== undefined)
-      throw new Error(
-        `aklite-offline ${args[0]} exited ${finished} before reaching step ${step}:\n${out}`,
-      );
-    if (await isStopped(child.pid!)) break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  expect(await isStopped(child.pid!), `stopped at ${step}`).to.equal(true);
-  child.kill('SIGKILL');
-  await exited;
-}
 
 /**
  * After the power cut and a reboot, an operator re-runs the documented sequence until the

@@ -85,6 +85,37 @@ describe('config', function () {
       });
     }
 
+    it('names the key, what it must be and the files read', async function () {
+      for (const [toml, says] of [
+        [
+          '[pacman]\nstorage_watermark = 99\n',
+          '[pacman] storage_watermark must be a whole percentage from 20 to 95',
+        ],
+        [
+          '[pacman]\nprobation_seconds = "soon"\n',
+          '[pacman] probation_seconds must be a whole number from 0 to 31536000',
+        ],
+        [
+          '[pacman]\ncallback_program = "cb.sh"\n',
+          '[pacman] callback_program must be an absolute path, got "cb.sh"',
+        ],
+        ['[pacman]\ntags = 3\n', '[pacman] tags must be a string, got 3'],
+        ['pacman = 1\n', '[pacman] must be a table'],
+        ['[pacman]\ngolden_commit = "abc"\n', '[pacman] golden_commit must be an OSTree commit'],
+      ] as const) {
+        await writeFile(join(root, 'var/sota/sota.toml'), toml);
+        const err = await loadConfig({ deviceRoot: root }).catch((e: unknown) => e);
+        expect((err as AkliteError).code, toml).to.equal('CONFIG_INVALID');
+        expect((err as AkliteError).message, toml).to.include(`config key ${says}`);
+        expect((err as AkliteError).message, toml).to.include(join(root, 'var/sota/sota.toml'));
+      }
+    });
+
+    it('reads whole numbers given as TOML strings, as the reference does', async function () {
+      await writeFile(join(root, 'var/sota/sota.toml'), '[pacman]\nstorage_watermark = "50"\n');
+      expect((await loadConfig({ deviceRoot: root })).storageWatermark).to.equal(50);
+    });
+
     it('refuses a missing --config path', async function () {
       const err = await loadConfig({
         deviceRoot: root,

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { FormatError } from '@offline-ota/format';
 import { AkliteError, type AkliteErrorCode } from '../../src/lib/errors.js';
 import { exitStatusOf } from '../../src/lib/exit-status.js';
+import { AppStartError, PullError } from '../../src/lib/ports.js';
 
 describe('exitStatusOf', function () {
   const table: [AkliteErrorCode, number][] = [
@@ -22,6 +23,10 @@ describe('exitStatusOf', function () {
     ['IN_PROBATION', 42],
     ['CONTROL_MISMATCH', 43],
     ['ROLLBACK_TARGET_NOT_FOUND', 21],
+    ['SECURITY_VIOLATION', 11],
+    ['UNPACK_FAILED', 50],
+    ['PULL_FAILED', 1],
+    ['APP_START_FAILED', 1],
   ];
   for (const [code, status] of table) {
     it(`maps ${code} to ${status}`, function () {
@@ -33,6 +38,17 @@ describe('exitStatusOf', function () {
     expect(exitStatusOf(new FormatError('TAG_MISMATCH', 'x'))).to.equal(15);
     expect(exitStatusOf(new FormatError('TUF_EXPIRED', 'x'))).to.equal(12);
     expect(exitStatusOf(new FormatError('NO_TARGET_CONTENT', 'x'))).to.equal(8);
+  });
+
+  it('gives the classes that had no code one (a PullError or AppStartError that escapes is 1)', function () {
+    const pull = new PullError('corrupt', 'x');
+    expect(pull).to.be.instanceOf(AkliteError);
+    expect(pull.code).to.equal('PULL_FAILED');
+    expect(pull.name).to.equal('PullError');
+    const app = new AppStartError('shellhttpd', 'x');
+    expect(app.code).to.equal('APP_START_FAILED');
+    expect(exitStatusOf(pull)).to.equal(1);
+    expect(exitStatusOf(app)).to.equal(1);
   });
 
   it('maps anything else to 1', function () {

@@ -1,12 +1,17 @@
 import { expect } from 'chai';
-import type { ByteProgress } from '../../src/lib/ports.js';
 import {
   formatBytes,
   formatDuration,
-  progressLine,
+  progressLine as drawnLine,
   ProgressDrawer,
   type ProgressStream,
-} from '../../src/progress.js';
+} from '@offline-ota/format';
+import type { ByteProgress } from '../../src/lib/ports.js';
+import { phaseProgress } from '../../src/progress.js';
+
+/** The line format's drawer draws for a library progress report (aklite's phase labels). */
+const progressLine = (p: ByteProgress, elapsedSeconds: number): string =>
+  drawnLine(phaseProgress(p), elapsedSeconds);
 
 const MiB = 1024 * 1024;
 
@@ -18,7 +23,11 @@ function fakeStream(isTTY: boolean, columns?: number): ProgressStream & { out: s
 
 function drawerWith(stream: ProgressStream, enabled = true) {
   let t = 0;
-  const drawer = new ProgressDrawer({ stream, enabled, now: () => t });
+  const shared = new ProgressDrawer({ stream, enabled, now: () => t });
+  const drawer = {
+    update: (p: ByteProgress) => shared.update(phaseProgress(p)),
+    clear: () => shared.clear(),
+  };
   return { drawer, at: (ms: number) => (t = ms) };
 }
 

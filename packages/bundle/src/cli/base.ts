@@ -1,6 +1,14 @@
+/**
+ * The one base of bundlectl's commands: a command parses its flags, calls one library
+ * function, prints its text (`cli/text.ts`) and returns its typed result, which oclif prints
+ * under `--json` (`enableJsonFlag` on the commands that have JSON output). Library errors
+ * become one message line on stderr and exit 1; `verify` sets the device's status. Library
+ * code never prints or exits; this is the only place that does for bundlectl.
+ */
 import { Command, Flags } from '@oclif/core';
-import { FormatError } from '@offline-ota/format';
+import { FormatError, StatusCode, type StatusValue } from '@offline-ota/format';
 import { BundleError } from '../errors.js';
+import { progressPrinter } from './progress.js';
 
 /** Flags shared by the commands that work on a factory. */
 export const factoryFlag = Flags.directory({
@@ -9,11 +17,13 @@ export const factoryFlag = Flags.directory({
   required: true,
 });
 
-/**
- * Thin-command base: turns library errors into one message line and a non-zero exit.
- * Library code never prints or exits; this is the only place that does for bundlectl.
- */
-export abstract class BundleCommand extends Command {
+export abstract class BundleCommand<R = unknown> extends Command {
+  /** What the process exits with once the result is printed (0: a normal exit). */
+  private status: StatusValue = StatusCode.Ok;
+
+  abstract override run(): Promise<R>;
+
+  /** Turns a library error into one message line and a non-zero exit; rethrows others. */
   protected fail(err: unknown, exit = 1): never {
     if (err instanceof BundleError || err instanceof FormatError) {
       this.error(err.message, { exit, code: err.code });
@@ -21,7 +31,35 @@ export abstract class BundleCommand extends Command {
     throw err;
   }
 
-  protected printJson(value: unknown): void {
-    this.log(JSON.stringify(value, null, 2));
+  /** Sets the exit status; the process exits with it after the result is printed. */
+  protected exitWith(status: StatusValue): void {
+    this.status = status;
+  }
+
+  /** Prints text lines on stdout (nothing under `--json`). */
+  protected print(lines: readonly string[]): void {
+    for (const l of lines) this.log(l);
+  }
+
+  /** The library's progress callback: step lines and the progress line on stderr. */
+  protected progress(): ReturnType<typeof progressPrinter> {
+    return progressPrinter({
+      stream: process.stderr,
+      log: (l) => this.logToStderr(l),
+      warn: (l) => this.logToStderr(l),
+      json: this.jsonEnabled(),
+    });
+  }
+
+  /** Runs the command, lets oclif print the result (`--json`), then exits with the status. */
+  protected override async _run<T>(): Promise<T> {
+    const result = await super._run<T>();
+    if (this.status !== StatusCode.Ok) this.exit(this.status);
+    return result;
+  }
+
+  /** Errors (usage, failures) go to stderr with their exit code, never as JSON on stdout. */
+  protected override catch(err: Error): Promise<never> {
+    return Promise.reject(err);
   }
 }

@@ -2,10 +2,10 @@ import { Args, Flags } from '@oclif/core';
 import { createBundle } from '../create.js';
 import { showBundle } from '../inspect.js';
 import { BundleCommand, factoryFlag } from '../cli/base.js';
-import { showText } from '../cli/show-text.js';
-import { progressPrinter } from '../cli/progress.js';
+import { createJson, type CreateJson } from '../cli/json.js';
+import { createText } from '../cli/text.js';
 
-export default class Create extends BundleCommand {
+export default class Create extends BundleCommand<CreateJson> {
   static override description =
     'Create an offline update bundle of a Target in <dst>: TUF metadata (tuf/), the OSTree commit (ostree_repo/) and ' +
     'its apps (apps/). CI bundles come signed; production and wave bundles must then be signed with `bundlectl sign` ' +
@@ -59,18 +59,14 @@ export default class Create extends BundleCommand {
     }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
+  static override enableJsonFlag = true;
 
-  async run(): Promise<void> {
+  async run(): Promise<CreateJson> {
     const { args, flags } = await this.parse(Create);
     if (flags.tag === undefined && flags.wave === undefined) {
       this.error('Either `--tag` or `--wave` should be specified', { exit: 2 });
     }
-    const printer = progressPrinter({
-      stream: process.stderr,
-      log: (l) => this.log(l),
-      warn: (l) => this.logToStderr(l),
-      json: flags.json,
-    });
+    const printer = this.progress();
     try {
       const res = await createBundle({
         factory: flags.factory,
@@ -87,21 +83,12 @@ export default class Create extends BundleCommand {
         onProgress: printer,
       });
       printer.end();
-      const archive = res.archive;
-      const shown = archive?.show ?? (await showBundle(args.dst));
-      if (flags.json) {
-        if (archive === undefined) return this.printJson({ ...res, show: shown });
-        const file: Partial<typeof archive> = { ...archive };
-        delete file.show;
-        return this.printJson({ ...res, archive: file, show: shown });
-      }
-      if (archive !== undefined) {
-        this.log(`Wrote ${archive.file}: ${archive.bytes} bytes, sha256 ${archive.sha256}`);
-      }
-      for (const l of showText(shown)) this.log(l);
+      const shown = res.archive?.show ?? (await showBundle(args.dst));
+      this.print(createText(res, shown));
+      return createJson(res, shown);
     } catch (err) {
       printer.end();
-      this.fail(err);
+      return this.fail(err);
     }
   }
 }

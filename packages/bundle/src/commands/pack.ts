@@ -1,9 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { packBundle } from '../pack.js';
+import type { PackBundleResult } from '../pack.js';
 import { BundleCommand } from '../cli/base.js';
-import { progressPrinter } from '../cli/progress.js';
+import { packText, packWarnings } from '../cli/text.js';
 
-export default class Pack extends BundleCommand {
+export default class Pack extends BundleCommand<PackBundleResult> {
   static override description =
     'Pack a directory bundle into one zip file for removable media. Already-compressed content (OSTree .filez ' +
     'objects, gzip layers) is stored, the rest deflated; the same bundle always gives the same bytes. ZIP64 is used ' +
@@ -19,29 +20,20 @@ export default class Pack extends BundleCommand {
   static override flags = {
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
+  static override enableJsonFlag = true;
 
-  async run(): Promise<void> {
-    const { args, flags } = await this.parse(Pack);
-    const printer = progressPrinter({
-      stream: process.stderr,
-      log: (l) => this.log(l),
-      warn: (l) => this.logToStderr(l),
-      json: flags.json,
-    });
+  async run(): Promise<PackBundleResult> {
+    const { args } = await this.parse(Pack);
+    const printer = this.progress();
     try {
       const res = await packBundle({ src: args.bundle, dst: args.file, onProgress: printer });
       printer.end();
-      if (flags.json) return this.printJson(res);
-      this.log(`Wrote ${res.file}: ${res.bytes} bytes, ${res.entries} entries`);
-      this.log(`\tsha256:\t${res.sha256}`);
-      if (res.zip64) this.log('\tZIP64 records are used');
-      if (res.tooLargeForFat32)
-        this.logToStderr(
-          'WARNING: the file is larger than 4 GiB; copy it to an exFAT stick, not FAT32',
-        );
+      this.print(packText(res));
+      for (const w of packWarnings(res)) this.logToStderr(w);
+      return res;
     } catch (err) {
       printer.end();
-      this.fail(err);
+      return this.fail(err);
     }
   }
 }

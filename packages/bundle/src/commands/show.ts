@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import { showBundle } from '../inspect.js';
+import { showBundle, type ShowResult } from '../inspect.js';
 import { BundleCommand } from '../cli/base.js';
-import { showText } from '../cli/show-text.js';
+import { showText } from '../cli/text.js';
 
-export default class Show extends BundleCommand {
+export default class Show extends BundleCommand<ShowResult> {
   static override description =
     'Show an offline bundle: type, tag, expiry, Targets, signatures, allowed keys, threshold and missing signatures.';
   static override examples = [
@@ -20,15 +20,16 @@ export default class Show extends BundleCommand {
   static override flags = {
     json: Flags.boolean({ description: 'print the result as JSON (shape in docs/factory.md)' }),
   };
+  static override enableJsonFlag = true;
 
-  async run(): Promise<void> {
-    const { args, flags } = await this.parse(Show);
+  async run(): Promise<ShowResult> {
+    const { args } = await this.parse(Show);
     try {
       const res = await showBundle(args.bundle);
-      if (flags.json) return this.printJson(res);
-      for (const l of showText(res)) this.log(l);
+      this.print(showText(res));
+      return res;
     } catch (err) {
-      this.fail(err);
+      return this.fail(err);
     }
   }
 }

@@ -1,9 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { showBundle, signBundle } from '../inspect.js';
 import { BundleCommand } from '../cli/base.js';
-import { showText } from '../cli/show-text.js';
+import { signJson, type SignJson } from '../cli/json.js';
+import { signText } from '../cli/text.js';
 
-export default class Sign extends BundleCommand {
+export default class Sign extends BundleCommand<SignJson> {
   static override description =
     "Add one signature to a production bundle with the targets key in the given archive (one release manager's key per run).";
   static override examples = [
@@ -16,26 +17,17 @@ export default class Sign extends BundleCommand {
     keys: Flags.string({ char: 'k', description: 'targets key archive (.tgz)', required: true }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
+  static override enableJsonFlag = true;
 
-  async run(): Promise<void> {
+  async run(): Promise<SignJson> {
     const { args, flags } = await this.parse(Sign);
     try {
       const res = await signBundle(args.bundle, flags.keys);
       const shown = await showBundle(args.bundle);
-      if (flags.json) return this.printJson({ ...res, show: shown });
-      this.log(`Signing the bundle with new key; ID: ${res.keyid}, type: ED25519`);
-      if (res.missing > 0) {
-        this.log(
-          `${res.missing} more signature(s) is/are required to meet the required threshold (${res.threshold})`,
-        );
-      } else {
-        this.log(
-          `The bundle is signed with enough number of signatures (${res.signatures}) to meet the required threshold (${res.threshold})`,
-        );
-      }
-      for (const l of showText(shown)) this.log(l);
+      this.print(signText(res, shown));
+      return signJson(res, shown);
     } catch (err) {
-      this.fail(err);
+      return this.fail(err);
     }
   }
 }

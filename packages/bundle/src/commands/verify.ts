@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { describe, parseTufTime } from '@offline-ota/format';
-import { verifyBundle } from '../inspect.js';
+import { verifyBundle, type VerifyBundleResult } from '../inspect.js';
 import { BundleCommand } from '../cli/base.js';
 
-export default class Verify extends BundleCommand {
+export default class Verify extends BundleCommand<VerifyBundleResult> {
   static override description =
     'Check a bundle exactly as a device would (root chain, bundle signatures, TUF, Target filter, content). ' +
     "The exit status is the device's check-in status code, so a factory can test a stick before shipping it.";
@@ -35,8 +35,9 @@ export default class Verify extends BundleCommand {
     at: Flags.string({ description: 'device time, YYYY-MM-DDTHH:MM:SSZ (default: now)' }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
+  static override enableJsonFlag = true;
 
-  async run(): Promise<void> {
+  async run(): Promise<VerifyBundleResult> {
     const { args, flags } = await this.parse(Verify);
     let at: Date | undefined;
     if (flags.at !== undefined) {
@@ -57,16 +58,15 @@ export default class Verify extends BundleCommand {
         ...(at === undefined ? {} : { at }),
       });
     } catch (err) {
-      this.fail(err);
+      return this.fail(err);
     }
-    if (flags.json) {
-      this.printJson(res);
-    } else if (res.ok) {
+    if (res.ok) {
       this.log(res.message);
     } else {
       this.logToStderr(`Error: ${res.message}`);
       this.logToStderr(describe(res.status));
     }
-    if (res.status !== 0) this.exit(res.status);
+    this.exitWith(res.status);
+    return res;
   }
 }

@@ -277,4 +277,11 @@ describe('bundlectl with bad input', function () {
       await short.cleanup();
     }
   });
+
+  it('under --json, a failure prints no JSON: the error goes to stderr with exit 1', async () => {
+    const r = await bundlectl(['sign', signed, '--keys', join(dir, 'plain.txt'), '--json']);
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.equal('');
+    expect(r.stderr).to.match(/Error: /);
+  });
 });

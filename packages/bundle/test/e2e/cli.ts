@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { offlineArgv } from '@offline-ota/testkit';
 
-/** dist/test/e2e → the package's bin/run.js (the BUILT CLI). */
+/** dist-test/test/e2e → the package's bin/run.js (the BUILT CLI). */
 export const BIN = resolve(
   dirname(fileURLToPath(import.meta.url)),
   '..',
@@ -73,12 +73,10 @@ export function loadTufJs(): {
     refresh(): Promise<void>;
     getTargetInfo(p: string): Promise<unknown>;
   };
-  DownloadHTTPError: new (m: string, code: number) => Error;
 } {
   const req = createRequire(fileURLToPath(import.meta.resolve('@offline-ota/format')));
   const tuf = req('tuf-js') as { Updater: never };
-  const errors = req('tuf-js/dist/error') as { DownloadHTTPError: never };
-  return { Updater: tuf.Updater, DownloadHTTPError: errors.DownloadHTTPError };
+  return { Updater: tuf.Updater };
 }
 
 export { join };

@@ -7,7 +7,7 @@ import { offlineArgv } from '@offline-ota/testkit';
 import { tempDir } from '../helpers.js';
 import { ok } from './cli.js';
 
-/** dist/test/e2e → the repository root. */
+/** dist-test/test/e2e → the repository root. */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', '..');
 const AKLITE = join(ROOT, 'packages', 'aklite-offline', 'bin', 'run.js');
 const DEVICE_SIM = join(ROOT, 'packages', 'device-sim', 'bin', 'run.js');

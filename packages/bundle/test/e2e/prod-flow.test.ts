@@ -76,7 +76,7 @@ describe('bundlectl production flow (built CLI, real ostree)', function () {
         '--factory',
         tf.factoryDir,
       ]);
-      expect(r.stdout).to.contain(
+      expect(r.stderr).to.contain(
         'Getting production Target details; target: sim-x86-lmp-1, tag: main',
       );
       expect(r.stdout).to.contain('Missing:\t2');
@@ -156,7 +156,7 @@ describe('bundlectl production flow (built CLI, real ostree)', function () {
         '--factory',
         tf.factoryDir,
       ]);
-      expect(r.stdout).to.contain(
+      expect(r.stderr).to.contain(
         'Getting Wave Target details; target: sim-x86-lmp-2, wave: wave-2',
       );
       await ok(['sign', bundle, '-k', k1]);

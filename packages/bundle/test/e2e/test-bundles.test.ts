@@ -4,7 +4,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BundleError } from '../../src/errors.js';
+// The testkit uses the built package: its errors are that package's classes.
+import { BundleError } from '@offline-ota/bundle';
 import { exists } from '../../src/fsutil.js';
 import {
   generateTestBundles,
@@ -13,7 +14,7 @@ import {
   type TestBundlesManifest,
 } from '@offline-ota/testkit';
 
-/** dist/test/e2e → the repository root. */
+/** dist-test/test/e2e → the repository root. */
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
 const COMMITTED = join(REPO, 'test-bundles');
 /** Hand-written files of test-bundles/, not generator output. */

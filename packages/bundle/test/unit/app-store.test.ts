@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MEDIA_TYPES } from '@offline-ota/format';
-import { appBlobs, blobPath, importApp } from '../../src/app-store.js';
+import { blobPath, MEDIA_TYPES } from '@offline-ota/format';
+import { appBlobs, importApp } from '../../src/app-store.js';
 import { BundleError } from '../../src/errors.js';
 import { sha256Hex } from '../../src/fsutil.js';
 import { makeSampleApp } from '../../src/samples.js';

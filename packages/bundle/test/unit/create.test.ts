@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { factoryPaths, parseAppUri } from '@offline-ota/format';
-import { blobPath, appBlobs } from '../../src/app-store.js';
+import { blobPath, factoryPaths, parseAppUri } from '@offline-ota/format';
+import { appBlobs } from '../../src/app-store.js';
 import { createBundle, type ProgressEvent } from '../../src/create.js';
 import { BundleError } from '../../src/errors.js';
 import { exists } from '../../src/fsutil.js';

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { tempDir } from '../helpers.js';
 
 const execFileP = promisify(execFile);
-/** dist/test/unit → the repository root. */
+/** dist-test/test/unit → the repository root. */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', '..');
 
 /** The `## bundlectl …` section of cli.md. */
@@ -41,6 +41,12 @@ describe('scripts/gen-docs.mjs', function () {
       bundlectlSection(committed),
       'run `node scripts/gen-docs.mjs` and commit docs/',
     ).to.equal(bundlectlSection(generated));
+  });
+
+  it('writes the committed docs/cli.md as a whole (aklite-offline and device-sim too)', async () => {
+    const generated = await readFile(join(out, 'cli.md'), 'utf8');
+    const committed = await readFile(join(ROOT, 'docs', 'cli.md'), 'utf8');
+    expect(committed, 'run `node scripts/gen-docs.mjs` and commit docs/').to.equal(generated);
   });
 
   it('documents every bundlectl command with its usage, flags and examples', async () => {

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { chmod, cp, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { factoryPaths } from '@offline-ota/format';
+import { factoryPaths, fatNameProblem } from '@offline-ota/format';
 import { createBundle } from '../../src/create.js';
 import { BundleError } from '../../src/errors.js';
 import { verifyBundle } from '../../src/inspect.js';
-import { assertMediaSafe, fatNameProblem, scanBundleTree } from '../../src/media.js';
+import { assertMediaSafe, scanBundleTree } from '../../src/media.js';
 import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
 import { tempDir } from '../helpers.js';
 

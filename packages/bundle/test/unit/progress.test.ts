@@ -1,10 +1,6 @@
 import { expect } from 'chai';
-import {
-  formatBytes,
-  formatDuration,
-  progressLine,
-  progressPrinter,
-} from '../../src/cli/progress.js';
+import { formatBytes, formatDuration, progressLine } from '@offline-ota/format';
+import { progressPrinter } from '../../src/cli/progress.js';
 import { ByteProgress, type ProgressEvent } from '../../src/progress.js';
 
 describe('progress', () => {
@@ -46,20 +42,18 @@ describe('progress', () => {
   describe('the progress line', () => {
     it('shows bytes, percentage, rate and ETA', () => {
       const line = progressLine(
-        {
-          step: 'pack',
-          message: 'Writing b.zip',
-          bytes: { done: 1024 * 1024, total: 4 * 1024 * 1024 },
-        },
+        { label: 'Writing b.zip', done: 1024 * 1024, total: 4 * 1024 * 1024 },
         2,
       );
       expect(line).to.equal('Writing b.zip  1.0 MiB / 4.0 MiB  25%  512.0 KiB/s  ETA 0:06');
     });
 
-    it('shows bytes and rate only when the total is unknown', () => {
-      expect(
-        progressLine({ step: 'ostree', message: 'Pulling', bytes: { done: 2048 } }, 1),
-      ).to.equal('Pulling  2.0 KiB  2.0 KiB/s');
+    // One drawer for both CLIs (format's ProgressDrawer): bundlectl's line now also shows the
+    // time elapsed when the total is unknown, as aklite-offline's did.
+    it('shows bytes, rate and time elapsed when the total is unknown', () => {
+      expect(progressLine({ label: 'Pulling', done: 2048 }, 1)).to.equal(
+        'Pulling  2.0 KiB  2.0 KiB/s  0:01',
+      );
     });
 
     it('formats sizes and durations', () => {

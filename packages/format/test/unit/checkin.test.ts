@@ -1,16 +1,27 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson } from '../../src/canonical.js';
-import { checkBundle, exitStatusFor, type CheckBundleOptions } from '../../src/checkin.js';
+import { checkBundle, type CheckBundleOptions } from '../../src/checkin.js';
+import { exitStatusFor } from '../../src/error-status.js';
 import { FormatError } from '../../src/errors.js';
 import { generateSigningKey, type SigningKey } from '../../src/keys.js';
 import { buildBundleManifest } from '../../src/manifest.js';
 import { signEnvelope, SPEC_VERSION, type RootSigned } from '../../src/metadata.js';
 import { StatusCode } from '../../src/status.js';
 import { formatTufTime } from '../../src/time.js';
+import { recoverTrustStore } from '../../src/trust-store.js';
 import { zipBytes, type ZipItem } from './zip-writer.js';
 
 // tuf-js reads the real clock, so the fixture's times are relative to it.
@@ -214,6 +225,7 @@ async function treeDigest(dir: string): Promise<string> {
       const p = join(d, e.name);
       h.update(p);
       if (e.isDirectory()) await walk(p);
+      else if (e.isSymbolicLink()) h.update(`link ${await readlink(p)}`);
       else h.update(await readFile(p));
     }
   };
@@ -247,7 +259,28 @@ describe('checkBundle', function () {
         signed: RootSigned;
       };
       expect(stored.signed.version).to.equal(2);
-      expect(await readdir(fx.trust)).to.deep.equal(['ci']);
+      // `ci` is a link to the one version directory in force; no working copy is left.
+      const names = (await readdir(fx.trust)).sort();
+      expect(names).to.have.length(2);
+      expect(names[0]).to.match(/^\.ci\.v-[0-9a-f]{12}$/);
+      expect(names[1]).to.equal('ci');
+      expect(await readlink(join(fx.trust, 'ci'))).to.equal(names[0]);
+    });
+
+    it('refuses to fall back to the shipped root while a stored root is not in place', async () => {
+      fx = await makeFixture();
+      await (await checkBundle(fx.opts)).commit();
+      // What a cut between the two renames of earlier releases left: no `ci`, a `ci.old-*`.
+      const version = await readlink(join(fx.trust, 'ci'));
+      await rm(join(fx.trust, 'ci'));
+      await rename(join(fx.trust, version), join(fx.trust, 'ci.old-1a2b3c4d'));
+      const err = await checkBundle(fx.opts).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(FormatError);
+      expect((err as FormatError).code).to.equal('TRUST_STORE_INCONSISTENT');
+      await recoverTrustStore(fx.trust);
+      const r = await checkBundle(fx.opts);
+      expect(r.rootVersion).to.equal(2);
+      await r.discard();
     });
 
     it('leaves the trusted metadata untouched when discarded', async () => {

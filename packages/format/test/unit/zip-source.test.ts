@@ -287,6 +287,16 @@ describe('zip-source', () => {
         code: 'PATH_ESCAPE',
       },
       {
+        title: 'a name segment ending with a dot, which FAT drops',
+        items: [ts, { name: 'apps/x./y', data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
+        title: 'a name segment longer than FAT holds',
+        items: [ts, { name: `apps/${'x'.repeat(256)}`, data: 'x' }],
+        code: 'PATH_ESCAPE',
+      },
+      {
         title: 'an empty path segment',
         items: [ts, { name: 'apps//x', data: 'x' }],
         code: 'PATH_ESCAPE',
@@ -656,6 +666,246 @@ describe('zip-source', () => {
         await expectCode(zip.readTufFiles(), 'TUF_MISSING');
       } finally {
         await zip.close();
+      }
+    });
+  });
+
+  describe('checks no other test pins', () => {
+    const ts = { name: 'tuf/timestamp.json', data: TUF['timestamp.json'] };
+    const other = { name: 'apps/blobs/sha256/x', data: 'some blob', method: 0 };
+    /** tuf/timestamp.json (deflated) at offset 0, then a stored blob. */
+    const plain = () => zipBytes([ts, other]);
+    const eocdOf = (b: Buffer) => b.length - 22;
+
+    /**
+     * The same archive with ZIP64 end records (record, locator, then a classic end record
+     * whose fields say "see ZIP64"); `patch` may change the record and locator first.
+     */
+    function withZip64End(
+      bytes: Buffer,
+      patch: (parts: { record: Buffer; locator: Buffer; recordAt: number }) => void = () =>
+        undefined,
+      comment: Buffer = Buffer.alloc(0),
+    ): Buffer {
+      const eocd = eocdOf(bytes);
+      const count = bytes.readUInt16LE(eocd + 10);
+      const cdSize = bytes.readUInt32LE(eocd + 12);
+      const cdOffset = bytes.readUInt32LE(eocd + 16);
+      const recordAt = eocd;
+      const record = Buffer.alloc(56);
+      record.writeUInt32LE(0x06064b50, 0);
+      record.writeBigUInt64LE(44n, 4);
+      record.writeUInt16LE(45, 12);
+      record.writeUInt16LE(45, 14);
+      record.writeBigUInt64LE(BigInt(count), 24);
+      record.writeBigUInt64LE(BigInt(count), 32);
+      record.writeBigUInt64LE(BigInt(cdSize), 40);
+      record.writeBigUInt64LE(BigInt(cdOffset), 48);
+      const locator = Buffer.alloc(20);
+      locator.writeUInt32LE(0x07064b50, 0);
+      locator.writeBigUInt64LE(BigInt(recordAt), 8);
+      locator.writeUInt32LE(1, 16);
+      patch({ record, locator, recordAt });
+      const end = Buffer.alloc(22);
+      end.writeUInt32LE(0x06054b50, 0);
+      end.writeUInt16LE(0xffff, 8);
+      end.writeUInt16LE(0xffff, 10);
+      end.writeUInt32LE(0xffffffff, 12);
+      end.writeUInt32LE(0xffffffff, 16);
+      end.writeUInt16LE(comment.length, 20);
+      return Buffer.concat([bytes.subarray(0, eocd), record, locator, end, comment]);
+    }
+
+    /** The archive with `comment` as its archive comment. */
+    function withComment(bytes: Buffer, comment: Buffer): Buffer {
+      const out = Buffer.concat([bytes, comment]);
+      out.writeUInt16LE(comment.length, eocdOf(bytes) + 20);
+      return out;
+    }
+
+    async function expectOpens(bytes: Buffer): Promise<void> {
+      const w = await workWith(bytes);
+      const zip = await openZipBundle(w.zip);
+      try {
+        expect((await zip.readTufFiles()).get('timestamp.json')).to.deep.equal(ts.data);
+      } finally {
+        await zip.close();
+      }
+    }
+
+    it('opens the unmodified archive, with classic and with ZIP64 end records', async () => {
+      await expectOpens(plain());
+      await expectOpens(withZip64End(plain()));
+    });
+
+    describe('an archive comment', () => {
+      for (const length of [59, 4000, 65_535]) {
+        it(`is accepted at ${length} bytes`, async () => {
+          await expectOpens(withComment(plain(), Buffer.alloc(length, 'c')));
+        });
+      }
+
+      it('is accepted after ZIP64 end records', async () => {
+        await expectOpens(withZip64End(plain(), undefined, Buffer.alloc(3000, 'c')));
+      });
+
+      it('holding a second end record signature is refused with INVALID_METADATA', async () => {
+        const comment = Buffer.alloc(500, 'c');
+        Buffer.from('PK\x05\x06').copy(comment, 100);
+        const w = await workWith(withComment(plain(), comment));
+        await expectCode(openZipBundle(w.zip), 'INVALID_METADATA');
+      });
+
+      it('announced longer than what follows the end record is refused with INVALID_METADATA', async () => {
+        const bytes = withComment(plain(), Buffer.alloc(100, 'c'));
+        bytes.writeUInt16LE(101, eocdOf(plain()) + 20);
+        const w = await workWith(bytes);
+        await expectCode(openZipBundle(w.zip), 'INVALID_METADATA');
+      });
+    });
+
+    describe('a local header that disagrees with the central directory', () => {
+      const cases: { title: string; patch: (b: Buffer) => void }[] = [
+        // tuf/timestamp.json's local header is at offset 0; its directory record says deflated.
+        { title: 'names another compression method', patch: (b) => b.writeUInt16LE(0, 8) },
+        {
+          title: 'records another CRC-32',
+          patch: (b) => b.writeUInt32LE(b.readUInt32LE(14) ^ 1, 14),
+        },
+        {
+          title: 'records another compressed size',
+          patch: (b) => b.writeUInt32LE(b.readUInt32LE(18) + 1, 18),
+        },
+        {
+          title: 'records another uncompressed size',
+          patch: (b) => b.writeUInt32LE(b.readUInt32LE(22) - 1, 22),
+        },
+      ];
+      for (const c of cases) {
+        it(`${c.title}: the read is refused with INVALID_METADATA`, async () => {
+          const bytes = plain();
+          c.patch(bytes);
+          const w = await workWith(bytes);
+          const zip = await openZipBundle(w.zip);
+          try {
+            await expectCode(zip.readTufFiles(), 'INVALID_METADATA');
+            await expectCode(zip.readSmall(ts.name, CAPS.timestamp), 'INVALID_METADATA');
+          } finally {
+            await zip.close();
+          }
+        });
+      }
+    });
+
+    describe('ZIP64 end records that do not hold together', () => {
+      const cases: {
+        title: string;
+        bytes: () => Buffer;
+      }[] = [
+        {
+          title: 'a locator with a bad signature',
+          bytes: () => withZip64End(plain(), ({ locator }) => locator.writeUInt32LE(0x07064b51, 0)),
+        },
+        {
+          title: 'no locator before the end record',
+          bytes: () => {
+            const b = withZip64End(plain());
+            // Drop the locator: the record is then directly followed by the end record.
+            return Buffer.concat([b.subarray(0, b.length - 42), b.subarray(b.length - 22)]);
+          },
+        },
+        {
+          title: 'a ZIP64 record with a bad signature',
+          bytes: () => withZip64End(plain(), ({ record }) => record.writeUInt32LE(0x06064b51, 0)),
+        },
+        {
+          title: 'a locator that points past the ZIP64 record, at a copy of it in the comment',
+          bytes: () => {
+            let copy = Buffer.alloc(0);
+            const first = withZip64End(plain(), ({ record }) => {
+              copy = Buffer.from(record);
+            });
+            // The copy lies after the end record (in the comment), where no record may be.
+            const copyAt = first.length;
+            return withZip64End(
+              plain(),
+              ({ locator }) => locator.writeBigUInt64LE(BigInt(copyAt), 8),
+              copy,
+            );
+          },
+        },
+        {
+          title: 'a locator that points past the end of the file',
+          bytes: () =>
+            withZip64End(plain(), ({ locator }) => locator.writeBigUInt64LE(1n << 60n, 8)),
+        },
+        {
+          title: 'a ZIP64 record whose directory size disagrees with the records',
+          bytes: () =>
+            withZip64End(plain(), ({ record }) =>
+              record.writeBigUInt64LE(record.readBigUInt64LE(40) + 46n, 40),
+            ),
+        },
+      ];
+      for (const c of cases) {
+        it(`refuses ${c.title} with INVALID_METADATA`, async () => {
+          const w = await workWith(c.bytes());
+          await expectCode(openZipBundle(w.zip), 'INVALID_METADATA');
+          await expectNothingWritten(w);
+        });
+      }
+    });
+
+    describe('an archive that spans several disks', () => {
+      const cases: { title: string; bytes: () => Buffer }[] = [
+        {
+          title: 'an end record on disk 1',
+          bytes: () => {
+            const b = plain();
+            b.writeUInt16LE(1, eocdOf(b) + 4);
+            return b;
+          },
+        },
+        {
+          title: 'a central directory that starts on disk 1',
+          bytes: () => {
+            const b = plain();
+            b.writeUInt16LE(1, eocdOf(b) + 6);
+            return b;
+          },
+        },
+        {
+          title: 'fewer directory records on this disk than in all',
+          bytes: () => {
+            const b = plain();
+            b.writeUInt16LE(1, eocdOf(b) + 8);
+            return b;
+          },
+        },
+        {
+          title: 'a ZIP64 record on disk 1',
+          bytes: () => withZip64End(plain(), ({ record }) => record.writeUInt32LE(1, 16)),
+        },
+        {
+          title: 'a ZIP64 record whose directory starts on disk 1',
+          bytes: () => withZip64End(plain(), ({ record }) => record.writeUInt32LE(1, 20)),
+        },
+        {
+          title: 'an entry on disk 1',
+          bytes: () => {
+            const b = plain();
+            const cd = b.readUInt32LE(eocdOf(b) + 16);
+            b.writeUInt16LE(1, cd + 34);
+            return b;
+          },
+        },
+      ];
+      for (const c of cases) {
+        it(`refuses ${c.title} with INVALID_METADATA`, async () => {
+          const w = await workWith(c.bytes());
+          await expectCode(openZipBundle(w.zip), 'INVALID_METADATA');
+          await expectNothingWritten(w);
+        });
       }
     });
   });

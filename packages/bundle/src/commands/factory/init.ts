@@ -1,8 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import { initFactory } from '../../factory.js';
+import { initFactory, type InitFactoryResult } from '../../factory.js';
 import { BundleCommand } from '../../cli/base.js';
+import { factoryInitText } from '../../cli/text.js';
 
-export default class FactoryInit extends BundleCommand {
+export default class FactoryInit extends BundleCommand<InitFactoryResult> {
   static override description =
     'Create a factory: online keys, root metadata v1 of the ci and prod chains, an OSTree repo and an app store. ' +
     'Offline keys (root, production targets) are written as key archives to --offline-keys, never into the factory.';
@@ -37,8 +38,9 @@ export default class FactoryInit extends BundleCommand {
     }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
+  static override enableJsonFlag = true;
 
-  async run(): Promise<void> {
+  async run(): Promise<InitFactoryResult> {
     const { args, flags } = await this.parse(FactoryInit);
     try {
       const res = await initFactory({
@@ -53,16 +55,10 @@ export default class FactoryInit extends BundleCommand {
         prodTargetsThreshold: flags['targets-threshold'],
         rootExpiresInDays: flags['root-expires-in-days'],
       });
-      if (flags.json) return this.printJson(res);
-      this.log(`Created factory ${res.config.name} in ${res.factoryDir}`);
-      this.log(`\tRoot keys:\t\t${res.rootKeyIds.join(', ')}`);
-      this.log(`\tCI targets key:\t\t${res.ciTargetsKeyId}`);
-      this.log(`\tProduction targets keys:\t${res.prodTargetsKeyIds.join(', ')}`);
-      this.log(`Offline keys (keep them off this machine):`);
-      this.log(`\t${res.offlineKeys.root}`);
-      for (const t of res.offlineKeys.targets) this.log(`\t${t}`);
+      this.print(factoryInitText(res));
+      return res;
     } catch (err) {
-      this.fail(err);
+      return this.fail(err);
     }
   }
 }

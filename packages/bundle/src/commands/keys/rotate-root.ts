@@ -1,8 +1,9 @@
 import { Flags } from '@oclif/core';
-import { rotateRoot } from '../../rotate.js';
+import { rotateRoot, type RotateRootResult } from '../../rotate.js';
 import { BundleCommand, factoryFlag } from '../../cli/base.js';
+import { rotateRootText } from '../../cli/text.js';
 
-export default class KeysRotateRoot extends BundleCommand {
+export default class KeysRotateRoot extends BundleCommand<RotateRootResult> {
   static override description =
     'Rotate the root keys: write root version N+1 of both the ci and prod chains, signed by a threshold of the ' +
     'current root keys (from --keys) and of the new ones. The new root keys go to the archive named by --out. ' +
@@ -43,8 +44,9 @@ export default class KeysRotateRoot extends BundleCommand {
     'expires-in-days': Flags.integer({ description: 'validity of the new root', default: 365 }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
+  static override enableJsonFlag = true;
 
-  async run(): Promise<void> {
+  async run(): Promise<RotateRootResult> {
     const { flags } = await this.parse(KeysRotateRoot);
     try {
       const res = await rotateRoot({
@@ -68,15 +70,10 @@ export default class KeysRotateRoot extends BundleCommand {
           ? {}
           : { prodTargetsThreshold: flags['targets-threshold'] }),
       });
-      if (flags.json) return this.printJson(res);
-      this.log(`Wrote root version ${res.version} (ci and prod), expires ${res.expires}`);
-      this.log(`\tRoot keys:\t${res.rootKeyIds.join(', ')}`);
-      if (res.newRootKeysArchive !== undefined)
-        this.log(`\tNew root keys archive:\t${res.newRootKeysArchive}`);
-      for (const a of res.targetsKeyArchives) this.log(`\tNew targets key archive:\t${a}`);
-      for (const f of res.resigned) this.log(`\tRe-signed:\t${f}`);
+      this.print(rotateRootText(res));
+      return res;
     } catch (err) {
-      this.fail(err);
+      return this.fail(err);
     }
   }
 }

@@ -1,8 +1,9 @@
 import { Flags } from '@oclif/core';
-import { publishTarget } from '../../publish.js';
+import { publishTarget, type PublishTargetResult } from '../../publish.js';
 import { BundleCommand, factoryFlag } from '../../cli/base.js';
+import { publishText } from '../../cli/text.js';
 
-export default class TargetsPublish extends BundleCommand {
+export default class TargetsPublish extends BundleCommand<PublishTargetResult> {
   static override aliases = ['factory:publish'];
   static override description =
     'Publish a Target: commit a rootfs directory to the factory OSTree repo, import compose apps, ' +
@@ -36,8 +37,9 @@ export default class TargetsPublish extends BundleCommand {
     subject: Flags.string({ description: 'OSTree commit subject' }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
+  static override enableJsonFlag = true;
 
-  async run(): Promise<void> {
+  async run(): Promise<PublishTargetResult> {
     const { flags } = await this.parse(TargetsPublish);
     try {
       const res = await publishTarget({
@@ -49,14 +51,10 @@ export default class TargetsPublish extends BundleCommand {
         apps: flags.app ?? [],
         ...(flags.subject === undefined ? {} : { subject: flags.subject }),
       });
-      if (flags.json) return this.printJson(res);
-      this.log(`Published Target ${res.name}`);
-      this.log(`\tOSTree commit:\t${res.commit}`);
-      for (const [app, uri] of Object.entries(res.apps)) this.log(`\tApp ${app}:\t${uri}`);
-      for (const [tag, v] of Object.entries(res.ciTargetsVersions))
-        this.log(`\tCI targets of tag ${tag}: version ${v}`);
+      this.print(publishText(res));
+      return res;
     } catch (err) {
-      this.fail(err);
+      return this.fail(err);
     }
   }
 }

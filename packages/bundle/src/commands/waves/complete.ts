@@ -1,8 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import { wavesComplete } from '../../waves.js';
+import { wavesComplete, type WaveResult } from '../../waves.js';
 import { BundleCommand, factoryFlag } from '../../cli/base.js';
+import { wavesCompleteText } from '../../cli/text.js';
 
-export default class WavesComplete extends BundleCommand {
+export default class WavesComplete extends BundleCommand<WaveResult> {
   static override description =
     "Complete a wave: its Target joins the production targets of the wave's tag, re-signed with offline keys.";
   static override examples = [
@@ -23,8 +24,9 @@ export default class WavesComplete extends BundleCommand {
     }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
+  static override enableJsonFlag = true;
 
-  async run(): Promise<void> {
+  async run(): Promise<WaveResult> {
     const { args, flags } = await this.parse(WavesComplete);
     try {
       const res = await wavesComplete({
@@ -33,15 +35,10 @@ export default class WavesComplete extends BundleCommand {
         keys: flags.keys,
         expiresInDays: flags['expires-in-days'],
       });
-      if (flags.json) return this.printJson(res);
-      this.log(
-        `Wave ${res.wave.name} is complete: ${res.wave.target} is a production Target of tag ${res.wave.tag}`,
-      );
-      this.log(
-        `\tProduction targets version ${res.targetsVersion}, signed by ${res.signedBy.join(', ')}`,
-      );
+      this.print(wavesCompleteText(res));
+      return res;
     } catch (err) {
-      this.fail(err);
+      return this.fail(err);
     }
   }
 }

@@ -1,8 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import { wavesInit } from '../../waves.js';
+import { wavesInit, type WaveResult } from '../../waves.js';
 import { BundleCommand, factoryFlag } from '../../cli/base.js';
+import { wavesInitText } from '../../cli/text.js';
 
-export default class WavesInit extends BundleCommand {
+export default class WavesInit extends BundleCommand<WaveResult> {
   static override description =
     "Start a wave: production targets holding the tag's production Targets plus the given Target, " +
     'signed with offline production targets keys to the threshold.';
@@ -23,8 +24,9 @@ export default class WavesInit extends BundleCommand {
     'expires-in-days': Flags.integer({ description: 'validity of the wave targets', default: 365 }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
+  static override enableJsonFlag = true;
 
-  async run(): Promise<void> {
+  async run(): Promise<WaveResult> {
     const { args, flags } = await this.parse(WavesInit);
     try {
       const res = await wavesInit({
@@ -35,11 +37,10 @@ export default class WavesInit extends BundleCommand {
         keys: flags.keys,
         expiresInDays: flags['expires-in-days'],
       });
-      if (flags.json) return this.printJson(res);
-      this.log(`Wave ${res.wave.name} is active: Target ${res.wave.target}, tag ${res.wave.tag}`);
-      this.log(`\tTargets version ${res.targetsVersion}, signed by ${res.signedBy.join(', ')}`);
+      this.print(wavesInitText(res));
+      return res;
     } catch (err) {
-      this.fail(err);
+      return this.fail(err);
     }
   }
 }

@@ -1,0 +1,124 @@
+/**
+ * The `--json` output of aklite-offline, written down as valibot schemas: the contract that
+ * scripts on the device read (README.md). Keys are snake_case, as in the reference client's
+ * JSON (`status --json`: `ostree_hash`, `applied_target`, ...). The TypeScript types of the
+ * output are inferred from these schemas, and each `...Json` function maps a library result
+ * onto them, so the compiler holds the library to the contract; the end-to-end tests parse
+ * what the real CLI prints with the same schemas (strict objects: no key may be added
+ * without changing this file).
+ */
+import * as v from 'valibot';
+import type { CheckResult, DeviceStatus, ListEntry } from '../lib/query.js';
+import type { DeferralResult, ProbationResult } from '../lib/control.js';
+
+const App = v.strictObject({ name: v.string(), uri: v.string(), on: v.boolean() });
+
+/** One Target of `check --json` (reference §3.9). */
+export const CheckTargetJson = v.strictObject({
+  name: v.string(),
+  version: v.number(),
+  apps: v.array(App),
+  current: v.optional(v.literal(true)),
+  newer: v.optional(v.literal(true)),
+  failed: v.optional(v.literal(true)),
+  selected: v.optional(v.literal(true)),
+  reason: v.optional(v.string()),
+});
+export const CheckJson = v.array(CheckTargetJson);
+export type CheckJson = v.InferOutput<typeof CheckJson>;
+
+/** One Target of `list --json`. */
+export const ListEntryJson = v.strictObject({
+  name: v.string(),
+  version: v.number(),
+  ostree_hash: v.string(),
+  current: v.optional(v.literal(true)),
+  pending: v.optional(v.literal(true)),
+  failed: v.optional(v.literal(true)),
+});
+export const ListJson = v.array(ListEntryJson);
+export type ListJson = v.InferOutput<typeof ListJson>;
+
+const TargetStatus = {
+  name: v.string(),
+  version: v.number(),
+  ostree_hash: v.string(),
+  apps: v.array(App),
+};
+
+const Deferrals = v.array(v.strictObject({ client: v.string(), count: v.number() }));
+
+/** The probation of the current Target (docs/update-control.md). */
+export const ProbationViewJson = v.strictObject({
+  state: v.picklist(['good', 'probation']),
+  target: v.nullable(v.string()),
+  started_at: v.nullable(v.string()),
+  ends_at: v.nullable(v.string()),
+  locks: v.number(),
+  reboots: v.number(),
+  probation_seconds: v.number(),
+});
+
+/** `status --json` (README.md). */
+export const StatusJson = v.strictObject({
+  hardware_id: v.string(),
+  ostree_hash: v.string(),
+  tag: v.string(),
+  device_type: v.nullable(v.string()),
+  applied_target: v.nullable(v.strictObject(TargetStatus)),
+  pending_target: v.nullable(
+    v.strictObject({
+      ...TargetStatus,
+      kind: v.picklist(['ostree', 'apps']),
+      rollback: v.boolean(),
+      needs_reboot: v.boolean(),
+    }),
+  ),
+  failed_targets: v.array(
+    v.strictObject({ name: v.string(), version: v.number(), reason: v.string(), at: v.string() }),
+  ),
+  boot_firmware_version: v.nullable(v.string()),
+  bootloader: v.record(v.string(), v.nullable(v.string())),
+  probation: ProbationViewJson,
+  deferred_by: Deferrals,
+  last_good_target: v.nullable(
+    v.strictObject({ name: v.string(), version: v.number(), ostree_hash: v.string() }),
+  ),
+  golden_target: v.nullable(
+    v.strictObject({ name: v.nullable(v.string()), ostree_hash: v.string(), pinned: v.boolean() }),
+  ),
+});
+export type StatusJson = v.InferOutput<typeof StatusJson>;
+
+/** `defer --json` and `allow --json`. */
+export const DeferralJson = v.strictObject({
+  client: v.string(),
+  count: v.number(),
+  deferred_by: Deferrals,
+  message: v.string(),
+});
+export type DeferralJson = v.InferOutput<typeof DeferralJson>;
+
+/** `probation <action> --json`. */
+export const ProbationJson = v.strictObject({
+  status: v.number(),
+  ignored: v.boolean(),
+  probation: ProbationViewJson,
+  message: v.string(),
+});
+export type ProbationJson = v.InferOutput<typeof ProbationJson>;
+
+export const checkJson = (res: CheckResult): CheckJson => res.targets;
+
+export const listJson = (res: ListEntry[]): ListJson => res;
+
+export const statusJson = (res: DeviceStatus): StatusJson => res;
+
+export const deferralJson = (res: DeferralResult): DeferralJson => ({
+  client: res.client,
+  count: res.count,
+  deferred_by: res.deferredBy,
+  message: res.message,
+});
+
+export const probationJson = (res: ProbationResult): ProbationJson => res;
