@@ -1,4 +1,4 @@
-// The package boundaries, checked by `scripts/check-boundaries.sh` in the test command
+// The package boundaries, checked by `pnpm run boundaries` in the test command (scripts/test.sh)
 // (docs/architecture.md, "Boundaries that a tool enforces"). dependency-cruiser reads the
 // TypeScript sources of every package (not dist/) and fails on any rule below.
 

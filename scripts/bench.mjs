@@ -16,6 +16,10 @@
 // process tree's) in docs/benchmarks.md (overwritten) and on stdout. It exits 1 when node's
 // peak RSS of install is 150 MB or more, or of create 250 MB or more.
 //
+// It also packs 30,000 small OSTree-like files (about the entry count of a 1 GiB bundle) with
+// packBundle in a fresh node process, which must peak under 150 MiB of RSS (`--pack-memory`
+// runs only that). The bound depends on the machine, so it lives here, not in the unit tests.
+//
 // Needs: root, node (built packages), ostree, fw_setenv/fw_printenv, chattr, GNU tar (device-sim).
 // Baseline tools: cp, sha256sum, zip, unzip (a baseline whose tool is missing is skipped with a
 // note); /usr/bin/time (optional: the largest process of a tree and CPU time).
@@ -23,7 +27,7 @@
 //   node scripts/bench.mjs [--size-mb 1024] [--files 30000] [--quick] [--work DIR] [--out FILE]
 //                          [--keep] [--seed S] [--setup]
 import { spawn, spawnSync } from 'node:child_process';
-import { createCipheriv, createHash } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   copyFileSync,
@@ -52,7 +56,7 @@ import { Buffer } from 'node:buffer';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setInterval, clearInterval } from 'node:timers';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,6 +64,8 @@ const MB = 1e6;
 const MiB = 1024 * 1024;
 /** Node's peak RSS must stay under these (the issue's bounds, decimal megabytes). */
 const LIMITS = { install: 150 * MB, create: 250 * MB };
+/** The packing memory check: files packed, and the bound on that process's peak RSS (MiB). */
+const PACK_MEMORY = { files: 30000, limitMiB: 150 };
 const APPS_SHARE = 0.2;
 const HWID = 'sim-x86';
 const TAG = 'main';
@@ -88,6 +94,7 @@ const USAGE = `usage: node scripts/bench.mjs [options]     (pnpm bench -- [optio
   --keep        keep the work directory
   --seed S      seed of the generated content (default offline-ota-bench)
   --setup       run scripts/setup.sh first even when a build exists
+  --pack-memory only the packing memory check (${PACK_MEMORY.files} small files under ${PACK_MEMORY.limitMiB} MiB); prints, writes no docs
 
 Needs root, a build (scripts/setup.sh runs when there is none), ostree, fw_setenv, fw_printenv,
 chattr, tar and cp. Baselines use sha256sum, zip and unzip: one whose tool is missing is skipped
@@ -106,6 +113,7 @@ function parseArgs(argv) {
     keep: false,
     seed: 'offline-ota-bench',
     setup: false,
+    packMemoryOnly: false,
   };
   let sizeSet = false;
   let filesSet = false;
@@ -129,6 +137,7 @@ function parseArgs(argv) {
     else if (a === '--keep') o.keep = true;
     else if (a === '--seed') o.seed = val(i++);
     else if (a === '--setup') o.setup = true;
+    else if (a === '--pack-memory') o.packMemoryOnly = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(USAGE);
       process.exit(0);
@@ -992,7 +1001,7 @@ async function main() {
     MEDIA = join(WORK, 'out');
   }
   const bytes = Math.round(opts.sizeMb * MiB);
-  const needed = bytes * 9;
+  const needed = opts.packMemoryOnly ? 0 : bytes * 9;
   const fsStat = statfsSync(WORK);
   const free = fsStat.bavail * fsStat.bsize;
   if (free < needed) {
@@ -1028,10 +1037,75 @@ async function main() {
   });
 
   try {
+    if (opts.packMemoryOnly) {
+      const b = await packMemory();
+      process.stdout.write(
+        `${b.ok ? 'holds' : 'EXCEEDED'}: ${b.what}: peak RSS ${(b.peak / MiB).toFixed(0)} MiB, bound: under ${PACK_MEMORY.limitMiB} MiB\n`,
+      );
+      return b.ok ? 0 : 1;
+    }
     return await benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart });
   } finally {
     cleanup();
   }
+}
+
+/** Packs `src` into `dst` in a fresh node process and reports that process's peak RSS. */
+const PACK_CHILD = `
+const [packJs, src, dst] = process.argv.slice(1);
+const { packBundle } = await import(packJs);
+const res = await packBundle({ src, dst });
+process.stdout.write(JSON.stringify({ entries: res.entries, maxRssKiB: process.resourceUsage().maxRSS }));
+`;
+
+/**
+ * The packing memory check: a synthetic bundle of PACK_MEMORY.files OSTree-like objects (90%
+ * stored .filez, 10% deflated metadata) packed by packBundle in a fresh node process, whose
+ * peak RSS must stay under PACK_MEMORY.limitMiB (archiver's pack took about 360 MB).
+ * Returns a memory bound row.
+ */
+async function packMemory() {
+  const { files, limitMiB } = PACK_MEMORY;
+  log(`packing ${files} small files (memory bound ${limitMiB} MiB)`);
+  const dir = join(WORK, 'pack-memory');
+  const src = join(dir, 'bundle');
+  mkdirSync(join(src, 'tuf'), { recursive: true });
+  writeFileSync(join(src, 'tuf', 'bundle-targets.json'), '{"signed":{}}');
+  const objects = join(src, 'ostree_repo', 'objects');
+  for (let d = 0; d < 256; d++)
+    mkdirSync(join(objects, d.toString(16).padStart(2, '0')), { recursive: true });
+  for (let i = 0; i < files; i++) {
+    const hex = createHash('sha256').update(String(i)).digest('hex');
+    const meta = i % 10 === 0;
+    const data = meta ? Buffer.from(`dirtree ${i} `.repeat(40)) : randomBytes(512);
+    writeFileSync(
+      join(objects, hex.slice(0, 2), `${hex.slice(2)}${meta ? '.dirtree' : '.filez'}`),
+      data,
+    );
+  }
+  const dst = join(dir, 'bundle.zip');
+  const packJs = pathToFileURL(join(ROOT, 'packages/bundle/dist/src/pack.js')).href;
+  const r = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', PACK_CHILD, packJs, src, dst],
+    {
+      encoding: 'utf8',
+      maxBuffer: 16 * MiB,
+    },
+  );
+  if (r.status !== 0) throw new Error(`packing ${files} files failed: ${r.stderr}`);
+  const { entries, maxRssKiB } = JSON.parse(r.stdout);
+  if (entries !== files + 256 + 4)
+    throw new Error(`packing ${files} files wrote ${entries} entries, not ${files + 260}`);
+  rmSync(dir, { recursive: true, force: true });
+  const peak = maxRssKiB * 1024;
+  log(`  pack of ${files} small files: peak RSS ${(peak / MiB).toFixed(0)} MiB`);
+  return {
+    what: `pack of ${files} small files (packBundle)`,
+    peak,
+    limit: limitMiB * MiB,
+    ok: peak < limitMiB * MiB,
+  };
 }
 
 async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) {
@@ -1294,6 +1368,7 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
     limit: LIMITS[r.limit],
     ok: (r.m.nodePeak ?? 0) < LIMITS[r.limit],
   }));
+  bounds.push(await packMemory());
   const total = Number(process.hrtime.bigint() - tStart) / 1e9;
   const md = report({
     opts,

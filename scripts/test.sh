@@ -18,7 +18,7 @@ echo "== boundaries"
 
 passed=0; failed=0; status=0
 log="$(mktemp)"
-for pkg in format bundle device-sim aklite-offline; do
+for pkg in format bundle device-sim aklite-offline testkit; do
   echo "== tests: @offline-ota/$pkg"
   set +e
   (cd "packages/$pkg" && "$PNPM" run --silent test) 2>&1 | tee "$log"

@@ -20,7 +20,7 @@ const MARK = 'OFFLINE_OTA_TEST_BUNDLES_FAKETIME';
 const say = (line) => process.stderr.write(`${line}\n`);
 
 const lib = await import(
-  pathToFileURL(join(HERE, '../packages/bundle/dist/src/test-bundles.js')).href
+  pathToFileURL(join(HERE, '../packages/testkit/dist/src/test-bundles.js')).href
 ).catch((err) => {
   say(`ERROR: cannot load the generator (build first: pnpm exec tsc -b): ${err}`);
   process.exit(1);

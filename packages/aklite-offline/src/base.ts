@@ -64,8 +64,8 @@ export abstract class AkliteCommand<R = unknown> extends Command {
 
   /**
    * The library's device options from the device flags, with ports that print messages
-   * and byte progress (one line, on a TTY only) to stderr, and the test-only power-cut
-   * stop points. `quiet` (the default under `--json`): no progress at all.
+   * and byte progress (one line, on a TTY only) to stderr. `quiet` (the default under
+   * `--json`): no progress at all.
    */
   protected device(flags: DeviceFlags, quiet = this.jsonEnabled()): DeviceOptions {
     return {
@@ -75,8 +75,11 @@ export abstract class AkliteCommand<R = unknown> extends Command {
     };
   }
 
-  private ports(quiet: boolean): Partial<Ports> {
-    const stopAt = process.env.AKLITE_TEST_STOP_AT;
+  /**
+   * The CLI's ports (the rest are the production adapters). The testkit's `aklite-stop-at`
+   * overrides this to add a checkpoint port that cuts the power in tests.
+   */
+  protected ports(quiet: boolean): Partial<Ports> {
     const drawer = new ProgressDrawer({ stream: process.stderr, enabled: !quiet });
     this.drawer = drawer;
     return {
@@ -84,10 +87,6 @@ export abstract class AkliteCommand<R = unknown> extends Command {
         if (!quiet) this.logToStderr(m);
       },
       byteProgress: (p) => drawer.update(phaseProgress(p)),
-      checkpoint: (step: string) => {
-        // AKLITE_TEST_STOP_AT=<step>: freeze here so a test can SIGKILL us (a power cut).
-        if (stopAt !== undefined && stopAt === step) process.kill(process.pid, 'SIGSTOP');
-      },
     };
   }
 

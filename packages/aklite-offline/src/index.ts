@@ -11,3 +11,6 @@ export * from './lib/run.js';
 export * from './lib/query.js';
 export * from './lib/callbacks.js';
 export * from './lib/control.js';
+export * from './lib/deferral.js';
+export * from './lib/probation.js';
+export * from './lib/rollback.js';

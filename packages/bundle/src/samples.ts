@@ -1,17 +1,16 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { canonicalBytes, MEDIA_TYPES, systemClock, type Clock } from '@offline-ota/format';
+import { canonicalBytes, MEDIA_TYPES } from '@offline-ota/format';
 import { COMPOSE_FILE } from './app-store.js';
 import { BundleError } from './errors.js';
-import { initFactory, type InitFactoryResult } from './factory.js';
 import { sha256Hex } from './fsutil.js';
-import { publishTarget } from './publish.js';
 import { buildTar, gzipDeterministic } from './tarball.js';
 
 /**
- * Sample content generators for tests, the demo and the other packages' fixtures. They
+ * Sample content generators for `bundlectl sample`, the demo and the tests' fixtures. They
  * build real inputs (a bootable-looking rootfs tree, compose projects with OCI image
- * layouts) that the production publisher consumes unchanged.
+ * layouts) that the production publisher consumes unchanged. Whole test factories are
+ * built by the private testkit package, never by this one.
  */
 
 export const SAMPLE_KERNEL_VERSION = '6.1.0-sim';
@@ -153,96 +152,4 @@ export async function makeSampleApp(dir: string, o: SampleAppOptions): Promise<S
   if (o.failStart === true) lines.push('x-compose-sim:', '  fail-start: true');
   await put(join(projectDir, COMPOSE_FILE), lines.join('\n') + '\n');
   return { projectDir, name: o.name, images };
-}
-
-export interface TestFactoryOptions {
-  /** Working directory: the factory goes to `<dir>/factory`, sources to `<dir>/sources`. */
-  dir: string;
-  /** Where the offline key archives go; default `<dir>/offline-keys`. */
-  offlineKeysDir?: string;
-  name?: string;
-  hardwareId?: string;
-  tag?: string;
-  versions?: number[];
-  apps?: string[];
-  /** App names whose compose file asks device-sim's stand-in to fail. */
-  failingApps?: string[];
-  clock?: Clock;
-  rootExpiresInDays?: number;
-  prodTargetsKeys?: number;
-  prodTargetsThreshold?: number;
-}
-
-export interface TestFactory {
-  factoryDir: string;
-  /** Target names, in the order of `versions`. */
-  targets: string[];
-  offlineKeys: { root: string; targets: string[] };
-  hardwareId: string;
-  tag: string;
-  init: InitFactoryResult;
-  /** Target name → OSTree commit. */
-  commits: Record<string, string>;
-}
-
-/**
- * A ready factory: init, then publish each version (rootfs with `VERSION_ID=<N>`, and
- * apps whose image content changes with N). Library calls only, so it is fast.
- */
-export async function createTestFactory(o: TestFactoryOptions): Promise<TestFactory> {
-  const hardwareId = o.hardwareId ?? 'sim-x86';
-  const tag = o.tag ?? 'main';
-  const versions = o.versions ?? [1, 2];
-  const appNames = o.apps ?? ['shellhttpd'];
-  const clock = o.clock ?? systemClock;
-  const factoryDir = join(o.dir, 'factory');
-  const init = await initFactory({
-    dir: factoryDir,
-    name: o.name ?? 'acme',
-    offlineKeysDir: o.offlineKeysDir ?? join(o.dir, 'offline-keys'),
-    clock,
-    ...(o.rootExpiresInDays === undefined ? {} : { rootExpiresInDays: o.rootExpiresInDays }),
-    ...(o.prodTargetsKeys === undefined ? {} : { prodTargetsKeys: o.prodTargetsKeys }),
-    ...(o.prodTargetsThreshold === undefined
-      ? {}
-      : { prodTargetsThreshold: o.prodTargetsThreshold }),
-  });
-  const targets: string[] = [];
-  const commits: Record<string, string> = {};
-  for (const v of versions) {
-    const src = join(o.dir, 'sources', `v${v}`);
-    const rootfs = await makeSampleRootfs(join(src, 'rootfs'), {
-      version: v,
-      osName: init.config.osName,
-    });
-    const apps: string[] = [];
-    for (const app of appNames) {
-      const made = await makeSampleApp(join(src, 'apps'), {
-        name: app,
-        images: [
-          {
-            name: app,
-            files: {
-              [`srv/${app}/index.html`]: `<p>${app} version ${v}</p>\n`,
-              'etc/version': `${v}\n`,
-            },
-          },
-        ],
-        failStart: o.failingApps?.includes(app) ?? false,
-      });
-      apps.push(made.projectDir);
-    }
-    const res = await publishTarget({
-      factory: factoryDir,
-      rootfsDir: rootfs,
-      hardwareId,
-      version: v,
-      tags: [tag],
-      apps,
-      clock,
-    });
-    targets.push(res.name);
-    commits[res.name] = res.commit;
-  }
-  return { factoryDir, targets, offlineKeys: init.offlineKeys, hardwareId, tag, init, commits };
 }

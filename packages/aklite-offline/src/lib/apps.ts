@@ -1,7 +1,8 @@
 /**
  * Compose apps on the device: blobs copied from the media into the device's app store
  * (`var/sota/reset-apps/blobs/sha256/`) with every digest and size checked on the bytes
- * written, and compose projects extracted from the store into `compose-apps/<app>/`.
+ * written, compose projects extracted from the store into `compose-apps/<app>/`, and a
+ * Target's apps started through the compose port (`startApps`).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -25,13 +26,17 @@ import {
   CAPS,
   FormatError,
   planAppBlobs,
+  requiredApps,
   storeReader,
   type AppBlob,
   type BundleSource,
   type ZipBundle,
 } from '@offline-ota/format';
+import type { DeviceConfig } from './config.js';
 import { AkliteError, isErrno, messageOf } from './errors.js';
 import { fsyncDir, swapDir } from './fsutil.js';
+import { AppStartError, type Ports } from './ports.js';
+import type { TargetRecord } from './state.js';
 
 export interface StagedBlob {
   blob: AppBlob;
@@ -337,4 +342,61 @@ export async function cleanComposeRoot(composeRoot: string): Promise<void> {
     if (/^\..+\.(new|old)-[0-9A-Za-z]+$/.test(n))
       await rm(join(composeRoot, n), { recursive: true, force: true });
   }
+}
+
+/**
+ * Extracts each app's compose project of `t` from the store and starts it (`up -d`); apps
+ * of earlier Targets that this one does not run are stopped and removed. A project that
+ * cannot be set up or started is an AppStartError naming the app.
+ */
+export async function startApps(
+  config: DeviceConfig,
+  ports: Pick<Ports, 'compose' | 'progress' | 'checkpoint'>,
+  t: TargetRecord,
+): Promise<void> {
+  if (config.packageManager !== 'ostree+compose_apps') return;
+  const apps = requiredApps(t, config.composeApps);
+  await cleanComposeRoot(config.composeAppsRoot);
+  let existing: string[] = [];
+  try {
+    existing = (await readdir(config.composeAppsRoot)).filter((n) => !n.startsWith('.'));
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  for (const name of existing.filter((n) => !(n in apps))) {
+    const dir = join(config.composeAppsRoot, name);
+    await ports.compose
+      .down(dir)
+      .catch((e: unknown) =>
+        ports.progress(`Warning: stopping app ${name} failed: ${messageOf(e)}`),
+      );
+    await rm(dir, { recursive: true, force: true });
+  }
+  const dirs: [string, string][] = [];
+  for (const [name, uri] of Object.entries(apps).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    try {
+      dirs.push([name, await extractApp(config.appStore, config.composeAppsRoot, name, uri)]);
+    } catch (err) {
+      throw new AppStartError(
+        name,
+        `app ${name} cannot be set up from ${config.appStore}: ${messageOf(err)}`,
+      );
+    }
+  }
+  ports.checkpoint('apps-extracted');
+  for (const [name, dir] of dirs) {
+    ports.progress(`Starting app ${name}`);
+    await ports.compose.up(dir);
+  }
+}
+
+/** Restarts the apps of `t` after a rollback; a failure is reported, not thrown. */
+export async function restartApps(
+  config: DeviceConfig,
+  ports: Pick<Ports, 'compose' | 'progress' | 'checkpoint'>,
+  t: TargetRecord,
+): Promise<void> {
+  await startApps(config, ports, t).catch((err: unknown) =>
+    ports.progress(`Warning: restarting the apps of ${t.name} failed: ${messageOf(err)}`),
+  );
 }

@@ -105,11 +105,10 @@ export async function fireCallback(
 
 type Step = 'check-for-update' | 'download' | 'install';
 
-const sequences = new WeakMap<Device, UpdateCallbacks>();
-
 /**
  * The callbacks of one `install`: each step's `-pre` event, then its `-post` event with
  * `OK` (or `NEEDS_COMPLETION`), or `FAILED: <reason>` when the step throws (`fail`).
+ * `install` makes one and passes it down to each step.
  */
 export class UpdateCallbacks {
   private open: Step | undefined;
@@ -118,9 +117,7 @@ export class UpdateCallbacks {
   constructor(
     private readonly dev: Device,
     private readonly state: DeviceState,
-  ) {
-    sequences.set(dev, this);
-  }
+  ) {}
 
   async pre(step: Step, target?: string): Promise<void> {
     if (target !== undefined) this.target = target;
@@ -144,15 +141,4 @@ export class UpdateCallbacks {
   private ctx(): CallbackContext {
     return this.target === undefined ? {} : { installTarget: this.target };
   }
-}
-
-/** The callbacks of the `install` running on this device (a no-op outside one). */
-export function updateCallbacks(dev: Device): Pick<UpdateCallbacks, 'pre' | 'post' | 'fail'> {
-  return (
-    sequences.get(dev) ?? {
-      pre: () => Promise.resolve(),
-      post: () => Promise.resolve(),
-      fail: () => Promise.resolve(),
-    }
-  );
 }

@@ -21,9 +21,9 @@ import {
   type ZipBundle,
 } from '@offline-ota/format';
 import { commitBlobs, missingBlobs, stageBlobs, zipReadError, type StagedBlob } from './apps.js';
-import { UpdateCallbacks, updateCallbacks } from './callbacks.js';
+import { UpdateCallbacks } from './callbacks.js';
 import { checkIn, selectTarget } from './checkin.js';
-import { assertNotDeferred, assertNotInProbation, settleProbation } from './control.js';
+import { assertNotDeferred } from './deferral.js';
 import {
   deployCommit,
   loadState,
@@ -37,6 +37,7 @@ import { openMedia } from './media.js';
 import { AkliteError, messageOf } from './errors.js';
 import { removeTree } from './fsutil.js';
 import { PullError, type ProgressPhase } from './ports.js';
+import { assertNotInProbation, settleProbation } from './probation.js';
 import { isFailed, writeState, type DeviceState } from './state.js';
 
 export interface InstallOptions extends DeviceOptions {
@@ -61,12 +62,7 @@ export interface InstallResult {
 
 export async function install(opts: InstallOptions): Promise<InstallResult> {
   const dev = await openDevice(opts);
-  return withLock(dev, () =>
-    installLocked(dev, opts).catch(async (err: unknown) => {
-      await updateCallbacks(dev).fail(err);
-      throw err;
-    }),
-  );
+  return withLock(dev, () => installLocked(dev, opts));
 }
 
 async function installLocked(dev: Device, opts: InstallOptions): Promise<InstallResult> {
@@ -85,18 +81,26 @@ async function installLocked(dev: Device, opts: InstallOptions): Promise<Install
   await settleProbation(dev, state);
   assertNotDeferred(state, 'install');
   assertNotInProbation(dev, state);
-  await new UpdateCallbacks(dev, state).pre('check-for-update');
-  const media = await openMedia(dev, opts.srcDir);
+  const cb = new UpdateCallbacks(dev, state);
   try {
-    return await installFrom(dev, state, media, opts);
-  } finally {
-    await media.close();
+    await cb.pre('check-for-update');
+    const media = await openMedia(dev, opts.srcDir);
+    try {
+      return await installFrom(dev, state, cb, media, opts);
+    } finally {
+      await media.close();
+    }
+  } catch (err) {
+    // The step in progress reports FAILED (nothing when no step is open).
+    await cb.fail(err);
+    throw err;
   }
 }
 
 async function installFrom(
   dev: Device,
   state: DeviceState,
+  cb: UpdateCallbacks,
   media: BundleSource,
   opts: InstallOptions,
 ): Promise<InstallResult> {
@@ -105,7 +109,7 @@ async function installFrom(
   try {
     const sel = selectTarget(ci.result, state.current, opts.target);
     const t = sel.target;
-    await updateCallbacks(dev).post('OK', t.name);
+    await cb.post('OK', t.name);
     const cur = state.current;
     const from = cur?.name ?? null;
     if (cur && cur.name === t.name && !isFailed(state, t.name)) {
@@ -138,7 +142,7 @@ async function installFrom(
         `Note: ${t.name} failed before on this device; installing it again as requested`,
       );
     dev.ports.progress(sel.reason);
-    const status = await installTarget(dev, state, t, media, ci.result.type, () => {
+    const status = await installTarget(dev, state, cb, t, media, ci.result.type, () => {
       done = true;
       return ci.commit();
     });
@@ -269,6 +273,7 @@ async function checkSpace(dev: Device, required: number): Promise<void> {
 async function installTarget(
   dev: Device,
   state: DeviceState,
+  cb: UpdateCallbacks,
   t: TargetEntry,
   media: BundleSource,
   bundleType: BundleType,
@@ -299,7 +304,7 @@ async function installTarget(
   ports.checkpoint('space-checked');
 
   // Stage: nothing outside the scratch directory changes.
-  await updateCallbacks(dev).pre('download');
+  await cb.pre('download');
   let staged: StagedBlob[];
   const stagingRepo = join(staging, 'repo');
   try {
@@ -344,8 +349,8 @@ async function installTarget(
     throw err;
   }
 
-  await updateCallbacks(dev).post('OK');
-  await updateCallbacks(dev).pre('install');
+  await cb.post('OK');
+  await cb.pre('install');
   // Commit.
   try {
     if (needOstree) {
@@ -378,7 +383,7 @@ async function installTarget(
     state.pending = { target: t, kind, phase: 'installed', rollback: false, startedAt };
     await writeState(config.storageDir, state);
     ports.checkpoint('state-pending');
-    await updateCallbacks(dev).post('NEEDS_COMPLETION');
+    await cb.post('NEEDS_COMPLETION');
     return StatusCode.InstallAppsNeedFinalization;
   }
   state.pending = { target: t, kind, phase: 'deploying', rollback: false, startedAt };
@@ -393,6 +398,6 @@ async function installTarget(
   state.pending.phase = 'installed';
   await writeState(config.storageDir, state);
   ports.checkpoint('installed');
-  await updateCallbacks(dev).post('NEEDS_COMPLETION');
+  await cb.post('NEEDS_COMPLETION');
   return StatusCode.InstallNeedsReboot;
 }

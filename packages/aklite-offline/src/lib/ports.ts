@@ -11,6 +11,7 @@ import {
   OstreeCli,
   plainOstreePort,
   systemClock,
+  TRUST_SWAP_STEPS,
   type Clock,
   type ExecError,
   type OstreeOp,
@@ -319,8 +320,41 @@ export const callbackRunner: CallbackPort = {
 
 // ---------------------------------------------------------------------------------------
 
-/** Named points of install and run, reported so tests can cut the power there. */
-export type Checkpoint = (step: string) => void;
+/**
+ * Named points of install, run and rollback, in the order each reaches them. The library
+ * reports each through the checkpoint port, where a test's port can cut the power (the
+ * testkit's `aklite-stop-at`, or an in-memory fake); production's port does nothing.
+ */
+export const CHECKPOINTS = [
+  // install
+  'space-checked',
+  'ostree-staged',
+  'apps-staged',
+  'ostree-pulled',
+  'apps-copied',
+  ...TRUST_SWAP_STEPS, // the trusted metadata swapped in (format's trust store)
+  'tuf-committed',
+  'state-pending',
+  'state-deploying',
+  'deployed',
+  'bootenv-set',
+  'installed',
+  // run
+  'apps-extracted',
+  'apps-started',
+  'bootenv-cleared',
+  'current-target-written',
+  'state-current',
+  'fallback-recorded',
+  // rollback (deployRollback)
+  'rollback-recorded',
+  'rollback-deployed',
+] as const;
+
+export type CheckpointName = (typeof CHECKPOINTS)[number];
+
+/** The checkpoint port: called at each named point (see CHECKPOINTS). */
+export type Checkpoint = (step: CheckpointName) => void;
 
 /**
  * Long work whose bytes are counted: `extract-repo` the OSTree repo out of a single-file

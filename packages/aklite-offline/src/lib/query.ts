@@ -1,4 +1,8 @@
-/** Read-mostly commands: `check`, `status`, `list`. */
+/**
+ * Commands that read: `check` (a check-in that leaves the trusted metadata as it was),
+ * `status` and `list`. `status` and `list` are pure reads: no lock, nothing written; the
+ * probation is reported as stored (`probation settle` or any update command evaluates it).
+ */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseTargets, StatusCode, targetMismatch, type TargetEntry } from '@offline-ota/format';
@@ -18,10 +22,11 @@ import {
   withLock,
   type DeviceOptions,
 } from './device.js';
-import { deferringClients, probationView, settleProbation, type ProbationView } from './control.js';
+import { deferringClients } from './deferral.js';
 import { openMedia } from './media.js';
 import { AkliteError, messageOf } from './errors.js';
-import { goodTargets, isFailed, type DeviceState, type TargetRecord } from './state.js';
+import { probationView, type ProbationView } from './probation.js';
+import { goodTargets, isFailed, type TargetRecord } from './state.js';
 
 export interface CheckOptions extends DeviceOptions {
   srcDir: string;
@@ -103,26 +108,12 @@ export interface DeviceStatus {
 }
 
 /**
- * Loads the state and evaluates the probation under the lock (status has no side effects
- * beyond what any aklite-offline start does); while another instance holds the lock it
- * reports the state as stored.
+ * `aklite-offline status`: a pure read of the device and its stored state. It takes no
+ * lock and writes nothing, so it also answers while an update runs.
  */
-async function settledState(dev: Awaited<ReturnType<typeof openDevice>>): Promise<DeviceState> {
-  try {
-    return await withLock(dev, async () => {
-      const { state } = await loadState(dev);
-      await settleProbation(dev, state);
-      return state;
-    });
-  } catch (err) {
-    if (err instanceof AkliteError && err.code === 'LOCKED') return (await loadState(dev)).state;
-    throw err;
-  }
-}
-
 export async function status(opts: DeviceOptions): Promise<DeviceStatus> {
   const dev = await openDevice(opts);
-  const state = await settledState(dev);
+  const { state } = await loadState(dev);
   const view = (t: TargetRecord): TargetStatus => ({
     name: t.name,
     version: t.version,

@@ -12,12 +12,10 @@
  *                                          (99 for an apps-only update rolled back in place;
  *                                          120 when there is no previous Target)
  */
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { requiredApps, StatusCode } from '@offline-ota/format';
-import { cleanComposeRoot, extractApp } from './apps.js';
+import { StatusCode } from '@offline-ota/format';
+import { restartApps, startApps } from './apps.js';
 import { failed, fireCallback } from './callbacks.js';
-import { assertNotDeferred, settleProbation, startProbation } from './control.js';
+import { assertNotDeferred } from './deferral.js';
 import {
   deployRollback,
   loadState,
@@ -28,16 +26,17 @@ import {
   type Device,
   type DeviceOptions,
 } from './device.js';
-import { AkliteError, isErrno, messageOf } from './errors.js';
-import { writeFileAtomic } from './fsutil.js';
+import { AkliteError, messageOf } from './errors.js';
 import { AppStartError } from './ports.js';
+import { settleProbation, startProbation } from './probation.js';
 import {
   bootFirmwareOf,
+  markFailed,
   recordGood,
+  writeCurrentTarget,
   writeState,
   type DeviceState,
   type PendingInstall,
-  type TargetRecord,
 } from './state.js';
 
 export type RunStatus =
@@ -108,7 +107,7 @@ async function finalize(dev: Device, state: DeviceState, p: PendingInstall): Pro
     };
   }
   try {
-    await startApps(dev, p.target);
+    await startApps(dev.config, ports, p.target);
   } catch (err) {
     if (!(err instanceof AppStartError)) throw err;
     const r = await appsFailed(dev, state, p, err);
@@ -137,7 +136,7 @@ async function finalize(dev: Device, state: DeviceState, p: PendingInstall): Pro
   if (!p.rollback) state.failed = state.failed.filter((f) => f.name !== p.target.name);
   // current-target first: the state write is the commit point, so a power cut before it
   // makes the next `run` redo the (idempotent) finalization.
-  await writeCurrentTarget(dev, p.target);
+  await writeCurrentTarget(dev.config.storageDir, dev.config.tags, p.target);
   ports.checkpoint('current-target-written');
   await writeState(dev.config.storageDir, state);
   ports.checkpoint('state-current');
@@ -170,17 +169,6 @@ async function finalize(dev: Device, state: DeviceState, p: PendingInstall): Pro
   };
 }
 
-export function markFailed(dev: Device, state: DeviceState, t: TargetRecord, reason: string): void {
-  state.failed = state.failed.filter((f) => f.name !== t.name);
-  state.failed.push({
-    name: t.name,
-    commit: t.commit,
-    version: t.version,
-    reason,
-    at: dev.ports.clock().toISOString(),
-  });
-}
-
 /** U-Boot booted the previous deployment (bootcount passed bootlimit): finish the rollback. */
 async function bootFellBack(
   dev: Device,
@@ -203,20 +191,16 @@ async function bootFellBack(
   await makeBootedDefault(dev, p.target.commit);
   await ports.bootEnv.set({ upgrade_available: 0, bootcount: 0 });
   markFailed(
-    dev,
     state,
     p.target,
     `the device did not boot ${p.target.commit}; the bootloader fell back to ${dev.booted.commit}`,
+    ports.clock(),
   );
   state.pending = null;
   await writeState(dev.config.storageDir, state);
   ports.checkpoint('fallback-recorded');
   const cur = state.current;
-  if (cur && cur.commit === dev.booted.commit) {
-    await startApps(dev, cur).catch((err: unknown) =>
-      ports.progress(`Warning: restarting the apps of ${cur.name} failed: ${messageOf(err)}`),
-    );
-  }
+  if (cur && cur.commit === dev.booted.commit) await restartApps(dev.config, ports, cur);
   return {
     status: StatusCode.InstallOfflineRollbackOk,
     target: p.target.name,
@@ -245,7 +229,7 @@ async function appsFailed(
       `the apps of the rollback Target ${p.target.name} failed to start too (${err.message})`,
     );
   }
-  markFailed(dev, state, p.target, `app ${err.app} failed to start: ${err.message}`);
+  markFailed(state, p.target, `app ${err.app} failed to start: ${err.message}`, ports.clock());
   if (!prev || prev.unknown || prev.name === p.target.name) {
     // Keep the device on what it booted: without upgrade_available U-Boot stops counting boots.
     await ports.bootEnv.set({ upgrade_available: 0, bootcount: 0 });
@@ -268,7 +252,7 @@ async function appsFailed(
     };
     await writeState(dev.config.storageDir, state);
     try {
-      await startApps(dev, prev);
+      await startApps(dev.config, ports, prev);
     } catch (err2) {
       return undefinedState(
         `the apps of ${p.target.name} failed and restoring those of ${prev.name} failed too: ${messageOf(err2)}`,
@@ -276,7 +260,7 @@ async function appsFailed(
     }
     state.pending = null;
     await writeState(dev.config.storageDir, state);
-    await writeCurrentTarget(dev, prev);
+    await writeCurrentTarget(dev.config.storageDir, dev.config.tags, prev);
     return {
       status: StatusCode.InstallOfflineRollbackOk,
       target: p.target.name,
@@ -291,63 +275,4 @@ async function appsFailed(
       `The apps of ${p.target.name} failed to start (${err.message}); rolling back to ${prev.name}. ` +
       'Reboot the device and run `aklite-offline run` to complete the rollback',
   };
-}
-
-/**
- * Extracts each app's compose project from the store and starts it (`up -d`); apps of
- * earlier Targets that this one does not run are stopped and removed.
- */
-export async function startApps(dev: Device, t: TargetRecord): Promise<void> {
-  const { config, ports } = dev;
-  if (config.packageManager !== 'ostree+compose_apps') return;
-  const apps = requiredApps(t, config.composeApps);
-  await cleanComposeRoot(config.composeAppsRoot);
-  let existing: string[] = [];
-  try {
-    existing = (await readdir(config.composeAppsRoot)).filter((n) => !n.startsWith('.'));
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT')) throw err;
-  }
-  for (const name of existing.filter((n) => !(n in apps))) {
-    const dir = join(config.composeAppsRoot, name);
-    await ports.compose
-      .down(dir)
-      .catch((e: unknown) =>
-        ports.progress(`Warning: stopping app ${name} failed: ${messageOf(e)}`),
-      );
-    await rm(dir, { recursive: true, force: true });
-  }
-  const dirs: [string, string][] = [];
-  for (const [name, uri] of Object.entries(apps).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    try {
-      dirs.push([name, await extractApp(config.appStore, config.composeAppsRoot, name, uri)]);
-    } catch (err) {
-      throw new AppStartError(
-        name,
-        `app ${name} cannot be set up from ${config.appStore}: ${messageOf(err)}`,
-      );
-    }
-  }
-  ports.checkpoint('apps-extracted');
-  for (const [name, dir] of dirs) {
-    ports.progress(`Starting app ${name}`);
-    await ports.compose.up(dir);
-  }
-}
-
-/** `<storage>/current-target`, shell-style (reference §3.3). */
-export async function writeCurrentTarget(dev: Device, t: TargetRecord): Promise<void> {
-  const c = (t.info.custom ?? {}) as Record<string, unknown>;
-  const s = (k: string): string => (typeof c[k] === 'string' ? c[k] : '');
-  const tag = t.tags.find((x) => dev.config.tags.includes(x)) ?? t.tags[0] ?? '';
-  const q = (v: string) => `"${v.replace(/["\\$`]/g, '\\$&')}"`;
-  const lines = [
-    `TARGET_NAME=${q(t.name)}`,
-    `CUSTOM_VERSION=${q(String(t.version))}`,
-    `LMP_MANIFEST_SHA=${q(s('lmp-manifest-sha'))}`,
-    `META_SUBSCRIBER_OVERRIDES_SHA=${q(s('meta-subscriber-overrides-sha'))}`,
-    `CONTAINERS_SHA=${q(s('containers-sha'))}`,
-    `TAG=${q(tag)}`,
-  ];
-  await writeFileAtomic(join(dev.config.storageDir, 'current-target'), lines.join('\n') + '\n');
 }

@@ -2,6 +2,8 @@
  * The device's own state (`<storage>/state.json`), written atomically. It plays the role
  * of aktualizr-lite's `installed_versions` table (reference §3.3): the current Target, the
  * pending installation, failed Targets, and the device type learned from the first bundle.
+ * It also writes `<storage>/current-target` (`writeCurrentTarget`), the shell-style view
+ * of the current Target that callbacks read.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -325,6 +327,42 @@ export function recordGood(state: DeviceState, t: TargetRecord, goldenCommit?: s
     list.splice(i < 0 ? 0 : i, 1);
   }
   state.good = list;
+}
+
+/** Records `t` as failed (once; the newest record replaces an older one). */
+export function markFailed(state: DeviceState, t: TargetRecord, reason: string, at: Date): void {
+  state.failed = state.failed.filter((f) => f.name !== t.name);
+  state.failed.push({
+    name: t.name,
+    commit: t.commit,
+    version: t.version,
+    reason,
+    at: at.toISOString(),
+  });
+}
+
+/**
+ * `<storage>/current-target`, shell-style (reference §3.3): the Target the device runs,
+ * with the first of its tags that the device follows.
+ */
+export async function writeCurrentTarget(
+  storageDir: string,
+  deviceTags: readonly string[],
+  t: TargetRecord,
+): Promise<void> {
+  const c = (t.info.custom ?? {}) as Record<string, unknown>;
+  const s = (k: string): string => (typeof c[k] === 'string' ? c[k] : '');
+  const tag = t.tags.find((x) => deviceTags.includes(x)) ?? t.tags[0] ?? '';
+  const q = (v: string) => `"${v.replace(/["\\$`]/g, '\\$&')}"`;
+  const lines = [
+    `TARGET_NAME=${q(t.name)}`,
+    `CUSTOM_VERSION=${q(String(t.version))}`,
+    `LMP_MANIFEST_SHA=${q(s('lmp-manifest-sha'))}`,
+    `META_SUBSCRIBER_OVERRIDES_SHA=${q(s('meta-subscriber-overrides-sha'))}`,
+    `CONTAINERS_SHA=${q(s('containers-sha'))}`,
+    `TAG=${q(tag)}`,
+  ];
+  await writeFileAtomic(join(storageDir, 'current-target'), lines.join('\n') + '\n');
 }
 
 export function isFailed(state: DeviceState, name: string): boolean {

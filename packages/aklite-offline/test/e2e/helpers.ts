@@ -20,7 +20,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  createTestFactory,
   makeSampleApp,
   makeSampleRootfs,
   nextVersions,
@@ -29,10 +28,12 @@ import {
   readTargetsFile,
   signTargets,
   writeSigned,
-  type TestFactory,
 } from '@offline-ota/bundle';
+import { createTestFactory, offlineArgv, type TestFactory } from '@offline-ota/testkit';
 import { destroyDevice, type DeviceType } from '@offline-ota/device-sim';
 import { formatTufTime, type TargetCustom, type TargetFileInfo } from '@offline-ota/format';
+import { expect } from 'chai';
+import type { CheckpointName } from '../../src/lib/ports.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The workspace root (dist-test/test/e2e → packages/aklite-offline → repo). */
@@ -90,7 +91,10 @@ export interface AkliteOptions {
   faketime?: string;
 }
 
-/** `aklite-offline <args> --device-root <root>` as a process. */
+/**
+ * `aklite-offline <args> --device-root <root>` as a process, where the network is
+ * unreachable (`unshare -n`): the device tool proves it works offline.
+ */
 export function aklite(
   root: string,
   args: readonly string[],
@@ -98,8 +102,11 @@ export function aklite(
 ): Promise<Proc> {
   const argv = [...args, '--device-root', root];
   if (o.faketime !== undefined)
-    return runProc('faketime', [o.faketime, process.execPath, AKLITE, ...argv], o.env);
-  return runProc(process.execPath, [AKLITE, ...argv], o.env);
+    return runProc(
+      ...offlineArgv('faketime', [o.faketime, process.execPath, AKLITE, ...argv]),
+      o.env,
+    );
+  return runProc(...offlineArgv(process.execPath, [AKLITE, ...argv]), o.env);
 }
 
 export const install = (
@@ -459,4 +466,51 @@ export async function findFiles(dir: string, re: RegExp): Promise<string[]> {
   };
   await walk(dir);
   return out.sort();
+}
+
+// ---------------------------------------------------------------------------------------
+// Power cuts
+
+/** Whether the process is stopped (SIGSTOP): `T` in /proc/<pid>/stat. */
+async function isStopped(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+  } catch {
+    return false;
+  }
+}
+
+/** The testkit's `aklite-stop-at`: the real CLI with a checkpoint port that stops it. */
+export const STOP_AT = join(REPO, 'packages/testkit/bin/aklite-stop-at.js');
+
+/**
+ * Runs `aklite-offline <args>` through `aklite-stop-at <step>`: the process stops itself
+ * at that checkpoint, and we SIGKILL it there, like a power cut.
+ */
+export async function cutPowerAt(
+  root: string,
+  args: string[],
+  step: CheckpointName,
+): Promise<void> {
+  const child = spawn(process.execPath, [STOP_AT, step, ...args, '--device-root', root], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  let finished: number | null | undefined;
+  void exited.then((c) => (finished = c));
+  for (let i = 0; i < 600; i++) {
+    if (finished !== undefined)
+      throw new Error(
+        `aklite-offline ${args[0]} exited ${finished} before reaching step ${step}:\n${out}`,
+      );
+    if (await isStopped(child.pid!)) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  expect(await isStopped(child.pid!), `stopped at ${step}`).to.equal(true);
+  child.kill('SIGKILL');
+  await exited;
 }

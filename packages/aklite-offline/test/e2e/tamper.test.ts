@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTestFactory, openFactory, writeSigned } from '@offline-ota/bundle';
+import { openFactory, writeSigned } from '@offline-ota/bundle';
+import { createTestFactory } from '@offline-ota/testkit';
 import { canonicalBytes, signEnvelope, type Envelope } from '@offline-ota/format';
 import {
   aklite,

@@ -1,13 +1,12 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TRUST_SWAP_STEPS } from '@offline-ota/format';
 import {
-  AKLITE,
   aklite,
   cleanupAll,
+  cutPowerAt,
   getFixtures,
   install,
   newDevice,
@@ -33,38 +32,6 @@ async function trusted(root: string): Promise<Record<string, string> | null> {
 
 const versionOf = (json: string | undefined) =>
   (JSON.parse(json ?? '{}') as { signed?: { version?: number } }).signed?.version;
-
-async function isStopped(pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
-  } catch {
-    return false;
-  }
-}
-
-/** `aklite-offline <args>` stopped at `step` (AKLITE_TEST_STOP_AT) and SIGKILLed there. */
-async function cutPowerAt(root: string, args: string[], step: string): Promise<void> {
-  const child = spawn(process.execPath, [AKLITE, ...args, '--device-root', root], {
-    env: { ...process.env, AKLITE_TEST_STOP_AT: step },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  let finished: number | null | undefined;
-  void exited.then((c) => (finished = c));
-  for (let i = 0; i < 600 && finished === undefined; i++) {
-    if (await isStopped(child.pid!)) break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  if (finished !== undefined)
-    throw new Error(`aklite-offline ${args[0]} exited ${finished} before step ${step}:\n${out}`);
-  expect(await isStopped(child.pid!), `stopped at ${step}`).to.equal(true);
-  child.kill('SIGKILL');
-  await exited;
-}
 
 describe('the trusted TUF metadata store', function () {
   let fx: Fixtures;

@@ -47,6 +47,16 @@ async function status(root: string, faketime?: string): Promise<Status> {
 const ctl = (root: string, args: string[], faketime?: string) =>
   aklite(root, args, faketime === undefined ? {} : { faketime });
 
+/**
+ * `probation settle` (what a boot service calls), then `status`: status itself is a pure
+ * read and evaluates nothing.
+ */
+async function settledStatus(root: string, faketime?: string): Promise<Status> {
+  const r = await ctl(root, ['probation', 'settle'], faketime);
+  expect(r.code, r.stderr).to.equal(0);
+  return status(root, faketime);
+}
+
 describe('update control', function () {
   let fx: Fixtures;
   let v1: string;
@@ -147,12 +157,15 @@ describe('update control', function () {
       expect(r.stderr).to.match(/probation mark-good/);
 
       await reboot(root);
-      st = await status(root);
+      // status only reads: the reboot is not counted until the probation is settled.
+      expect((await status(root)).probation).to.deep.include({ state: 'probation', reboots: 0 });
+      st = await settledStatus(root);
       expect(st.probation).to.deep.include({ state: 'probation', reboots: 1 });
       expect(st.bootloader.bootcount).to.equal('1');
       // Half-way is not the end; past the end (from the restart) it is good.
-      expect((await status(root, later(1000))).probation.state).to.equal('probation');
-      st = await status(root, later(1900));
+      expect((await settledStatus(root, later(1000))).probation.state).to.equal('probation');
+      expect((await status(root, later(1900))).probation.state).to.equal('probation');
+      st = await settledStatus(root, later(1900));
       expect(st.probation.state).to.equal('good');
       expect(st.last_good_target?.name).to.equal(fx.t.v2);
       expect(st.bootloader.upgrade_available).to.equal('0');
@@ -217,11 +230,13 @@ describe('update control', function () {
       for (let i = 1; i <= 3; i++) {
         await reboot(root);
         expect((await simStatus(root)).booted.commit, `reboot ${i}`).to.equal(v2);
-        expect((await status(root)).probation.reboots).to.equal(i);
+        expect((await settledStatus(root)).probation.reboots).to.equal(i);
       }
       await reboot(root); // bootcount 4 > bootlimit 3: altbootcmd boots v1
       expect((await simStatus(root)).booted.commit).to.equal(v1);
-      const st = await status(root);
+      // status only reads: the fall back is finished by the probation check.
+      expect((await status(root)).probation.state).to.equal('probation');
+      const st = await settledStatus(root);
       expect(st.applied_target?.name).to.equal(fx.t.v1);
       expect(st.probation.state).to.equal('good');
       expect(st.bootloader.upgrade_available).to.equal('0');
@@ -290,6 +305,26 @@ describe('update control', function () {
   });
 
   describe('status --json', function () {
+    it('is a pure read: after a reboot and past the end of the probation it changes nothing', async function () {
+      const root = await onProbation();
+      await reboot(root);
+      const before = await hashTree(root);
+      for (const args of [['status', '--json'], ['status'], ['probation', 'status', '--json']]) {
+        const r = await ctl(root, args, later(7200));
+        expect(r.code, r.stderr).to.equal(0);
+      }
+      expect(treeDiff(before, await hashTree(root))).to.deep.equal([]);
+      const st = await status(root, later(7200));
+      expect(st.probation).to.deep.include({ state: 'probation', reboots: 0 });
+      // The explicit check does what status does not: it counts the reboot (the period
+      // starts over).
+      expect((await settledStatus(root, later(7200))).probation).to.deep.include({
+        state: 'probation',
+        reboots: 1,
+      });
+      expect(treeDiff(before, await hashTree(root))).not.to.deep.equal([]);
+    });
+
     it('reports probation, deferrals, the last good and the golden Target', async function () {
       const root = await newDevice(fx, { golden: true });
       expect((await ctl(root, ['defer', '--client', 'ui'])).code).to.equal(0);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTestFactory, type TestFactory } from '../../src/samples.js';
+import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
 import { tempDir } from '../helpers.js';
 import { readZip } from '../zip-read.js';
 import { bundlectl, ok } from './cli.js';

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { offlineArgv } from '@offline-ota/testkit';
 
 /** dist-test/test/e2e → the package's bin/run.js (the BUILT CLI). */
 export const BIN = resolve(
@@ -24,23 +25,18 @@ export function bundlectl(
   args: string[],
   opts: { cwd?: string; faketime?: string } = {},
 ): Promise<CliResult> {
+  // Network access must fail: an offline tool proves it is offline.
   const [cmd, argv] =
     opts.faketime === undefined
-      ? [process.execPath, [BIN, ...args]]
-      : ['faketime', ['-f', opts.faketime, process.execPath, BIN, ...args]];
+      ? offlineArgv(process.execPath, [BIN, ...args])
+      : offlineArgv('faketime', ['-f', opts.faketime, process.execPath, BIN, ...args]);
   return new Promise((done) => {
     execFile(
       cmd,
       argv,
       {
         cwd: opts.cwd,
-        // Network access must fail: an offline tool proves it is offline.
-        env: {
-          ...process.env,
-          http_proxy: 'http://127.0.0.1:9',
-          https_proxy: 'http://127.0.0.1:9',
-          NO_COLOR: '1',
-        },
+        env: { ...process.env, NO_COLOR: '1' },
         maxBuffer: 16 * 1024 * 1024,
       },
       (err, stdout, stderr) => {

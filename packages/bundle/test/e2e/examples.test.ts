@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { access, readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { offlineArgv } from '@offline-ota/testkit';
 import { tempDir } from '../helpers.js';
 import { ok } from './cli.js';
 
@@ -17,16 +18,11 @@ function run(
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
+    // Network access must fail: the examples work offline.
     execFile(
-      cmd,
-      args,
+      ...offlineArgv(cmd, args),
       {
-        env: {
-          ...process.env,
-          http_proxy: 'http://127.0.0.1:9',
-          https_proxy: 'http://127.0.0.1:9',
-          ...env,
-        },
+        env: { ...process.env, ...env },
         maxBuffer: 16 * 1024 * 1024,
       },
       (err, stdout, stderr) =>

@@ -9,7 +9,7 @@ import {
   type BundleManifestSigned,
   type Envelope,
 } from '@offline-ota/format';
-import { createTestFactory, type TestFactory } from '../../src/samples.js';
+import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
 import { tempDir } from '../helpers.js';
 import { bundlectl, ok, unwrap } from './cli.js';
 

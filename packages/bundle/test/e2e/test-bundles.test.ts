@@ -4,13 +4,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BundleError } from '../../src/errors.js';
+// The testkit uses the built package: its errors are that package's classes.
+import { BundleError } from '@offline-ota/bundle';
 import { exists } from '../../src/fsutil.js';
 import {
   generateTestBundles,
+  offlineArgv,
   listTestBundleFiles,
   type TestBundlesManifest,
-} from '../../src/test-bundles.js';
+} from '@offline-ota/testkit';
 
 /** dist-test/test/e2e → the repository root. */
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
@@ -20,16 +22,10 @@ const HAND_WRITTEN = new Set(['README.md', 'generate.mjs']);
 
 function generateInto(out: string): Promise<{ code: number; stderr: string }> {
   return new Promise((done) => {
+    // Network access must fail: the generator is offline.
     execFile(
-      process.execPath,
-      [join(COMMITTED, 'generate.mjs'), out],
+      ...offlineArgv(process.execPath, [join(COMMITTED, 'generate.mjs'), out]),
       {
-        // Network access must fail: the generator is offline.
-        env: {
-          ...process.env,
-          http_proxy: 'http://127.0.0.1:9',
-          https_proxy: 'http://127.0.0.1:9',
-        },
         maxBuffer: 16 * 1024 * 1024,
       },
       (err, _stdout, stderr) =>

@@ -7,7 +7,7 @@ import { createBundle, type ProgressEvent } from '../../src/create.js';
 import { BundleError } from '../../src/errors.js';
 import { exists } from '../../src/fsutil.js';
 import { showBundle } from '../../src/inspect.js';
-import { createTestFactory, type TestFactory } from '../../src/samples.js';
+import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
 import { hashTree, tempDir } from '../helpers.js';
 
 describe('createBundle', function () {

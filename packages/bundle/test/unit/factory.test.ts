@@ -12,7 +12,7 @@ import { BundleError } from '../../src/errors.js';
 import { initFactory, nextVersions, openFactory } from '../../src/factory.js';
 import { readKeyArchive } from '../../src/key-archive.js';
 import { parseTargetsDoc } from '../../src/tuf-repo.js';
-import { createTestFactory } from '../../src/samples.js';
+import { createTestFactory } from '@offline-ota/testkit';
 import { fixedClock, hashTree, tempDir } from '../helpers.js';
 
 describe('factory', () => {

@@ -5,7 +5,7 @@ import { createBundle } from '../../src/create.js';
 import { BundleError } from '../../src/errors.js';
 import { readKeyArchive, writeKeyArchive } from '../../src/key-archive.js';
 import { showBundle, signBundle, verifyBundle } from '../../src/inspect.js';
-import { createTestFactory, type TestFactory } from '../../src/samples.js';
+import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
 import { wavesComplete, wavesInit } from '../../src/waves.js';
 import { tempDir } from '../helpers.js';
 

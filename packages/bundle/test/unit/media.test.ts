@@ -6,7 +6,7 @@ import { createBundle } from '../../src/create.js';
 import { BundleError } from '../../src/errors.js';
 import { verifyBundle } from '../../src/inspect.js';
 import { assertMediaSafe, scanBundleTree } from '../../src/media.js';
-import { createTestFactory, type TestFactory } from '../../src/samples.js';
+import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
 import { tempDir } from '../helpers.js';
 
 describe('removable media (FAT32 and exFAT)', function () {

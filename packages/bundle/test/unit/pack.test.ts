@@ -16,7 +16,7 @@ import {
   type PackBundleResult,
 } from '../../src/pack.js';
 import type { ProgressEvent } from '../../src/progress.js';
-import { createTestFactory, type TestFactory } from '../../src/samples.js';
+import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
 import { tempDir } from '../helpers.js';
 import { entryData, readZip, type ZipFile } from '../zip-read.js';
 

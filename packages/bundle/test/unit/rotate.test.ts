@@ -5,7 +5,7 @@ import { factoryPaths, parseRoot, verifyRootRotation, verifyThreshold } from '@o
 import { BundleError } from '../../src/errors.js';
 import { readKeyArchive } from '../../src/key-archive.js';
 import { rotateRoot } from '../../src/rotate.js';
-import { createTestFactory, type TestFactory } from '../../src/samples.js';
+import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
 import { parseTargetsDoc } from '../../src/tuf-repo.js';
 import { wavesComplete } from '../../src/waves.js';
 import { fixedClock, hashTree, tempDir } from '../helpers.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { factoryPaths, parseRoot, verifyThreshold } from '@offline-ota/format';
 import { BundleError } from '../../src/errors.js';
-import { createTestFactory, type TestFactory } from '../../src/samples.js';
+import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
 import { parseTargetsDoc } from '../../src/tuf-repo.js';
 import { readWave, wavesComplete, wavesInit } from '../../src/waves.js';
 import { openFactory } from '../../src/factory.js';

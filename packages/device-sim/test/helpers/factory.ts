@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { createTestFactory } from '@offline-ota/bundle';
+import { createTestFactory } from '@offline-ota/testkit';
 import { APP_URI_RE, factoryPaths, type TargetCustom } from '@offline-ota/format';
 import { appContent } from '../../src/app-store.js';
 
 /**
- * A factory built by the production builder (`createTestFactory` of @offline-ota/bundle),
+ * A factory built by the production builder (`createTestFactory` of @offline-ota/testkit),
  * with what the device-sim tests need to know about it read back from its catalog and
  * app store.
  */

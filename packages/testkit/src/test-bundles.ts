@@ -23,16 +23,20 @@ import {
   type SigningKey,
   type StatusName,
 } from '@offline-ota/format';
-import { createBundle } from './create.js';
-import { BundleError } from './errors.js';
-import { DAY_MS, initFactory } from './factory.js';
-import { exists } from './fsutil.js';
-import { signBundle } from './inspect.js';
-import { packBundle } from './pack.js';
-import { publishTarget } from './publish.js';
-import { rotateRoot } from './rotate.js';
-import { makeSampleApp, makeSampleRootfs } from './samples.js';
-import { wavesInit } from './waves.js';
+import {
+  BundleError,
+  createBundle,
+  DAY_MS,
+  exists,
+  initFactory,
+  makeSampleApp,
+  makeSampleRootfs,
+  packBundle,
+  publishTarget,
+  rotateRoot,
+  signBundle,
+  wavesInit,
+} from '@offline-ota/bundle';
 
 /**
  * The committed test bundles (`test-bundles/` at the repository root): a small factory,
@@ -457,7 +461,7 @@ async function generate(
   }
   const manifest: TestBundlesManifest = {
     generator:
-      'test-bundles/generate.mjs (generateTestBundles in packages/bundle/src/test-bundles.ts)',
+      'test-bundles/generate.mjs (generateTestBundles in packages/testkit/src/test-bundles.ts)',
     clock: TEST_BUNDLES_CLOCK,
     factory: 'factory',
     offlineKeys: 'offline-keys',
