@@ -22,3 +22,4 @@ export * from './zip-source.js';
 export * from './bundle-source.js';
 export * from './units.js';
 export * from './progress-drawer.js';
+export * from './json.js';
