@@ -1,7 +1,14 @@
 /** Read-mostly commands: `check`, `status`, `list`. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseTargets, StatusCode, targetMismatch, type TargetEntry } from '@offline-ota/format';
+import {
+  CAPS,
+  parseBoundedJson,
+  parseTargets,
+  StatusCode,
+  targetMismatch,
+  type TargetEntry,
+} from '@offline-ota/format';
 import {
   appsView,
   checkIn,
@@ -202,7 +209,9 @@ export async function list(opts: DeviceOptions): Promise<ListEntry[]> {
       continue;
     }
     try {
-      const json = JSON.parse(text) as { signed?: { targets?: unknown } };
+      const json = parseBoundedJson(text, file, { maxBytes: CAPS.targets }) as {
+        signed?: { targets?: unknown };
+      };
       for (const e of parseTargets(json.signed?.targets)) seen.set(e.name, e);
     } catch (err) {
       throw new AkliteError(

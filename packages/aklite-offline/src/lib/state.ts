@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as v from 'valibot';
 import {
   BUNDLE_TYPES,
+  parseBoundedJson,
   parseTargetEntry,
   type BundleType,
   type TargetCustom,
@@ -105,7 +106,7 @@ async function importPreloaded(storageDir: string): Promise<TargetRecord | null>
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseBoundedJson(text, file, { maxBytes: MAX_STATE_BYTES });
   } catch (err) {
     throw new AkliteError(
       'STATE_INVALID',
@@ -203,7 +204,7 @@ export async function readState(
     throw new AkliteError('STATE_INVALID', `${file} is too large`, { file });
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseBoundedJson(text, file, { maxBytes: MAX_STATE_BYTES });
   } catch (err) {
     throw new AkliteError(
       'STATE_INVALID',
