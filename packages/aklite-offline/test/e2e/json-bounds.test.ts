@@ -1,7 +1,7 @@
 /**
  * Issue 14 §5 through the real device CLI: metadata that is not valid TUF (nesting past the
- * bound, a number canonical JSON cannot hold) is invalid metadata, exit 11 with the file's
- * name, never a crash (exit 1), and the device is left as it was.
+ * bound, a number canonical JSON cannot hold) is invalid metadata, exit 11 (15 for the
+ * bundle manifest) with the file's name, never a crash (exit 1), and the device is left as it was.
  */
 import { expect } from 'chai';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -26,10 +26,25 @@ async function addSignedField(file: string, value: string): Promise<void> {
   await writeFile(file, `${text.slice(0, at)}"x-field":${value},${text.slice(at)}`);
 }
 
-const ROWS: { name: string; value: string }[] = [
-  { name: 'nested 100,000 levels deep', value: '['.repeat(100_000) + ']'.repeat(100_000) },
-  { name: 'holding a float', value: '1.5' },
-  { name: 'holding an integer past 2^53', value: '9007199254740993' },
+const nested = (n: number) => '['.repeat(n) + ']'.repeat(n);
+
+const ROWS: { name: string; file: string; value: string; code: number }[] = [
+  { name: 'nested 100,000 levels deep', file: 'timestamp.json', value: nested(100_000), code: 11 },
+  { name: 'holding a float', file: 'timestamp.json', value: '1.5', code: 11 },
+  {
+    name: 'holding an integer past 2^53',
+    file: 'timestamp.json',
+    value: '9007199254740993',
+    code: 11,
+  },
+  {
+    // within the manifest's 64 KiB cap
+    name: 'nested 30,000 levels deep',
+    file: 'bundle-targets.json',
+    value: nested(30_000),
+    code: 15,
+  },
+  { name: 'holding a float', file: 'bundle-targets.json', value: '1.5', code: 15 },
 ];
 
 describe('install and check', function () {
@@ -40,18 +55,19 @@ describe('install and check', function () {
   after(cleanupAll);
 
   for (const row of ROWS) {
-    describe(`when tuf/timestamp.json has a signed field ${row.name}`, function () {
-      it('exit 11 naming timestamp.json and leave the device untouched', async function () {
+    describe(`when tuf/${row.file} has a signed field ${row.name}`, function () {
+      it(`exit ${row.code} naming ${row.file} and leave the device untouched`, async function () {
         const bundle = await copyBundle(fx, fx.bundles.v2);
-        await addSignedField(join(bundle, 'tuf/timestamp.json'), row.value);
+        await addSignedField(join(bundle, 'tuf', row.file), row.value);
         const root = await newDevice(fx);
         const before = await hashTree(root);
+        const named = new RegExp(`^ERROR: .*${row.file.replace('.', '\\.')}`, 'm');
         const c = await aklite(root, ['check', '--src-dir', bundle]);
-        expect(c.code, `check: ${c.stderr}`).to.equal(11);
-        expect(c.stderr).to.match(/^ERROR: .*timestamp\.json/m);
+        expect(c.code, `check: ${c.stderr}`).to.equal(row.code);
+        expect(c.stderr).to.match(named);
         const r = await install(root, bundle);
-        expect(r.code, r.stderr).to.equal(11);
-        expect(r.stderr).to.match(/^ERROR: .*timestamp\.json/m);
+        expect(r.code, r.stderr).to.equal(row.code);
+        expect(r.stderr).to.match(named);
         expect(r.stderr).to.not.match(/TypeError|RangeError|\n\s+at /);
         expect(treeDiff(before, await hashTree(root))).to.deep.equal([]);
       });
