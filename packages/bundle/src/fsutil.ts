@@ -1,9 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
+/**
+ * The host's file helpers: the device-safe primitives of `@offline-ota/format` (`io/`:
+ * atomic write, fsync, capped read) with their errors wrapped into `BundleError` codes
+ * (`IO_FAILED`; `BUNDLE_INVALID` for a file over its cap or not a regular file), plus the
+ * verified copy the app store and `create` use.
+ */
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import * as io from '@offline-ota/format';
 import { BundleError, errorMessage } from './errors.js';
 
 /** sha256 of bytes as lowercase hex. */
@@ -23,57 +30,37 @@ export async function exists(path: string): Promise<boolean> {
 
 export function wrapIo(err: unknown, what: string, file?: string): BundleError {
   if (err instanceof BundleError) return err;
+  if (err instanceof io.IoError) {
+    const code = err.code === 'IO_FAILED' ? 'IO_FAILED' : 'BUNDLE_INVALID';
+    return new BundleError(code, err.message, { cause: err, file: err.file });
+  }
   return new BundleError('IO_FAILED', `${what}: ${errorMessage(err)}`, {
     cause: err,
     ...(file === undefined ? {} : { file }),
   });
 }
 
-/** fsync a directory so that a rename inside it survives a power cut. */
+/** fsync a directory so that a rename inside it survives a power cut (`io.fsyncDir`). */
 export async function fsyncDir(dir: string): Promise<void> {
-  let handle: fs.FileHandle | undefined;
   try {
-    handle = await fs.open(dir, 'r');
-    await handle.sync();
+    await io.fsyncDir(dir);
   } catch (err) {
-    // Some file systems (e.g. FAT on some kernels) refuse fsync on a directory.
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM')
-      throw wrapIo(err, `cannot sync ${dir}`, dir);
-  } finally {
-    await handle?.close();
+    throw wrapIo(err, `cannot sync ${dir}`, dir);
   }
 }
 
-function tempNameFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-}
-
 /**
- * Writes a file atomically: temp file in the same directory, fsync, rename over the
- * target, fsync the directory. Parent directories are created.
+ * Writes a file atomically (`io.writeFileAtomic`: temp file in the same directory, fsync,
+ * rename over the target, fsync the directory). Parent directories are created.
  */
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string,
   options: { mode?: number } = {},
 ): Promise<void> {
-  const mode = options.mode ?? 0o644;
-  const tmp = tempNameFor(path);
   try {
-    await fs.mkdir(dirname(path), { recursive: true });
-    const handle = await fs.open(tmp, 'wx', mode);
-    try {
-      await handle.writeFile(data);
-      await handle.chmod(mode);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(tmp, path);
-    await fsyncDir(dirname(path));
+    await io.writeFileAtomic(path, data, options);
   } catch (err) {
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw wrapIo(err, `cannot write ${path}`, path);
   }
 }
@@ -88,7 +75,7 @@ export async function copyFileVerified(
   expect: { sha256: string; size?: number },
   opts: { onBytes?: (n: number) => void } = {},
 ): Promise<void> {
-  const tmp = tempNameFor(dst);
+  const tmp = io.tempPathFor(dst);
   const hash = createHash('sha256');
   let size = 0;
   try {
@@ -122,49 +109,21 @@ export async function copyFileVerified(
         { file: src },
       );
     }
-    const handle = await fs.open(tmp, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await io.fsyncFile(tmp);
     await fs.rename(tmp, dst);
-    await fsyncDir(dirname(dst));
+    await io.fsyncDir(dirname(dst));
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw wrapIo(err, `cannot copy ${src} to ${dst}`, src);
   }
 }
 
-/** Reads a file, refusing one larger than `cap` bytes. */
+/** Reads a file, refusing one larger than `cap` bytes (`io.readFileCapped`). */
 export async function readCapped(path: string, cap: number): Promise<Buffer> {
-  let handle: fs.FileHandle | undefined;
   try {
-    handle = await fs.open(path, 'r');
-    const st = await handle.stat();
-    if (!st.isFile())
-      throw new BundleError('BUNDLE_INVALID', `${path} is not a regular file`, { file: path });
-    if (st.size > cap) {
-      throw new BundleError(
-        'BUNDLE_INVALID',
-        `${path} is ${st.size} bytes, more than the ${cap} allowed`,
-        {
-          file: path,
-        },
-      );
-    }
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const { bytesRead } = await handle.read(buf, off, st.size - off, off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
-    return buf.subarray(0, off);
+    return await io.readFileCapped(path, cap);
   } catch (err) {
     throw wrapIo(err, `cannot read ${path}`, path);
-  } finally {
-    await handle?.close();
   }
 }
 

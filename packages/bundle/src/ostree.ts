@@ -1,36 +1,61 @@
-import { execFile } from 'node:child_process';
+/**
+ * The host's OSTree: the shared port of `@offline-ota/format` (`OstreeCli`: the real
+ * `ostree`, run with `LC_ALL=C`; `OSTREE_BIN` may point tests elsewhere) with failures
+ * wrapped into `OSTREE_FAILED`, plus what only the host does: commit, read a commit's
+ * sizes, fsck, and count the bytes of a pull as they arrive.
+ */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { formatTufTime } from '@offline-ota/format';
+import {
+  formatTufTime,
+  OstreeCli,
+  repoHasCommit,
+  type ExecError,
+  type OstreeOp,
+} from '@offline-ota/format';
 import { BundleError } from './errors.js';
 
-const execFileP = promisify(execFile);
-
-/** The `ostree` executable; tests may point it elsewhere with OSTREE_BIN. */
-function ostreeBin(): string {
-  return process.env.OSTREE_BIN ?? 'ostree';
-}
-
-async function run(args: string[], what: string): Promise<string> {
-  try {
-    const { stdout } = await execFileP(ostreeBin(), args, {
-      maxBuffer: 16 * 1024 * 1024,
-      env: { ...process.env, LC_ALL: 'C' },
-    });
-    return stdout;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    const detail =
-      e.code === 'ENOENT'
-        ? 'the ostree command was not found; install the ostree package'
-        : (e.stderr ?? '').trim() || e.message;
-    throw new BundleError('OSTREE_FAILED', `${what} failed: ${detail}`, { cause: err });
+/** What each operation was, as the host's messages say it. */
+function described(op: OstreeOp): string {
+  switch (op.op) {
+    case 'init':
+      return `ostree init of ${op.repo}`;
+    case 'pull-local':
+      return `ostree pull-local of ${op.commit} into ${op.repo}`;
+    case 'status':
+      return `ostree admin status of ${op.sysroot}`;
+    case 'deploy':
+      return `ostree admin deploy of ${op.commit}`;
+    case 'undeploy':
+      return `ostree admin undeploy ${op.index}`;
+    case 'other':
+      return op.what;
   }
 }
 
+function failure(op: OstreeOp, err: ExecError): BundleError {
+  const detail =
+    err.code === 'NOT_FOUND'
+      ? 'the ostree command was not found; install the ostree package'
+      : err.stderr.trim() || err.message;
+  return new BundleError('OSTREE_FAILED', `${described(op)} failed: ${detail}`, { cause: err });
+}
+
+/** The host's `ostree` (a new one per call: `OSTREE_BIN` is read when it runs). */
+function ostree(): OstreeCli {
+  return new OstreeCli({
+    bin: process.env.OSTREE_BIN ?? 'ostree',
+    env: { ...process.env, LC_ALL: 'C' },
+    failure,
+  });
+}
+
+async function run(args: string[], what: string): Promise<string> {
+  return (await ostree().run(args, { op: 'other', args, what })).stdout;
+}
+
 export async function ostreeInitArchive(repo: string): Promise<void> {
-  await run(['init', '--mode=archive', `--repo=${repo}`], `ostree init of ${repo}`);
+  await ostree().initRepo(repo, 'archive');
 }
 
 export interface CommitOptions {
@@ -136,10 +161,7 @@ export async function ostreePullLocal(
 ): Promise<void> {
   const onBytes = opts.onBytes;
   if (onBytes === undefined) {
-    await run(
-      ['pull-local', `--repo=${dstRepo}`, srcRepo, commit],
-      `ostree pull-local of ${commit} into ${dstRepo}`,
-    );
+    await ostree().pullLocal(dstRepo, srcRepo, commit, false);
     return;
   }
   const watcher = new ObjectWatcher(dstRepo);
@@ -157,10 +179,7 @@ export async function ostreePullLocal(
       });
   }, opts.intervalMs ?? 250);
   try {
-    await run(
-      ['pull-local', `--repo=${dstRepo}`, srcRepo, commit],
-      `ostree pull-local of ${commit} into ${dstRepo}`,
-    );
+    await ostree().pullLocal(dstRepo, srcRepo, commit, false);
   } finally {
     clearInterval(timer);
   }
@@ -171,11 +190,13 @@ export async function ostreeFsck(repo: string): Promise<void> {
   await run(['fsck', `--repo=${repo}`], `ostree fsck of ${repo}`);
 }
 
-/** True when the repo holds the commit object (reference §1.4: the `.commit` file). */
+/**
+ * True when the repo holds the complete commit: its `.commit` object and no
+ * `state/<commit>.commitpartial` marker (`repoHasCommit` of `@offline-ota/format`).
+ */
 export async function ostreeHasCommit(repo: string, commit: string): Promise<boolean> {
   try {
-    const st = await stat(join(repo, 'objects', commit.slice(0, 2), `${commit.slice(2)}.commit`));
-    return st.isFile();
+    return await repoHasCommit(repo, commit);
   } catch {
     return false;
   }

@@ -8,6 +8,7 @@ import {
   ZIP_DOS_DATE_1980,
   ZIP_DOS_DIRECTORY,
   ZIP_LEN,
+  ZIP_LIMITS,
   ZIP_MADE_BY_UNIX,
   ZIP_METHOD,
   ZIP_SIG,
@@ -53,7 +54,8 @@ const LOCAL_ZIP64_EXTRA_LEN = 4 + 16;
 const READ_CHUNK = 256 * 1024;
 /** Bytes collected before one positional write. */
 const OUTPUT_BUFFER = 1024 * 1024;
-const MAX_NAME_LENGTH = 0xffff;
+/** The longest name the device's reader accepts (its zip format allows 65,535 bytes). */
+const MAX_NAME_LENGTH = ZIP_LIMITS.maxNameLength;
 
 /** Flag bits of an entry record. */
 const F_DEFLATED = 1;

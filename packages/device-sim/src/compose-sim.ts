@@ -1,5 +1,6 @@
 import { mkdir, readFile, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { CAPS, devicePaths } from '@offline-ota/format';
 import { checkBlob, describeProblem, readJsonBlob } from './app-store.js';
@@ -295,34 +296,86 @@ export interface ComposeSimResult {
   stderr: string;
 }
 
-/** Global options that take a value; accepted and, except the first two, ignored. */
-const VALUE_OPTIONS = new Set([
-  '--project-directory',
-  '-f',
-  '--file',
-  '-p',
-  '--project-name',
-  '--ansi',
-  '--progress',
-  '--env-file',
-  '--profile',
-]);
-const SUB_FLAGS: Record<string, Set<string>> = {
-  up: new Set([
-    '-d',
-    '--detach',
-    '--remove-orphans',
-    '--no-build',
-    '--quiet-pull',
-    '--no-color',
-    '--wait',
-    '--no-recreate',
-    '--force-recreate',
-  ]),
-  down: new Set(['--remove-orphans', '-v', '--volumes']),
-  ps: new Set(['-a', '--all', '-q', '--quiet', '--format', '--format=json', '--format=table']),
-  version: new Set(['--short', '--format', '--format=json']),
-};
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+/** Global options (before the command); accepted and, except the first two, ignored. */
+const GLOBAL_OPTIONS = {
+  'project-directory': { type: 'string' },
+  file: { type: 'string', short: 'f' },
+  'project-name': { type: 'string', short: 'p' },
+  ansi: { type: 'string' },
+  progress: { type: 'string' },
+  'env-file': { type: 'string' },
+  profile: { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
+
+/** The options each command accepts (after the command). */
+const COMMAND_OPTIONS = {
+  up: {
+    detach: { type: 'boolean', short: 'd' },
+    'remove-orphans': { type: 'boolean' },
+    'no-build': { type: 'boolean' },
+    'quiet-pull': { type: 'boolean' },
+    'no-color': { type: 'boolean' },
+    wait: { type: 'boolean' },
+    'no-recreate': { type: 'boolean' },
+    'force-recreate': { type: 'boolean' },
+  },
+  down: {
+    'remove-orphans': { type: 'boolean' },
+    volumes: { type: 'boolean', short: 'v' },
+  },
+  ps: {
+    all: { type: 'boolean', short: 'a' },
+    quiet: { type: 'boolean', short: 'q' },
+    format: { type: 'string' },
+  },
+  version: {
+    short: { type: 'boolean' },
+    format: { type: 'string' },
+  },
+} as const satisfies Record<string, ParseArgsOptionsConfig>;
+
+type Command = keyof typeof COMMAND_OPTIONS;
+const isCommand = (s: string | undefined): s is Command =>
+  s !== undefined && Object.hasOwn(COMMAND_OPTIONS, s);
+
+/**
+ * Splits `[global options] <command> [command options]` with `node:util` `parseArgs`:
+ * the command is the first positional argument; each side is then parsed strictly.
+ */
+function parseComposeArgs(argv: readonly string[]):
+  | {
+      global: { [K in keyof typeof GLOBAL_OPTIONS]?: string };
+      command: Command;
+      flags: { [K: string]: string | boolean | undefined };
+    }
+  | { error: string } {
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: GLOBAL_OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const at = tokens.find((t) => t.kind === 'positional')?.index ?? argv.length;
+  const sub = argv[at] as string | undefined;
+  try {
+    const global = parseArgs({ args: argv.slice(0, at), options: GLOBAL_OPTIONS }).values;
+    if (!isCommand(sub)) {
+      return {
+        error: `compose-sim: unknown command ${JSON.stringify(sub ?? '')}; supported: up -d, down, ps --format json, version`,
+      };
+    }
+    const flags = parseArgs({
+      args: argv.slice(at + 1),
+      options: COMMAND_OPTIONS[sub],
+    }).values as { [K: string]: string | boolean | undefined };
+    return { global, command: sub, flags };
+  } catch (e) {
+    return { error: `compose-sim: ${messageOf(e)}` };
+  }
+}
 
 /**
  * The whole stand-in as a function of its arguments: what `bin/compose-sim.js` prints
@@ -339,56 +392,28 @@ export async function runComposeSim(
     stdout: out.map((l) => l + '\n').join(''),
     stderr: err.map((l) => l + '\n').join(''),
   });
-  const opts: Record<string, string> = {};
-  let i = 0;
-  for (; i < argv.length && argv[i].startsWith('-'); i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (!VALUE_OPTIONS.has(name)) {
-      err.push(`unknown flag: ${arg}`);
-      return result(1);
-    }
-    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) {
-      err.push(`flag needs an argument: ${arg}`);
-      return result(1);
-    }
-    opts[name] = value;
-  }
-  const sub = argv[i];
-  const rest = argv.slice(i + 1);
-  if (sub === undefined || SUB_FLAGS[sub] === undefined) {
-    err.push(
-      `compose-sim: unknown command ${JSON.stringify(sub ?? '')}; supported: up -d, down, ps --format json, version`,
-    );
+  const parsed = parseComposeArgs(argv);
+  if ('error' in parsed) {
+    err.push(parsed.error);
     return result(1);
   }
-  const flags = new Set<string>();
-  for (let j = 0; j < rest.length; j++) {
-    const f = rest[j];
-    if (!SUB_FLAGS[sub].has(f)) {
-      err.push(`unknown flag for ${sub}: ${f}`);
-      return result(1);
-    }
-    if (f === '--format') {
-      flags.add(`--format=${rest[++j] ?? ''}`);
-    } else {
-      flags.add(f);
-    }
+  const { global, command: sub, flags } = parsed;
+  const format = flags.format;
+  if (format !== undefined && format !== 'json' && format !== 'table') {
+    err.push(`compose-sim: unknown format ${JSON.stringify(format)} for ${sub}`);
+    return result(1);
   }
   if (sub === 'version') {
-    if (flags.has('--short')) out.push(COMPOSE_SIM_VERSION);
-    else if (flags.has('--format=json'))
-      out.push(JSON.stringify({ version: `v${COMPOSE_SIM_VERSION}` }));
+    if (flags.short === true) out.push(COMPOSE_SIM_VERSION);
+    else if (format === 'json') out.push(JSON.stringify({ version: `v${COMPOSE_SIM_VERSION}` }));
     else out.push(`Docker Compose version v${COMPOSE_SIM_VERSION}`);
     return result(0);
   }
-  const projectDir = resolve(cwd, opts['--project-directory'] ?? '.');
-  const composeFile = opts['--file'] ?? opts['-f'];
+  const projectDir = resolve(cwd, global['project-directory'] ?? '.');
+  const composeFile = global.file;
   try {
     if (sub === 'up') {
-      if (!flags.has('-d') && !flags.has('--detach')) {
+      if (flags.detach !== true) {
         err.push('compose-sim only runs detached: use up -d');
         return result(1);
       }
@@ -407,9 +432,7 @@ export async function runComposeSim(
     const { root, app } = projectLocation(projectDir);
     const rec = (await readComposeSimState(root)).apps[app];
     const shown =
-      rec !== undefined && (rec.state === 'running' || flags.has('-a') || flags.has('--all'))
-        ? rec
-        : undefined;
+      rec !== undefined && (rec.state === 'running' || flags.all === true) ? rec : undefined;
     const rows = (shown?.services ?? []).map((svc) => ({
       Name: `${app}-${svc.name}-1`,
       Project: app,
@@ -420,9 +443,9 @@ export async function runComposeSim(
       Health: '',
       ExitCode: shown!.state === 'running' ? 0 : 1,
     }));
-    if (flags.has('-q') || flags.has('--quiet')) {
+    if (flags.quiet === true) {
       out.push(...rows.map((r) => r.Name));
-    } else if (flags.has('--format=json')) {
+    } else if (format === 'json') {
       out.push(...rows.map((r) => JSON.stringify(r)));
     } else {
       out.push(

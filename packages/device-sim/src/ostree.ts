@@ -1,7 +1,16 @@
+/**
+ * The simulated device's OSTree sysroot. Commands go through the shared port of
+ * `@offline-ota/format` (`OstreeCli`, failures as `TOOL_FAILED`); the deployment paths are
+ * its facts (`deploymentPath`, `parseDeploymentPath`). What only the simulator does lives
+ * here: creating the sysroot, and reading the boot entries as U-Boot does.
+ */
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { OstreeCli, parseDeploymentPath, type OstreeOp } from '@offline-ota/format';
 import { DeviceSimError, isErrno, messageOf } from './errors.js';
-import { run } from './exec.js';
+import { toolFailed } from './exec.js';
+
+export { deploymentPath, parseDeploymentPath } from '@offline-ota/format';
 
 /** One deployment in boot order. */
 export interface Deployment {
@@ -13,20 +22,6 @@ export interface Deployment {
   /** `/ostree/deploy/<os>/deploy/<commit>.<serial>`, as on the device's kernel cmdline. */
   deployment: string;
 }
-
-const DEPLOY_PATH_RE = /^\/ostree\/deploy\/([^/]+)\/deploy\/([0-9a-f]{64})\.([0-9]+)$/;
-
-/** Splits `/ostree/deploy/<os>/deploy/<commit>.<serial>` into its parts, or returns null. */
-export function parseDeploymentPath(
-  path: string,
-): { os: string; commit: string; serial: number } | null {
-  const m = DEPLOY_PATH_RE.exec(path);
-  if (!m) return null;
-  return { os: m[1], commit: m[2], serial: Number(m[3]) };
-}
-
-export const deploymentPath = (os: string, commit: string, serial: number): string =>
-  `/ostree/deploy/${os}/deploy/${commit}.${serial}`;
 
 /** One Boot Loader Specification entry as OSTree writes it (`version`, `options … ostree=…`). */
 export interface LoaderEntry {
@@ -80,7 +75,27 @@ export async function resolveOstreeArg(sysroot: string, arg: string): Promise<st
   return '/' + rel.split(sep).join('/');
 }
 
-/** The OSTree port: the real `ostree` command on the device's sysroot. */
+/** What each operation was, as the simulator's messages say it. */
+function described(op: OstreeOp): string {
+  switch (op.op) {
+    case 'init':
+      return `creating the OSTree repo ${op.repo}`;
+    case 'pull-local':
+      return `pulling commit ${op.commit} from ${op.src}`;
+    case 'status':
+      return `reading the deployments of ${op.sysroot}`;
+    case 'deploy':
+      return `deploying commit ${op.commit}`;
+    case 'undeploy':
+      return `removing deployment ${op.index}`;
+    case 'other':
+      return op.what;
+  }
+}
+
+const ostree = new OstreeCli({ failure: (op, err) => toolFailed(err, described(op)) });
+
+/** The simulated device's sysroot, driven with the real `ostree` command. */
 export class Sysroot {
   constructor(readonly path: string) {}
 
@@ -88,35 +103,30 @@ export class Sysroot {
     return join(this.path, 'ostree/repo');
   }
 
+  private async admin(args: string[], what: string): Promise<void> {
+    const all = ['admin', ...args];
+    await ostree.run(all, { op: 'other', args: all, what });
+  }
+
   async initFs(): Promise<void> {
-    await run(
-      'ostree',
-      ['admin', 'init-fs', this.path],
-      `creating the OSTree sysroot ${this.path}`,
-    );
+    await this.admin(['init-fs', this.path], `creating the OSTree sysroot ${this.path}`);
   }
 
   async osInit(os: string): Promise<void> {
-    await run(
-      'ostree',
-      ['admin', `--sysroot=${this.path}`, 'os-init', os],
+    await this.admin(
+      [`--sysroot=${this.path}`, 'os-init', os],
       `initialising OS ${os} in ${this.path}`,
     );
   }
 
   async pullLocal(sourceRepo: string, commit: string): Promise<void> {
-    await run(
-      'ostree',
-      [`--repo=${this.repo}`, 'pull-local', sourceRepo, commit],
-      `pulling commit ${commit} from ${sourceRepo}`,
-    );
+    await ostree.pullLocal(this.repo, sourceRepo, commit, false);
   }
 
   /** `ostree admin pin <index>`: OSTree's cleanup never removes a pinned deployment. */
   async pin(index: number): Promise<void> {
-    await run(
-      'ostree',
-      ['admin', `--sysroot=${this.path}`, 'pin', String(index)],
+    await this.admin(
+      [`--sysroot=${this.path}`, 'pin', String(index)],
       `pinning deployment ${index}`,
     );
   }
@@ -133,11 +143,7 @@ export class Sysroot {
   }
 
   async deploy(os: string, commit: string): Promise<void> {
-    await run(
-      'ostree',
-      ['admin', `--sysroot=${this.path}`, 'deploy', `--os=${os}`, commit],
-      `deploying commit ${commit}`,
-    );
+    await ostree.deploy(this.path, os, commit);
   }
 
   /**

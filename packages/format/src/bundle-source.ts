@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
-import { lstat, open, readdir } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STORE_BLOBS, storeReader, type SmallBlobReader } from './apps.js';
 import { FormatError, messageOf } from './errors.js';
+import { IoError } from './io/errors.js';
+import { readFileCapped } from './io/fs.js';
+import { commitObjectPath, hasCompleteCommit } from './ostree.js';
 import { BUNDLE_DIRS, SHA256_HEX_RE, tufFileCap } from './layout.js';
 import { openZipBundle, type ZipBundle, type ZipBundleOptions } from './zip-source.js';
 
@@ -27,8 +29,17 @@ export interface BundleSource {
   close(): Promise<void>;
 }
 
+/** A Target's commit object in the bundle (the OSTree fact: `commitObjectPath`). */
 export const ostreeCommitPath = (commit: string): string =>
-  `${BUNDLE_DIRS.ostree}/objects/${commit.slice(0, 2)}/${commit.slice(2)}.commit`;
+  `${BUNDLE_DIRS.ostree}/${commitObjectPath(commit)}`;
+
+/** Whether the bundle's `ostree_repo/` holds the complete commit (no `.commitpartial` marker). */
+export function bundleHasCommit(source: BundleSource, commit: string): Promise<boolean> {
+  return hasCompleteCommit(
+    async (rel) => (await source.fileSize(`${BUNDLE_DIRS.ostree}/${rel}`)) !== undefined,
+    commit,
+  );
+}
 export const appBlobPath = (hex: string): string => `${BUNDLE_DIRS.apps}/${STORE_BLOBS}/${hex}`;
 
 /** Opens a bundle directory or single-file bundle, deciding by what `path` is. */
@@ -110,44 +121,30 @@ function zipSource(zip: ZipBundle): BundleSource {
 // Reading `tuf/` of a bundle directory: allow-listed names only, capped, no symlinks.
 
 async function readCapped(path: string, cap: number, name: string): Promise<Buffer | undefined> {
-  let fh;
   try {
-    fh = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    return await readFileCapped(path, cap, { noFollow: true });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP')
-      throw new FormatError('PATH_ESCAPE', `tuf/${name} is a symbolic link; refusing it`, {
-        file: path,
-      });
-    throw new FormatError('TUF_MISSING', `cannot read tuf/${name}: ${messageOf(err)}`, {
-      cause: err,
-      file: path,
-    });
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile())
+    if (!(err instanceof IoError)) throw err;
+    if (err.code === 'NOT_A_FILE')
       throw new FormatError('INVALID_METADATA', `tuf/${name} is not a regular file`, {
         file: path,
       });
-    if (st.size > cap) {
+    if (err.code === 'TOO_LARGE') {
       throw new FormatError(
         'FILE_TOO_LARGE',
-        `tuf/${name} is ${st.size} bytes, over the ${cap}-byte cap`,
+        `tuf/${name} is ${err.size} bytes, over the ${cap}-byte cap`,
         { file: path },
       );
     }
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const { bytesRead } = await fh.read(buf, off, st.size - off, off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
-    return buf.subarray(0, off);
-  } finally {
-    await fh.close();
+    if (err.errno === 'ENOENT') return undefined;
+    if (err.errno === 'ELOOP')
+      throw new FormatError('PATH_ESCAPE', `tuf/${name} is a symbolic link; refusing it`, {
+        file: path,
+      });
+    throw new FormatError('TUF_MISSING', `cannot read tuf/${name}: ${messageOf(err.cause)}`, {
+      cause: err.cause,
+      file: path,
+    });
   }
 }
 

@@ -9,7 +9,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import { planAppBlobs } from './apps.js';
-import { appBlobPath, ostreeCommitPath, type BundleSource } from './bundle-source.js';
+import { appBlobPath, bundleHasCommit, type BundleSource } from './bundle-source.js';
 import { FormatError, messageOf, type FormatErrorCode } from './errors.js';
 import {
   BUNDLE_DIRS,
@@ -445,7 +445,7 @@ async function contentProblem(
   source: BundleSource,
   blobs: string[],
 ): Promise<string | null> {
-  if ((await source.fileSize(ostreeCommitPath(entry.commit))) === undefined)
+  if (!(await bundleHasCommit(source, entry.commit)))
     return `OSTree commit ${entry.commit} is not in ostree_repo`;
   if (!opts.appsEnabled) return null;
   const reader = source.blobReader();

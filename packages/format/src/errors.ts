@@ -35,7 +35,7 @@ export type FormatErrorCode =
   | 'IO_ERROR'
   | 'TRUST_STORE_INCONSISTENT';
 
-export interface ErrorOptions {
+export interface OfflineOtaErrorOptions {
   /** The error this one wraps (a third-party error, or a lower layer's). */
   cause?: unknown;
   /** The file the error is about, when there is one. */
@@ -53,7 +53,7 @@ export class OfflineOtaError<Code extends string> extends Error {
   /** The file the error is about, when there is one. */
   readonly file: string | undefined;
 
-  constructor(code: Code, message: string, options?: ErrorOptions) {
+  constructor(code: Code, message: string, options?: OfflineOtaErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;

@@ -13,8 +13,9 @@
  * manifest.ts, …); signed content that canonical JSON cannot represent is refused where
  * signatures are verified (`verifyThreshold`).
  */
-import { open } from 'node:fs/promises';
 import { FormatError, messageOf, type FormatErrorCode } from './errors.js';
+import { IoError } from './io/errors.js';
+import { readFileCapped } from './io/fs.js';
 
 /**
  * The deepest nesting accepted. The deepest document of the format, a Target's app URI
@@ -99,9 +100,10 @@ export function parseBoundedJson(
 }
 
 /**
- * Reads and parses a JSON file of device state or media within bounds (see
- * `parseBoundedJson`); the file is not read at all when it is larger than `maxBytes`.
- * A file that cannot be read is refused with IO_ERROR (its `cause` keeps the errno).
+ * Reads (io `readFileCapped`) and parses a JSON file of device state or media within
+ * bounds (see `parseBoundedJson`); the file is not read at all when it is larger than
+ * `maxBytes`, which is refused with the caller's code. A file that cannot be read is
+ * refused with IO_ERROR (its `cause` keeps the IoError and its errno).
  */
 export async function readBoundedJson(
   path: string,
@@ -110,29 +112,14 @@ export async function readBoundedJson(
   const what = opts.what ?? path;
   let bytes: Buffer;
   try {
-    const fh = await open(path, 'r');
-    try {
-      // One byte more than allowed tells a file that grew past the cap from one that fits.
-      const { size } = await fh.stat();
-      const buf = Buffer.alloc(Math.min(size, opts.maxBytes) + 1);
-      let length = 0;
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, length, buf.length - length, length);
-        if (bytesRead === 0 || (length += bytesRead) === buf.length) break;
-      }
-      if (length === buf.length && length <= opts.maxBytes) {
-        throw new FormatError('IO_ERROR', `${what} changed while it was read`, { file: what });
-      }
-      bytes = buf.subarray(0, length);
-    } finally {
-      await fh.close();
-    }
+    bytes = await readFileCapped(path, opts.maxBytes);
   } catch (err) {
-    if (err instanceof FormatError) throw err;
-    throw new FormatError('IO_ERROR', `cannot read ${what}: ${messageOf(err)}`, {
-      cause: err,
-      file: what,
-    });
+    const tooLarge = err instanceof IoError && err.code === 'TOO_LARGE';
+    throw new FormatError(
+      tooLarge ? (opts.code ?? 'INVALID_METADATA') : 'IO_ERROR',
+      `${what}: ${messageOf(err)}`,
+      { cause: err, file: what },
+    );
   }
   return parseBoundedJson(bytes, what, opts);
 }

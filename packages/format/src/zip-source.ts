@@ -64,6 +64,7 @@ import {
   ZIP_SIG,
   ZIP_UNIX,
 } from './zip-format.js';
+import { fsyncDir } from './io/fs.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -284,15 +285,6 @@ async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
   while (off < chunk.length) {
     const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
     off += bytesWritten;
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 

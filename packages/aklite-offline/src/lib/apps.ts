@@ -3,7 +3,7 @@
  * (`var/sota/reset-apps/blobs/sha256/`) with every digest and size checked on the bytes
  * written, and compose projects extracted from the store into `compose-apps/<app>/`.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   lstat,
   mkdir,
@@ -31,7 +31,7 @@ import {
   type ZipBundle,
 } from '@offline-ota/format';
 import { AkliteError, isErrno, messageOf } from './errors.js';
-import { fsyncDir } from './fsutil.js';
+import { fsyncDir, swapDir } from './fsutil.js';
 
 export interface StagedBlob {
   blob: AppBlob;
@@ -320,15 +320,7 @@ export async function extractApp(
     );
   }
   const dest = join(composeRoot, app);
-  const old = join(composeRoot, `.${app}.old-${randomBytes(4).toString('hex')}`);
-  const hadOld = await lstat(dest).then(
-    () => true,
-    () => false,
-  );
-  if (hadOld) await rename(dest, old);
-  await rename(tmp, dest);
-  await fsyncDir(composeRoot);
-  if (hadOld) await rm(old, { recursive: true, force: true });
+  await swapDir(tmp, dest);
   return dest;
 }
 

@@ -6,11 +6,17 @@
  * valibot schema (`ConfigFile`); an invalid value is refused with CONFIG_INVALID naming the
  * key and the files read.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import * as v from 'valibot';
-import { BUNDLE_TYPES, devicePaths, type BundleType } from '@offline-ota/format';
+import {
+  BUNDLE_TYPES,
+  devicePaths,
+  IoError,
+  readFileCapped,
+  type BundleType,
+} from '@offline-ota/format';
 import { AkliteError, isErrno, messageOf } from './errors.js';
 
 export type PackageManager = 'ostree+compose_apps' | 'ostree';
@@ -90,12 +96,13 @@ async function expand(entries: readonly string[], explicit: boolean): Promise<st
 async function readToml(file: string): Promise<Table> {
   let text: string;
   try {
-    const st = await stat(file);
-    if (st.size > MAX_CONFIG_BYTES)
-      throw new Error(`${st.size} bytes is over the ${MAX_CONFIG_BYTES}-byte cap`);
-    text = await readFile(file, 'utf8');
+    text = (await readFileCapped(file, MAX_CONFIG_BYTES)).toString('utf8');
   } catch (err) {
-    throw new AkliteError('CONFIG_INVALID', `cannot read config file ${file}: ${messageOf(err)}`, {
+    const why =
+      err instanceof IoError && err.code === 'TOO_LARGE'
+        ? `${err.size} bytes is over the ${MAX_CONFIG_BYTES}-byte cap`
+        : messageOf(err instanceof IoError && err.code === 'IO_FAILED' ? err.cause : err);
+    throw new AkliteError('CONFIG_INVALID', `cannot read config file ${file}: ${why}`, {
       cause: err,
       file,
     });

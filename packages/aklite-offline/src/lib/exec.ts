@@ -1,5 +1,10 @@
-import { spawn } from 'node:child_process';
-import { AkliteError, messageOf } from './errors.js';
+/**
+ * Running device tools (`ostree`, `fw_printenv`, `fw_setenv`, the compose runtime):
+ * `execCapture` of `@offline-ota/format` (`io/exec.ts`: no shell, bounded output), with a
+ * program that cannot be started wrapped into `DEVICE_INVALID`.
+ */
+import { ExecError, execCapture, tailLines } from '@offline-ota/format';
+import { AkliteError } from './errors.js';
 
 export interface ExecResult {
   code: number;
@@ -7,52 +12,34 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** The device's message for a tool that could not be started. */
+export function cannotRun(err: ExecError): AkliteError {
+  if (err.code !== 'NOT_FOUND' && err.code !== 'SPAWN_FAILED')
+    return new AkliteError('DEVICE_INVALID', err.message, { cause: err });
+  const why = err.cause instanceof Error ? err.cause.message : err.message;
+  return new AkliteError(
+    'DEVICE_INVALID',
+    `cannot run ${err.command[0]}: ${why}; is it installed and on PATH?`,
+    { cause: err },
+  );
+}
+
 /** Runs a program without a shell and collects its output; never throws for a non-zero exit. */
-export function execTool(
+export async function execTool(
   cmd: string,
   args: readonly string[],
   opts: { cwd?: string } = {},
 ): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    let child;
-    try {
-      child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch (err) {
-      reject(
-        new AkliteError('DEVICE_INVALID', `cannot run ${cmd}: ${messageOf(err)}`, { cause: err }),
-      );
-      return;
-    }
-    const out: Buffer[] = [];
-    const errOut: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => errOut.push(b));
-    child.on('error', (err) => {
-      reject(
-        new AkliteError(
-          'DEVICE_INVALID',
-          `cannot run ${cmd}: ${messageOf(err)}; is it installed and on PATH?`,
-          {
-            cause: err,
-          },
-        ),
-      );
-    });
-    child.on('close', (code, signal) => {
-      resolve({
-        code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(errOut).toString('utf8'),
-      });
-    });
-  });
+  try {
+    const r = await execCapture(cmd, args, opts.cwd === undefined ? {} : { cwd: opts.cwd });
+    return { code: r.code ?? (r.signal ? 128 : 1), stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    if (err instanceof ExecError) throw cannotRun(err);
+    throw err;
+  }
 }
 
 /** The last non-empty line of a tool's stderr, for error messages. */
 export function lastLine(text: string): string {
-  const lines = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-  return lines.at(-1) ?? '(no output)';
+  return tailLines(text, 1) || '(no output)';
 }

@@ -6,36 +6,26 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { type Clock, systemClock } from '@offline-ota/format';
+import {
+  deploymentAtEndOf,
+  OstreeCli,
+  plainOstreePort,
+  systemClock,
+  type Clock,
+  type ExecError,
+  type OstreeOp,
+  type OstreePort,
+} from '@offline-ota/format';
 import { AkliteError, isErrno, messageOf } from './errors.js';
-import { execTool, lastLine } from './exec.js';
+import { cannotRun, execTool, lastLine } from './exec.js';
 import { fsyncDir, pathExists, writeFileAtomic } from './fsutil.js';
 
 // ---------------------------------------------------------------------------------------
 // OSTree
 
-export interface Deployment {
-  /** Position in boot order; 0 is the default. */
-  index: number;
-  os: string;
-  commit: string;
-  serial: number;
-  /** `ostree admin pin`: never removed by OSTree's cleanup (the golden system). */
-  pinned: boolean;
-}
+export type { Deployment, OstreePort } from '@offline-ota/format';
 
 export type PullFailure = 'corrupt' | 'unreadable';
-
-export interface OstreePort {
-  initRepo(repo: string, mode: 'bare' | 'bare-user' | 'archive'): Promise<void>;
-  /** True when the repo holds the complete commit. */
-  hasCommit(repo: string, commit: string): Promise<boolean>;
-  /** `ostree --repo=<repo> pull-local [--untrusted] <src> <commit>`. */
-  pullLocal(repo: string, src: string, commit: string, untrusted: boolean): Promise<void>;
-  deployments(sysroot: string): Promise<Deployment[]>;
-  deploy(sysroot: string, os: string, commit: string): Promise<void>;
-  undeploy(sysroot: string, index: number): Promise<void>;
-}
 
 /** A failed pull, classified: a corrupted object (70) or unreadable media (50). */
 export class PullError extends AkliteError {
@@ -49,87 +39,40 @@ export class PullError extends AkliteError {
 
 const CORRUPT_RE = /corrupt|checksum|mismatch|invalid|expected/i;
 
-export const ostreeTool: OstreePort = {
-  async initRepo(repo, mode) {
-    const r = await execTool('ostree', ['init', `--repo=${repo}`, `--mode=${mode}`]);
-    if (r.code !== 0)
-      throw new AkliteError('INSTALL_FAILED', `ostree init ${repo} failed: ${lastLine(r.stderr)}`);
-  },
-  async hasCommit(repo, commit) {
-    const objectPath = join(repo, 'objects', commit.slice(0, 2), `${commit.slice(2)}.commit`);
-    if (!(await pathExists(objectPath))) return false;
-    return !(await pathExists(join(repo, 'state', `${commit}.commitpartial`)));
-  },
-  async pullLocal(repo, src, commit, untrusted) {
-    const args = [
-      `--repo=${repo}`,
-      'pull-local',
-      ...(untrusted ? ['--untrusted'] : []),
-      src,
-      commit,
-    ];
-    const r = await execTool('ostree', args);
-    if (r.code !== 0) {
-      const line = lastLine(r.stderr);
-      throw new PullError(
-        CORRUPT_RE.test(r.stderr) ? 'corrupt' : 'unreadable',
-        `ostree pull-local of ${commit} from ${src} failed: ${line}`,
+/** The device's error for a failed `ostree` run, by operation (codes and messages as before). */
+function ostreeFailure(op: OstreeOp, err: ExecError): Error {
+  if (err.code !== 'FAILED') return cannotRun(err);
+  const line = lastLine(err.stderr);
+  switch (op.op) {
+    case 'init':
+      return new AkliteError('INSTALL_FAILED', `ostree init ${op.repo} failed: ${line}`);
+    case 'pull-local':
+      return new PullError(
+        CORRUPT_RE.test(err.stderr) ? 'corrupt' : 'unreadable',
+        `ostree pull-local of ${op.commit} from ${op.src} failed: ${line}`,
       );
-    }
-  },
-  async deployments(sysroot) {
-    const r = await execTool('ostree', ['admin', `--sysroot=${sysroot}`, 'status']);
-    if (r.code !== 0) {
-      throw new AkliteError(
+    case 'status':
+      return new AkliteError(
         'DEVICE_INVALID',
-        `ostree admin status on ${sysroot} failed: ${lastLine(r.stderr)}`,
+        `ostree admin status on ${op.sysroot} failed: ${line}`,
       );
-    }
-    const out: Deployment[] = [];
-    for (const line of r.stdout.split('\n')) {
-      const m = /^[* ] (\S+) ([0-9a-f]{64})\.([0-9]+)/.exec(line);
-      if (m)
-        out.push({
-          index: out.length,
-          os: m[1],
-          commit: m[2],
-          serial: Number(m[3]),
-          pinned: false,
-        });
-      else if (/^\s+Pinned: yes/.test(line) && out.length > 0) out[out.length - 1].pinned = true;
-    }
-    return out;
-  },
-  async deploy(sysroot, os, commit) {
-    const r = await execTool('ostree', [
-      'admin',
-      `--sysroot=${sysroot}`,
-      'deploy',
-      `--os=${os}`,
-      commit,
-    ]);
-    if (r.code !== 0) {
-      throw new AkliteError(
+    case 'deploy':
+      return new AkliteError(
         'INSTALL_FAILED',
-        `ostree admin deploy of ${commit} into ${sysroot} failed: ${lastLine(r.stderr)}`,
+        `ostree admin deploy of ${op.commit} into ${op.sysroot} failed: ${line}`,
       );
-    }
-  },
-  async undeploy(sysroot, index) {
-    const r = await execTool('ostree', [
-      'admin',
-      `--sysroot=${sysroot}`,
-      'undeploy',
-      String(index),
-    ]);
-    if (r.code !== 0) {
-      throw new AkliteError(
+    case 'undeploy':
+      return new AkliteError(
         'INSTALL_FAILED',
-        `ostree admin undeploy ${index} on ${sysroot} failed: ${lastLine(r.stderr)}`,
+        `ostree admin undeploy ${op.index} on ${op.sysroot} failed: ${line}`,
       );
-    }
-  },
-};
+    case 'other':
+      return new AkliteError('INSTALL_FAILED', `${op.what} failed: ${line}`);
+  }
+}
+
+/** The OSTree port: the shared `ostree` adapter of `@offline-ota/format`, device errors. */
+export const ostreeTool: OstreePort = plainOstreePort(new OstreeCli({ failure: ostreeFailure }));
 
 /**
  * The booted deployment from `<root>/proc/cmdline`: the `ostree=` argument resolved under
@@ -180,9 +123,8 @@ export async function bootedDeployment(
       },
     );
   }
-  const m = /^([0-9a-f]{64})\.([0-9]+)$/.exec(basename(real));
-  const os = /\/ostree\/deploy\/([^/]+)\/deploy\/[^/]+$/.exec(real)?.[1];
-  if (!m || os === undefined) {
+  const deployment = deploymentAtEndOf(real);
+  if (deployment === null) {
     throw new AkliteError(
       'DEVICE_INVALID',
       `ostree=${rel} resolves to ${real}, not /ostree/deploy/<os>/deploy/<commit>.<serial>`,
@@ -191,7 +133,7 @@ export async function bootedDeployment(
       },
     );
   }
-  return { os, commit: m[1], serial: Number(m[2]) };
+  return deployment;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -31,6 +31,20 @@ describe('config', function () {
     });
   });
 
+  describe('a config file over its cap (1 MiB)', function () {
+    it('is refused with CONFIG_INVALID naming the file, before it is read', async function () {
+      const file = join(root, 'var/sota/sota.toml');
+      await writeFile(file, '#'.repeat(1024 * 1024) + '\n');
+      let caught: unknown;
+      await loadConfig({ deviceRoot: root }).catch((e: unknown) => (caught = e));
+      expect(caught).to.be.instanceOf(AkliteError);
+      expect((caught as AkliteError).code).to.equal('CONFIG_INVALID');
+      expect((caught as AkliteError).message).to.equal(
+        `cannot read config file ${file}: 1048577 bytes is over the 1048576-byte cap`,
+      );
+    });
+  });
+
   describe('with the default locations', function () {
     it('merges usr/lib/sota/conf.d, var/sota/sota.toml and etc/sota/conf.d in that order', async function () {
       await writeFile(

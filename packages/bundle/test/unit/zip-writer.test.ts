@@ -271,6 +271,22 @@ describe('ZipWriter', function () {
     }
   });
 
+  it("refuses a name longer than the device's reader accepts (1,024 bytes)", async () => {
+    const fh = await open(join(dir, 'long-names.zip'), 'wx+');
+    try {
+      const zip = new ZipWriter(fh, { name: 'long-names.zip', level: 6 });
+      await zip.addData(`apps/${'x'.repeat(1019)}`, Buffer.from('x'), () => false);
+      try {
+        await zip.addData(`apps/${'y'.repeat(1020)}`, Buffer.from('x'), () => false);
+        expect.fail('expected a refusal of a name of 1,025 bytes');
+      } catch (err) {
+        expect((err as BundleError).code).to.equal('INVALID_ARGUMENT');
+      }
+    } finally {
+      await fh.close();
+    }
+  });
+
   it('refuses a name that is not printable ASCII', async () => {
     const fh = await open(join(dir, 'names.zip'), 'wx+');
     try {

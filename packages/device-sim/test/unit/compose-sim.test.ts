@@ -160,6 +160,35 @@ describe('compose-sim', function () {
     });
   });
 
+  describe('its arguments', function () {
+    it('takes an option value after = or as the next argument', async function () {
+      const a = await runComposeSim(['version', '--format=json'], '/');
+      const b = await runComposeSim(['version', '--format', 'json'], '/');
+      expect(a).to.deep.equal(b);
+      expect(JSON.parse(a.stdout)).to.have.property('version');
+      expect((await runComposeSim(['version', '--short'], '/')).stdout).to.match(/^2\./);
+    });
+
+    it('refuses an option the command does not take, or a global one after the command', async function () {
+      for (const argv of [
+        ['up', '-d', '--bogus'],
+        ['--bogus', 'ps'],
+        ['version', '-d'],
+        ['ps', '-p', 'x'],
+      ]) {
+        const r = await runComposeSim(argv, '/');
+        expect(r.exitCode, argv.join(' ')).to.equal(1);
+        expect(r.stderr, argv.join(' ')).to.match(/^compose-sim: /);
+      }
+    });
+
+    it('refuses a global option without its value', async function () {
+      const r = await runComposeSim(['--project-directory'], '/');
+      expect(r.exitCode).to.equal(1);
+      expect(r.stderr).to.contain('--project-directory');
+    });
+  });
+
   describe('a project directory outside var/sota/compose-apps', function () {
     it('is refused', async function () {
       const r = await runComposeSim(['--project-directory', work.dir, 'up', '-d'], '/');

@@ -443,6 +443,29 @@ describe('checkBundle', function () {
     });
   });
 
+  describe('what it records', () => {
+    it('names the roots, key ids counted, versions, digests and content it verified', async () => {
+      fx = await makeFixture();
+      const r = await checkBundle(fx.opts);
+      const v = r.verified!;
+      expect(v.root).to.deep.equal({ trusted: 1, newest: 2 });
+      expect(v.manifest.keyids).to.deep.equal([fx.keys.targets[0].keyid]);
+      expect(v.manifest.threshold).to.equal(1);
+      const file = async (n: string) => sha(await readFile(join(fx.bundle, 'tuf', n)));
+      expect(v.tuf.timestamp).to.deep.include({
+        version: 5,
+        source: 'bundle',
+        keyids: [fx.keys.timestamp.keyid],
+        threshold: 1,
+        sha256: await file('timestamp.json'),
+      });
+      expect(v.tuf.snapshot.sha256).to.equal(await file('snapshot.json'));
+      expect(v.tuf.targets).to.deep.include({ version: 5, sha256: await file('targets.json') });
+      expect(v.content).to.deep.equal([{ name: 'sim-lmp-2', commit: COMMIT, blobs: [] }]);
+      await r.discard();
+    });
+  });
+
   describe('when the device has seen newer metadata', () => {
     it('falls back to the stored metadata while it is valid', async () => {
       const keys = makeKeys();
@@ -461,6 +484,31 @@ describe('checkBundle', function () {
       } finally {
         await rm(newer.dir, { recursive: true, force: true });
       }
+    });
+
+    it('treats a newer timestamp naming an older snapshot as a rollback (TUF 5.4.3)', async () => {
+      fx = await makeFixture({ version: 5 });
+      await (await checkBundle(fx.opts)).commit();
+      const sb = await readFile(join(fx.bundle, 'tuf/snapshot.json'));
+      await writeJson(
+        join(fx.bundle, 'tuf/timestamp.json'),
+        signEnvelope(
+          {
+            _type: 'timestamp',
+            spec_version: SPEC_VERSION,
+            version: 6,
+            expires: days(30),
+            meta: {
+              'snapshot.json': { version: 4, length: sb.length, hashes: { sha256: sha(sb) } },
+            },
+          },
+          [fx.keys.timestamp],
+        ),
+      );
+      const r = await checkBundle(fx.opts);
+      expect(r.cached).to.equal(true);
+      expect(r.verified).to.equal(undefined);
+      await r.discard();
     });
   });
 });
