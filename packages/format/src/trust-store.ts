@@ -22,7 +22,6 @@ import {
   copyFile,
   lstat,
   mkdir,
-  open,
   readdir,
   readlink,
   rename,
@@ -33,6 +32,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from './errors.js';
+import { fsyncDir, fsyncTree } from './io/index.js';
 import { readBoundedJson } from './json.js';
 import { BUNDLE_TYPES, CAPS, tufFileCap, type BundleType } from './layout.js';
 
@@ -61,15 +61,6 @@ const isWorkDir = (name: string) => name.startsWith('.work-');
 /** The path readers use for a type's trusted metadata (through the symlink). */
 export function trustedDir(trustDir: string, type: BundleType): string {
   return join(trustDir, type);
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -162,15 +153,12 @@ export async function commitWorkCopy(
   work: string,
   checkpoint: TrustCheckpoint = () => undefined,
 ): Promise<void> {
-  for (const e of await readdir(work, { withFileTypes: true })) {
-    if (e.isFile()) await fsyncPath(join(work, e.name));
-  }
-  await fsyncPath(work);
+  await fsyncTree(work);
   checkpoint('trust-work-synced');
 
   const version = versionDirName(type);
   await rename(work, join(trustDir, version));
-  await fsyncPath(trustDir);
+  await fsyncDir(trustDir);
   checkpoint('trust-version-written');
 
   const current = await currentOf(trustDir, type);
@@ -180,7 +168,7 @@ export async function commitWorkCopy(
   } else if (current.kind === 'legacy') {
     previous = versionDirName(type);
     await rename(trustedDir(trustDir, type), join(trustDir, previous));
-    await fsyncPath(trustDir);
+    await fsyncDir(trustDir);
     checkpoint('trust-legacy-moved');
   } else if (current.dangling) {
     await rm(trustedDir(trustDir, type), { recursive: true, force: true });
@@ -190,12 +178,12 @@ export async function commitWorkCopy(
   await symlink(version, join(trustDir, tmp));
   checkpoint('trust-link-created');
   await rename(join(trustDir, tmp), trustedDir(trustDir, type));
-  await fsyncPath(trustDir);
+  await fsyncDir(trustDir);
   checkpoint('trust-link-flipped');
 
   if (previous !== undefined) {
     await rm(join(trustDir, previous), { recursive: true, force: true });
-    await fsyncPath(trustDir);
+    await fsyncDir(trustDir);
   }
   checkpoint('trust-old-removed');
 }
@@ -261,7 +249,7 @@ export async function recoverTrustStore(trustDir: string): Promise<TrustRecovery
         inForce = isVersionDir(type, best) ? best : versionDirName(type);
         if (inForce !== best) {
           await rename(join(trustDir, best), join(trustDir, inForce));
-          await fsyncPath(trustDir);
+          await fsyncDir(trustDir);
         }
         if (current.kind === 'none' && current.dangling) {
           await rm(trustedDir(trustDir, type), { recursive: true, force: true });
@@ -269,7 +257,7 @@ export async function recoverTrustStore(trustDir: string): Promise<TrustRecovery
         const tmp = linkTmpName(type);
         await symlink(inForce, join(trustDir, tmp));
         await rename(join(trustDir, tmp), trustedDir(trustDir, type));
-        await fsyncPath(trustDir);
+        await fsyncDir(trustDir);
         out.repaired = true;
         changed = true;
       } else if (current.kind === 'none' && current.dangling) {
@@ -286,7 +274,7 @@ export async function recoverTrustStore(trustDir: string): Promise<TrustRecovery
       if (stale) await remove(name);
     }
   }
-  if (changed) await fsyncPath(trustDir);
+  if (changed) await fsyncDir(trustDir);
   return out;
 }
 
