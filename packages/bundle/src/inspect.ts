@@ -5,6 +5,7 @@ import {
   BUNDLE_DIRS,
   canonicalBytes,
   CAPS,
+  parseBoundedJson,
   checkBundle,
   describeRemaining,
   exitStatusFor,
@@ -42,7 +43,7 @@ async function readJsonCapped(path: string, cap: number, what: string): Promise<
   }
   const bytes = await readCapped(path, cap);
   try {
-    return JSON.parse(bytes.toString('utf8')) as unknown;
+    return parseBoundedJson(bytes, path, { maxBytes: cap });
   } catch (err) {
     throw new BundleError('BUNDLE_INVALID', `${path} is not valid JSON: ${errorMessage(err)}`, {
       cause: err,
@@ -153,7 +154,7 @@ async function zipView(file: string): Promise<TufView> {
       );
     }
     try {
-      return JSON.parse(bytes.toString('utf8')) as unknown;
+      return parseBoundedJson(bytes, `tuf/${name}`, { maxBytes: bytes.length });
     } catch (err) {
       throw new BundleError(
         'BUNDLE_INVALID',
@@ -359,7 +360,9 @@ export interface VerifyBundleResult {
 export async function verifyBundle(o: VerifyBundleOptions): Promise<VerifyBundleResult> {
   let rootJson: unknown;
   try {
-    rootJson = JSON.parse((await readCapped(o.rootFile, CAPS.root)).toString('utf8'));
+    rootJson = parseBoundedJson(await readCapped(o.rootFile, CAPS.root), o.rootFile, {
+      maxBytes: CAPS.root,
+    });
   } catch (err) {
     throw new BundleError(
       'INVALID_ARGUMENT',

@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { devicePaths } from '@offline-ota/format';
 import { DeviceSimError, isErrno } from './errors.js';
 import { writeFileAtomic } from './fsutil.js';
@@ -9,6 +11,16 @@ export const cmdlineFor = (deployment: string): string =>
 
 export async function writeCmdline(root: string, deployment: string): Promise<void> {
   await writeFileAtomic(devicePaths(root).procCmdline, cmdlineFor(deployment));
+}
+
+/**
+ * A fresh boot id, as the kernel makes one per boot (`/proc/sys/kernel/random/boot_id`):
+ * what tells the device CLI's lock that the boot which took it is over.
+ */
+export async function writeBootId(root: string): Promise<void> {
+  const file = devicePaths(root).bootId;
+  await mkdir(dirname(file), { recursive: true });
+  await writeFileAtomic(file, `${randomUUID()}\n`);
 }
 
 /** The `ostree=` argument of `<root>/proc/cmdline`. */

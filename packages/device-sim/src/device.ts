@@ -11,7 +11,7 @@ import {
   type BundleType,
 } from '@offline-ota/format';
 import { appContent, appUriFile, checkBlob, describeProblem } from './app-store.js';
-import { readOstreeArg, writeCmdline } from './cmdline.js';
+import { readOstreeArg, writeBootId, writeCmdline } from './cmdline.js';
 import { composeUp, runningApps } from './compose-sim.js';
 import { DeviceSimError, isErrno, messageOf } from './errors.js';
 import { run } from './exec.js';
@@ -201,6 +201,7 @@ export async function createDevice(opts: CreateDeviceOptions): Promise<CreateDev
     await sysroot.pin(0);
   }
   await writeCmdline(root, booted.deployment);
+  await writeBootId(root);
 
   progress(`initialising the U-Boot environment ${paths.ubootEnvFile}`);
   await mkdir(dirname(paths.ubootEnvFile), { recursive: true });
@@ -305,7 +306,7 @@ async function emptyDir(dir: string): Promise<void> {
 /**
  * Plays U-Boot for one reboot (README.md §reboot): counts boots while an upgrade is
  * pending, falls back to the previous deployment past `bootlimit`, confirms boot
- * firmware, then writes `/proc/cmdline` and empties `/run`.
+ * firmware, then writes `/proc/cmdline` and a new boot id, and empties `/run`.
  */
 export async function rebootDevice(root: string, opts: RebootOptions = {}): Promise<RebootResult> {
   root = resolve(root);
@@ -369,6 +370,7 @@ export async function rebootDevice(root: string, opts: RebootOptions = {}): Prom
     await env.set({ bootupgrade_available: 0 });
   }
   await writeCmdline(root, chosen.deployment);
+  await writeBootId(root);
   await emptyDir(paths.runDir);
   const log = simPaths(root).bootLog;
   await mkdir(dirname(log), { recursive: true });

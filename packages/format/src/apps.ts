@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, messageOf } from './errors.js';
+import { parseBoundedJson } from './json.js';
 import { CAPS, MEDIA_TYPES, SHA256_HEX_RE } from './layout.js';
 import { parseAppUri } from './target.js';
 
@@ -86,11 +87,13 @@ export function parseDescriptor(v: unknown, where: string): Descriptor {
 
 function parseJson(buf: Buffer, where: string): Record<string, unknown> {
   try {
-    const v: unknown = JSON.parse(buf.toString('utf8'));
+    const v = parseBoundedJson(buf, where, { maxBytes: buf.length, code: 'CONTENT_INVALID' });
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch (err) {
-    throw new FormatError('CONTENT_INVALID', `${where}: not valid JSON (${messageOf(err)})`);
+    throw new FormatError('CONTENT_INVALID', `${where}: not valid JSON (${messageOf(err)})`, {
+      cause: err,
+    });
   }
 }
 

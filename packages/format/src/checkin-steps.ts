@@ -5,7 +5,7 @@
  * tuf-client.ts.
  */
 import { pathToFileURL, fileURLToPath } from 'node:url';
-import { readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import { planAppBlobs } from './apps.js';
@@ -18,8 +18,10 @@ import {
   rootVersions as listRootVersions,
   TUF_FILES,
   rootFileName,
+  tufFileCap,
   type BundleType,
 } from './layout.js';
+import { parseBoundedJson, readBoundedJson } from './json.js';
 import {
   parseBundleManifest,
   verifyBundleManifest,
@@ -84,14 +86,10 @@ function parseJsonFile(
       { file: name },
     );
   }
-  try {
-    return JSON.parse(buf.toString('utf8'));
-  } catch (err) {
-    throw new FormatError(invalid, `tuf/${name} is not valid JSON: ${messageOf(err)}`, {
-      cause: err,
-      file: name,
-    });
-  }
+  return parseBoundedJson(buf, `tuf/${name}`, {
+    maxBytes: tufFileCap(name) ?? CAPS.root,
+    code: invalid,
+  });
 }
 
 function asBundleInvalid(err: unknown): never {
@@ -158,9 +156,8 @@ async function loadTrustedRootUnchecked(
   type: BundleType,
 ): Promise<Envelope<RootSigned>> {
   const stored = join(trustedDir(trustDir, type), 'root.json');
-  const buf = await readFile(stored).catch(() => undefined);
-  if (buf !== undefined) {
-    return parseRoot(JSON.parse(buf.toString('utf8')), stored);
+  if (await pathExists(stored)) {
+    return parseRoot(await readRootJson(stored), stored);
   }
   await assertNoStrandedTrust(trustDir, type);
   if (shippedRootsDir === undefined) {
@@ -178,16 +175,27 @@ async function loadTrustedRootUnchecked(
     );
   }
   const first = join(dir, rootFileName(versions[0]));
-  let root = parseRoot(JSON.parse(await readFile(first, 'utf8')), first);
+  let root = parseRoot(await readRootJson(first), first);
   verifySelfSignedRoot(root, first);
   for (const v of versions.slice(1)) {
     const path = join(dir, rootFileName(v));
-    const next = parseRoot(JSON.parse(await readFile(path, 'utf8')), path);
+    const next = parseRoot(await readRootJson(path), path);
     verifyRootRotation(root.signed, next, path);
     root = next;
   }
   return root;
 }
+
+/** A root of the device (stored or shipped), read and parsed within bounds. */
+function readRootJson(path: string): Promise<unknown> {
+  return readBoundedJson(path, { maxBytes: CAPS.root });
+}
+
+const pathExists = (path: string): Promise<boolean> =>
+  lstat(path).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * TUF §5.3 Update the root role (5.3.2–5.3.8, 5.3.9 repeated): `tuf/<v>.root.json` from
@@ -326,7 +334,10 @@ export async function checkStoredSet(
 ): Promise<TrustedSet> {
   const read = async (name: string): Promise<unknown> => {
     try {
-      return JSON.parse(await readFile(join(dir, name), 'utf8'));
+      return await readBoundedJson(join(dir, name), {
+        maxBytes: tufFileCap(name) ?? CAPS.root,
+        what: name,
+      });
     } catch (err) {
       throw new FormatError('TUF_MISSING', `trusted metadata ${name} is missing or unreadable`, {
         cause: err,

@@ -16,6 +16,8 @@ export const devicePaths = (root: string) => ({
   shippedTufDir: (type: BundleType) => join(root, 'usr/lib/sota/tuf', type),
   sysroot: join(root, 'sysroot'),
   procCmdline: join(root, 'proc/cmdline'),
+  /** The kernel's id of the current boot; a reboot changes it (device-sim writes its own). */
+  bootId: join(root, 'proc/sys/kernel/random/boot_id'),
   runDir: join(root, 'run'),
   rebootSentinelDir: join(root, 'run/aktualizr-session'),
   rebootSentinel: join(root, 'run/aktualizr-session/need_reboot'),

@@ -22,5 +22,6 @@ export * from './zip-source.js';
 export * from './bundle-source.js';
 export * from './units.js';
 export * from './progress-drawer.js';
+export * from './json.js';
 export * from './io/index.js';
 export * from './ostree.js';

@@ -1,5 +1,5 @@
 import { canonicalBytes } from './canonical.js';
-import { FormatError } from './errors.js';
+import { FormatError, messageOf } from './errors.js';
 import {
   keyIdOf,
   parsePublicKey,
@@ -140,6 +140,23 @@ export interface ThresholdOptions {
 }
 
 /**
+ * The canonical bytes signatures are verified over. Untrusted content that canonical JSON
+ * cannot represent (a number that is not a safe integer, a string that is not printable
+ * ASCII) cannot carry a valid signature: it is invalid metadata, refused with the file's
+ * name (issue 14 §5), never a crash.
+ */
+function signedBytes(signed: unknown, what: string): Buffer {
+  try {
+    return canonicalBytes(signed);
+  } catch (err) {
+    throw new FormatError('INVALID_METADATA', `${what}: ${messageOf(err)}`, {
+      cause: err,
+      file: what,
+    });
+  }
+}
+
+/**
  * Checks that `env` carries valid signatures from at least `role.threshold` distinct
  * keys of `role`, where the keys come from `keys` (a root's `keys`). Closes two gaps of
  * tuf-js: key ids are recomputed from the key objects, and one public key listed under
@@ -151,7 +168,7 @@ export function verifyThreshold(
   role: RoleKeys,
   opts: ThresholdOptions,
 ): ThresholdResult {
-  const bytes = canonicalBytes(env.signed);
+  const bytes = signedBytes(env.signed, opts.what);
   const seenKeyids = new Set<string>();
   const countedPublic = new Set<string>();
   const valid: string[] = [];
@@ -293,7 +310,7 @@ export function parseRoot(value: unknown, what: string): Envelope<RootSigned> {
   if (chain !== undefined && !BUNDLE_TYPES.includes(chain as BundleType)) {
     fail(what, `${ROOT_CHAIN_FIELD} must be "ci" or "prod"`);
   }
-  return {
+  const parsed: Envelope<RootSigned> = {
     signatures: env.signatures,
     // Unknown fields are kept: they are part of the signed bytes.
     signed: {
@@ -307,6 +324,13 @@ export function parseRoot(value: unknown, what: string): Envelope<RootSigned> {
       roles,
     },
   };
+  // Signatures are verified over `parsed.signed`: it must be exactly what was signed. A
+  // field inside "keys" or "roles" that the parsing above drops would otherwise be
+  // accepted unsigned (issue 14 §5).
+  if (!signedBytes(parsed.signed, what).equals(signedBytes(s, what))) {
+    fail(what, '"keys" or "roles" hold fields or roles this device does not know');
+  }
+  return parsed;
 }
 
 /**

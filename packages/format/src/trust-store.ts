@@ -23,7 +23,6 @@ import {
   lstat,
   mkdir,
   readdir,
-  readFile,
   readlink,
   rename,
   rm,
@@ -34,7 +33,8 @@ import {
 import { join } from 'node:path';
 import { FormatError } from './errors.js';
 import { fsyncDir, fsyncTree } from './io/index.js';
-import { BUNDLE_TYPES, type BundleType } from './layout.js';
+import { readBoundedJson } from './json.js';
+import { BUNDLE_TYPES, CAPS, tufFileCap, type BundleType } from './layout.js';
 
 /** The points between the operations of a swap, for power-cut tests (checkpoint port). */
 export const TRUST_SWAP_STEPS = [
@@ -76,7 +76,9 @@ async function storedVersions(dir: string): Promise<number[] | undefined> {
   for (const name of ROLE_FILES) {
     let version = -1;
     try {
-      const json = JSON.parse(await readFile(join(dir, name), 'utf8')) as {
+      const json = (await readBoundedJson(join(dir, name), {
+        maxBytes: tufFileCap(name) ?? CAPS.root,
+      })) as {
         signed?: { version?: unknown };
       };
       const v = json.signed?.version;

@@ -14,7 +14,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, messageOf, type FormatErrorCode } from './errors.js';
-import { TUF_FILES } from './layout.js';
+import { parseBoundedJson } from './json.js';
+import { CAPS, TUF_FILES } from './layout.js';
 import {
   parseEnvelope,
   verifyThreshold,
@@ -79,15 +80,13 @@ function refuse(code: FormatErrorCode, what: string, text: string, cause?: unkno
   });
 }
 
-/** Parses a role file and checks its shape (a malformed file is untrusted). */
+/**
+ * Parses a role file within bounds (json.ts) and checks its shape: a malformed file is
+ * untrusted (11).
+ */
 function parseRole(bytes: Buffer, role: RoleFile, what: string): Envelope<Verified['signed']> {
-  let json: unknown;
   try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    refuse('TUF_FAILURE', what, `not valid JSON: ${messageOf(err)}`, err);
-  }
-  try {
+    const json = parseBoundedJson(bytes, what, { maxBytes: CAPS[role] });
     const env = parseEnvelope(json, what);
     const s = env.signed;
     if (s._type !== role) throw new Error(`_type is ${JSON.stringify(s._type)}, not "${role}"`);

@@ -82,7 +82,7 @@ export async function openDevice(opts: DeviceOptions): Promise<Device> {
  * whatever a power cut interrupted (format's `recoverTrustStore`).
  */
 export async function withLock<T>(dev: Device, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquireLock(dev.paths.lockFile);
+  const lock = await acquireLock(dev.paths.lockFile, { bootIdFile: dev.paths.bootId });
   try {
     await recoverTrustStore(dev.trustDir);
     return await fn();

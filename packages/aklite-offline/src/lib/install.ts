@@ -36,6 +36,7 @@ import {
 import { openMedia } from './media.js';
 import { AkliteError, messageOf } from './errors.js';
 import { removeTree } from './fsutil.js';
+import { checkSpaceFor } from './space.js';
 import { PullError, type ProgressPhase } from './ports.js';
 import { assertNotInProbation, settleProbation } from './probation.js';
 import { isFailed, writeState, type DeviceState } from './state.js';
@@ -252,16 +253,12 @@ async function withGrowthProgress<T>(
 
 /**
  * Refuses (NO_SPACE, 60) when the sysroot filesystem would be used above the watermark
- * after writing `required` bytes.
+ * after writing `required` bytes (space.ts: root counts the reserved blocks as free).
  */
 async function checkSpace(dev: Device, required: number): Promise<void> {
-  const fs = await statfs(dev.sysroot);
-  const total = fs.blocks * fs.bsize;
-  const free = fs.bavail * fs.bsize;
-  const usedAfter = total - free + required;
   const wm = dev.config.storageWatermark;
-  if (total <= 0 || usedAfter * 100 > wm * total) {
-    const pct = total > 0 ? Math.ceil((usedAfter * 100) / total) : 100;
+  const { ok, percent: pct } = checkSpaceFor(await statfs(dev.sysroot), required, wm);
+  if (!ok) {
     throw new AkliteError(
       'NO_SPACE',
       `Not enough free space on ${dev.sysroot}: the update needs ${required} bytes, which would fill the filesystem to ${pct}%, ` +

@@ -5,7 +5,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseTargets, StatusCode, targetMismatch, type TargetEntry } from '@offline-ota/format';
+import {
+  CAPS,
+  parseBoundedJson,
+  parseTargets,
+  StatusCode,
+  targetMismatch,
+  type TargetEntry,
+} from '@offline-ota/format';
 import {
   appsView,
   checkIn,
@@ -193,7 +200,9 @@ export async function list(opts: DeviceOptions): Promise<ListEntry[]> {
       continue;
     }
     try {
-      const json = JSON.parse(text) as { signed?: { targets?: unknown } };
+      const json = parseBoundedJson(text, file, { maxBytes: CAPS.targets }) as {
+        signed?: { targets?: unknown };
+      };
       for (const e of parseTargets(json.signed?.targets)) seen.set(e.name, e);
     } catch (err) {
       throw new AkliteError(

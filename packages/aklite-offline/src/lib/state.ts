@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as v from 'valibot';
 import {
   BUNDLE_TYPES,
+  parseBoundedJson,
   parseTargetEntry,
   type BundleType,
   type TargetCustom,
@@ -107,7 +108,7 @@ async function importPreloaded(storageDir: string): Promise<TargetRecord | null>
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseBoundedJson(text, file, { maxBytes: MAX_STATE_BYTES });
   } catch (err) {
     throw new AkliteError(
       'STATE_INVALID',
@@ -205,7 +206,7 @@ export async function readState(
     throw new AkliteError('STATE_INVALID', `${file} is too large`, { file });
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseBoundedJson(text, file, { maxBytes: MAX_STATE_BYTES });
   } catch (err) {
     throw new AkliteError(
       'STATE_INVALID',

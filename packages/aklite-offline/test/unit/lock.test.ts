@@ -47,3 +47,55 @@ describe('acquireLock', function () {
     expect(await readdir(join(dir, 'other'))).to.deep.equal([]);
   });
 });
+
+describe('acquireLock with the boot id', function () {
+  let dir: string;
+  let file: string;
+  let bootIdFile: string;
+  const BOOT_A = '0b6e1c5e-8a63-4b7e-9d1e-6f0c8f4a2b11';
+  const BOOT_B = '5d2f7a90-1c34-4e8b-a6d2-93b0e7c41f22';
+  beforeEach(async function () {
+    dir = await mkdtemp(join(tmpdir(), 'aklite-lock-'));
+    await mkdir(join(dir, 'var/lock'), { recursive: true });
+    file = join(dir, 'var/lock/aklite.lock');
+    bootIdFile = join(dir, 'boot_id');
+    await writeFile(bootIdFile, `${BOOT_B}\n`);
+  });
+  afterEach(async function () {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('records the pid and the current boot id', async function () {
+    const lock = await acquireLock(file, { bootIdFile });
+    expect(await readFile(file, 'utf8')).to.equal(`${process.pid}\n${BOOT_B}\n`);
+    await lock.release();
+    expect(await readdir(join(dir, 'var/lock'))).to.deep.equal([]);
+  });
+
+  it('takes over a lock of an earlier boot even though its pid is alive now', async function () {
+    await writeFile(file, `1\n${BOOT_A}\n`); // pid 1 is always alive
+    const lock = await acquireLock(file, { bootIdFile });
+    expect(await readFile(file, 'utf8')).to.equal(`${process.pid}\n${BOOT_B}\n`);
+    await lock.release();
+  });
+
+  it('refuses a lock of this boot whose pid is alive with LOCKED', async function () {
+    await writeFile(file, `1\n${BOOT_B}\n`);
+    const err = await acquireLock(file, { bootIdFile }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(AkliteError);
+    expect((err as AkliteError).code).to.equal('LOCKED');
+  });
+
+  it('lets the pid decide for a lock that records no boot id', async function () {
+    await writeFile(file, '1\n');
+    const err = await acquireLock(file, { bootIdFile }).catch((e: unknown) => e);
+    expect((err as AkliteError).code).to.equal('LOCKED');
+  });
+
+  it('lets the pid decide when the current boot id cannot be read', async function () {
+    await writeFile(file, `1\n${BOOT_A}\n`);
+    await rm(bootIdFile);
+    const err = await acquireLock(file, { bootIdFile }).catch((e: unknown) => e);
+    expect((err as AkliteError).code).to.equal('LOCKED');
+  });
+});

@@ -276,6 +276,20 @@ describe('parseRoot', () => {
     });
   });
 
+  describe('when keys or roles hold a field that parsing would drop (issue 14 §5)', () => {
+    it('refuses an unknown field inside a key with INVALID_METADATA', () => {
+      const doc = signedRoot({ root: [r1] });
+      (doc.signed.keys[r1.keyid] as Record<string, unknown>)['x-extra'] = 'unsigned';
+      expectFormatError(() => parseRoot(doc, '1.root.json'), 'INVALID_METADATA');
+    });
+
+    it('refuses a role this device does not know with INVALID_METADATA', () => {
+      const doc = signedRoot({ root: [r1] });
+      doc.signed.roles.mirror = { keyids: [r1.keyid], threshold: 1 };
+      expectFormatError(() => parseRoot(doc, '1.root.json'), 'INVALID_METADATA');
+    });
+  });
+
   describe('when a role threshold exceeds its distinct keys', () => {
     it('refuses with INVALID_METADATA', () => {
       const doc = signedRoot({ root: [r1, r2], rootThreshold: 3 });
@@ -449,4 +463,24 @@ describe('verifySelfSignedRoot', () => {
       );
     });
   });
+});
+
+describe('verifyThreshold on signed content canonical JSON cannot hold (issue 14 §5)', () => {
+  const k = generateSigningKey();
+  const keys = { [k.keyid]: k.publicKey };
+  const role = { keyids: [k.keyid], threshold: 1 };
+  for (const [name, value] of [
+    ['an integer past 2^53', 2 ** 53],
+    ['a float', 1.5],
+    ['a non-ASCII string', 'é'],
+  ] as const) {
+    it(`refuses ${name} with INVALID_METADATA naming the file, not a TypeError`, () => {
+      const env = { signatures: [], signed: { x: value } };
+      const err = expectFormatError(
+        () => verifyThreshold(env, keys, role, { strict: false, what: 'tuf/timestamp.json' }),
+        'INVALID_METADATA',
+      );
+      expect(err.file).to.equal('tuf/timestamp.json');
+    });
+  }
 });

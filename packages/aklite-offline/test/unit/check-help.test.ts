@@ -1,0 +1,11 @@
+import { expect } from 'chai';
+import Check from '../../src/commands/check.js';
+
+describe('check --help', function () {
+  // Issue 14 §6: a corrupt tuf/ entry of a single-file bundle makes check exit 70.
+  for (const code of [0, 1, 4, 6, 8, 11, 12, 14, 15, 16, 70]) {
+    it(`lists exit code ${code}`, function () {
+      expect(Check.description).to.match(new RegExp(`(^|[ /])${code}([ /,]|$)`));
+    });
+  }
+});
