@@ -6,7 +6,7 @@ import { BundleError, errorMessage } from './errors.js';
 import { exists, fsyncDir, wrapIo } from './fsutil.js';
 import { assertMediaSafe, scanBundleTree } from './media.js';
 import { ByteProgress, noProgress, type ProgressFn } from './progress.js';
-import { changedWhilePacking, ZipWriter } from './zip-writer.js';
+import { changedWhilePacking, ZipWriter, type ZipWriterSummary } from './zip-writer.js';
 
 /**
  * `bundlectl pack`: one zip file holding a directory bundle (docs/bundle-format.md
@@ -159,16 +159,9 @@ export interface PackBundleOptions {
   onProgress?: ProgressFn;
 }
 
-export interface PackBundleResult {
+/** The writer's summary (size, sha256 to check a copy, entry counts, ZIP64) of the file. */
+export interface PackBundleResult extends ZipWriterSummary {
   file: string;
-  /** Size of the zip file in bytes. */
-  bytes: number;
-  /** sha256 of the zip file (lowercase hex), e.g. to check a copy. */
-  sha256: string;
-  entries: number;
-  stored: number;
-  deflated: number;
-  zip64: boolean;
   /** True when the file is larger than a FAT32 file can be. */
   tooLargeForFat32: boolean;
 }
