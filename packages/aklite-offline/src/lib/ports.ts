@@ -148,19 +148,22 @@ export interface BootEnvPort {
 
 export function fwEnv(configFile: string): BootEnvPort {
   return {
+    // The whole environment is read and the variable looked up in it, so that "not set"
+    // is the absence of a `name=` line, not a guess from fw_printenv's error text.
     async get(name) {
-      const r = await execTool('fw_printenv', ['-c', configFile, '-n', name]);
+      const r = await execTool('fw_printenv', ['-c', configFile]);
       if (r.code !== 0) {
-        if (/not defined/i.test(r.stderr)) return undefined;
         throw new AkliteError(
           'DEVICE_INVALID',
-          `fw_printenv -c ${configFile} ${name} failed: ${lastLine(r.stderr)}`,
+          `fw_printenv -c ${configFile} failed: ${lastLine(r.stderr)}`,
           {
             file: configFile,
           },
         );
       }
-      return r.stdout.trim();
+      const prefix = `${name}=`;
+      const line = r.stdout.split('\n').find((l) => l.startsWith(prefix));
+      return line === undefined ? undefined : line.slice(prefix.length).trim();
     },
     async set(vars) {
       const args = Object.entries(vars).flatMap(([k, v]) => [k, String(v)]);
