@@ -5,8 +5,10 @@
  *   test-factory.ts   createTestFactory: a factory with published Targets, by the production builder
  *   test-bundles.ts   generateTestBundles: the committed `test-bundles/` set, from seeded keys
  *   offline.ts        offlineArgv: run a tool where the network is unreachable
+ *   ostree-repo.ts    ostreeRepoWithOneCommit: a one-commit repo made with the real ostree
  *   cli/aklite-stop-at.ts the `aklite-stop-at` bin: the real CLI with a stopping checkpoint port
  */
 export * from './test-factory.js';
 export * from './test-bundles.js';
 export * from './offline.js';
+export * from './ostree-repo.js';

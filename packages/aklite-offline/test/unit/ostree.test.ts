@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ostreeRepoWithOneCommit } from '@offline-ota/testkit';
 import { ostreeTool } from '../../src/lib/ports.js';
 
 describe('ostreeTool.hasCommit', function () {
@@ -12,15 +12,7 @@ describe('ostreeTool.hasCommit', function () {
   let commit: string;
   before(async function () {
     dir = await mkdtemp(join(tmpdir(), 'ostree-has-commit-'));
-    repo = join(dir, 'repo');
-    await mkdir(join(dir, 'tree'));
-    await writeFile(join(dir, 'tree', 'f'), 'f');
-    execFileSync('ostree', ['init', '--mode=archive', `--repo=${repo}`]);
-    commit = execFileSync(
-      'ostree',
-      ['commit', `--repo=${repo}`, '--branch=b', `--tree=dir=${join(dir, 'tree')}`],
-      { encoding: 'utf8' },
-    ).trim();
+    ({ repo, commit } = await ostreeRepoWithOneCommit(dir));
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
