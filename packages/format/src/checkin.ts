@@ -15,6 +15,7 @@
  *   8. checkStoredSet          the set to be put in force, read back and checked whole
  *   9. selectMatchingTargets   §Targets: manifest ∩ trusted Targets, hardware id, tags
  *  10. checkContent            §OSTree repository, §Apps: the content is on the media
+ *                              (a delta Target's: its commit object; §Delta bundles)
  *
  * An older bundle than the device has seen (TUF_ROLLBACK at 6) falls back to the stored
  * metadata while it is valid (`cached`). `commit()` puts the working copy in force with
@@ -152,7 +153,7 @@ async function checkBundleFrom(
       cached = true;
     }
     const matching = selectMatchingTargets(set.targets, info.targets, opts);
-    const content = await checkContent(matching, opts, source, opts.bundleDir);
+    const content = await checkContent(matching, opts, source, opts.bundleDir, manifest.signed);
     return {
       type,
       tag: info.tag,
