@@ -48,7 +48,9 @@ export type AkliteErrorCode =
   /** `ostree pull-local` failed (`PullError`; install reports it as 70 or 50, or wraps it). */
   | 'PULL_FAILED'
   /** An app's compose project could not be set up or started (`AppStartError`). */
-  | 'APP_START_FAILED';
+  | 'APP_START_FAILED'
+  /** Every Target the bundle offers is a delta whose base this device does not hold (delta.ts). */
+  | 'DELTA_BASE_MISSING';
 
 export class AkliteError extends OfflineOtaError<AkliteErrorCode> {}
 

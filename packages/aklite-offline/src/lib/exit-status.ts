@@ -37,6 +37,8 @@ const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> =
   // Install turns a media pull into 70/50 itself; one that escapes is a device failure.
   PULL_FAILED: StatusCode.UnknownError,
   APP_START_FAILED: StatusCode.UnknownError,
+  // A delta without a base on this device: its content is missing (docs/bundle-format.md §Delta bundles).
+  DELTA_BASE_MISSING: StatusCode.CheckinNoTargetContent,
 };
 
 export function exitStatusOf(err: unknown): StatusValue {

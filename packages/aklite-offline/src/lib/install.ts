@@ -1,8 +1,10 @@
 /**
  * `aklite-offline install` (reference §3.6–3.7): check-in, selection, then
  *
- *   stage     ostree pull-local --untrusted into a scratch repo; app blobs copied and
- *             hashed into a scratch dir. Any failure removes the scratch: device unchanged.
+ *   stage     ostree pull-local --untrusted into a scratch repo (for a delta Target, one
+ *             whose parent is the device's repo: delta.ts checked the base first); app
+ *             blobs copied and hashed into a scratch dir. Any failure removes the scratch:
+ *             device unchanged.
  *   commit    objects into the sysroot repo, blobs into the store, trusted TUF metadata,
  *             state `pending/deploying`, reboot sentinel, ostree admin deploy,
  *             fw_setenv upgrade_available=1 bootcount=0, state `pending/installed`.
@@ -23,6 +25,7 @@ import {
 import { commitBlobs, missingBlobs, stageBlobs, zipReadError, type StagedBlob } from './apps.js';
 import { UpdateCallbacks } from './callbacks.js';
 import { checkIn, selectTarget } from './checkin.js';
+import { mediaThenStore, type DeltaUse } from './delta.js';
 import { assertNotDeferred } from './deferral.js';
 import {
   deployCommit,
@@ -108,7 +111,7 @@ async function installFrom(
   const ci = await checkIn(dev, state, media);
   let done = false;
   try {
-    const sel = selectTarget(ci.result, state.current, opts.target);
+    const sel = selectTarget(ci.result, state.current, opts.target, ci.refused);
     const t = sel.target;
     await cb.post('OK', t.name);
     const cur = state.current;
@@ -143,7 +146,12 @@ async function installFrom(
         `Note: ${t.name} failed before on this device; installing it again as requested`,
       );
     dev.ports.progress(sel.reason);
-    const status = await installTarget(dev, state, cb, t, media, ci.result.type, () => {
+    const delta = ci.deltas.get(t.name);
+    if (delta !== undefined)
+      dev.ports.progress(
+        `${t.name} is a delta: completing it from ${delta.base.name}, which this device holds`,
+      );
+    const status = await installTarget(dev, state, cb, t, media, ci.result.type, delta, () => {
       done = true;
       return ci.commit();
     });
@@ -274,6 +282,7 @@ async function installTarget(
   t: TargetEntry,
   media: BundleSource,
   bundleType: BundleType,
+  delta: DeltaUse | undefined,
   commitTuf: () => Promise<void>,
 ): Promise<InstallResult['status']> {
   const { ports, config } = dev;
@@ -288,7 +297,13 @@ async function installTarget(
 
   const needOstree =
     kind === 'ostree' && !(await ports.ostree.hasCommit(dev.sysrootRepo, t.commit));
-  const blobs = await missingBlobs(media, config.appStore, uris);
+  // A delta's app blobs that the bundle leaves out are in the device's store (delta.ts).
+  const blobs = await missingBlobs(
+    media,
+    config.appStore,
+    uris,
+    delta === undefined ? undefined : mediaThenStore(media, config.appStore),
+  );
   const blockSize = await statfs(config.storageDir).then(
     (s) => s.bsize,
     () => 4096,
@@ -317,7 +332,14 @@ async function installTarget(
         await extractMediaRepo(dev, media.zip, mediaRepo);
       }
       await mkdir(stagingRepo, { recursive: true });
-      await ports.ostree.initRepo(stagingRepo, 'archive');
+      // A delta (checked by delta.ts): the scratch repo's parent is the device's repo, so
+      // the pull re-hashes what comes from the media and takes the rest from the base the
+      // device holds. A full Target gets no parent: all of it must come from the media.
+      await ports.ostree.initRepo(
+        stagingRepo,
+        'archive',
+        delta === undefined ? undefined : dev.sysrootRepo,
+      );
       try {
         await withGrowthProgress(dev, stagingRepo, 'pull-ostree', objects.allocated, () =>
           ports.ostree.pullLocal(stagingRepo, mediaRepo, t.commit, true),
