@@ -296,12 +296,16 @@ describe('delta bundles', function () {
       expect((await readdir(join(fx.bundles.multi, 'apps/blobs/sha256'))).sort()).to.deep.equal(
         (await readdir(join(fx.bundles.delta, 'apps/blobs/sha256'))).sort(),
       );
-      const r = await install(a, fx.bundles.multi);
-      expect(r.code, r.stderr).to.equal(100);
-      expect((await readState(a))?.pending?.target.name).to.equal(fx.t.v2);
-      expect((await simStatus(a)).deployments[0]?.commit).to.equal(fx.commits[fx.t.v2]);
-      await expectInstalled(b, fx.bundles.multi, fx.commits[fx.t.b2]);
-      expect((await readState(b))?.current?.name).to.equal(fx.t.b2);
+      // The reboot and run that follow are those of any install (tested above).
+      for (const [root, target] of [
+        [a, fx.t.v2],
+        [b, fx.t.b2],
+      ] as const) {
+        const r = await install(root, fx.bundles.multi);
+        expect(r.code, r.stderr).to.equal(100);
+        expect((await readState(root))?.pending?.target.name).to.equal(target);
+        expect((await simStatus(root)).deployments[0]?.commit).to.equal(fx.commits[target]);
+      }
     });
   });
 
