@@ -69,6 +69,8 @@ export interface UsbConfig {
   unmountCommand: string[];
   /** `[usb] mount_dir`, under the device root: where the stick is mounted while the trigger runs. */
   mountDir: string;
+  /** `[usb] lock_wait_seconds`: how long the trigger waits while another instance holds the lock. */
+  lockWaitSeconds: number;
 }
 
 export const DEFAULT_STORAGE_WATERMARK = 80;
@@ -78,6 +80,7 @@ export const DEFAULT_PROBATION_SECONDS = 1800;
 export const DEFAULT_USB_MOUNT_COMMAND = 'mount -o ro,nodev,nosuid,noexec {device} {dir}';
 export const DEFAULT_USB_UNMOUNT_COMMAND = 'umount {dir}';
 export const DEFAULT_USB_MOUNT_DIR = '/run/aklite-offline/usb';
+export const DEFAULT_USB_LOCK_WAIT_SECONDS = 60;
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
 type Table = Record<string, unknown>;
@@ -276,6 +279,7 @@ const Sections = {
     auto_install: v.optional(flag),
     mount_command: v.optional(commandLine(['{device}', '{dir}'])),
     unmount_command: v.optional(commandLine(['{dir}'])),
+    lock_wait_seconds: v.optional(wholeNumber(0, 86400)),
     mount_dir: v.optional(
       v.pipe(
         str,
@@ -360,6 +364,7 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
       mountCommand: splitWords(usb.mount_command ?? DEFAULT_USB_MOUNT_COMMAND),
       unmountCommand: splitWords(usb.unmount_command ?? DEFAULT_USB_UNMOUNT_COMMAND),
       mountDir: rooted(usb.mount_dir ?? DEFAULT_USB_MOUNT_DIR),
+      lockWaitSeconds: usb.lock_wait_seconds ?? DEFAULT_USB_LOCK_WAIT_SECONDS,
     },
   };
 }

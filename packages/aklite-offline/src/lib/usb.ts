@@ -38,6 +38,8 @@ import { checkLocked, type CheckResult } from './query.js';
 
 /** A mount or unmount command still running after this long is killed. */
 export const USB_COMMAND_TIMEOUT_MS = 120_000;
+/** How often a trigger that waits for the lock tries again. */
+const LOCK_RETRY_MS = 1000;
 
 /**
  * What desktop systems leave at the top of FAT/exFAT sticks (compared ignoring case, as
@@ -296,7 +298,7 @@ export async function usb(opts: UsbOptions): Promise<UsbResult> {
     );
   }
   const dev = await openDevice(opts);
-  return withLock(dev, async () => {
+  return withLockWaiting(dev, async () => {
     const stick = await mountStick(dev, opts.device);
     let result: Omit<UsbResult, 'unmounted'>;
     try {
@@ -307,6 +309,32 @@ export async function usb(opts: UsbOptions): Promise<UsbResult> {
     }
     return { ...result, unmounted: await stick.unmount() };
   });
+}
+
+/**
+ * `withLock`, waiting up to `[usb] lock_wait_seconds` while another instance holds the
+ * lock: the triggers of two partitions of one stick, or of two sticks, run one after the
+ * other instead of one failing. Still held after that: LOCKED (1), nothing mounted.
+ */
+async function withLockWaiting<T>(dev: Device, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + dev.config.usb.lockWaitSeconds * 1000;
+  const run = { locked: false };
+  for (let waited = false; ; waited = true) {
+    try {
+      return await withLock(dev, () => {
+        run.locked = true;
+        return fn();
+      });
+    } catch (err) {
+      const busy = !run.locked && err instanceof AkliteError && err.code === 'LOCKED';
+      if (!busy || Date.now() + LOCK_RETRY_MS > deadline) throw err;
+      if (!waited)
+        dev.ports.progress(
+          `Waiting up to ${dev.config.usb.lockWaitSeconds} s for another aklite-offline to finish`,
+        );
+      await new Promise((res) => setTimeout(res, LOCK_RETRY_MS));
+    }
+  }
 }
 
 async function checkAndInstall(

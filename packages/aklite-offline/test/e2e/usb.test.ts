@@ -121,7 +121,11 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
   }
 
   /** A fresh device booted on v1 with the trigger's FUSE mount step and `auto_install`. */
-  async function newDevice(name: string, autoInstall?: boolean): Promise<string> {
+  async function newDevice(
+    name: string,
+    autoInstall?: boolean,
+    usbKeys: string[] = [],
+  ): Promise<string> {
     const root = join(work, 'devices', name);
     await mkdir(join(work, 'devices'), { recursive: true });
     devices.push(root);
@@ -145,6 +149,7 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
         'mount_command = "fusefat -o ro {device} {dir}"',
         `unmount_command = "${FUSERMOUNT} -u {dir}"`,
         ...(autoInstall === undefined ? [] : [`auto_install = ${autoInstall}`]),
+        ...usbKeys,
         '',
       ].join('\n'),
     );
@@ -218,10 +223,18 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
   });
 
   describe('with one single-file bundle and its AppleDouble twin (._good-ci.zip)', function () {
-    it('only checks when auto_install is unset (16), naming the Target, and leaves the device unchanged', async function () {
+    it('waits for the lock, then only checks when auto_install is unset (16), naming the Target, and leaves the device unchanged', async function () {
       const root = await newDevice('zip-check');
       const before = await hashTree(root);
-      const r = await aklite(root, ['usb', stick.zip, '--json']);
+      // Another instance holds the lock (a live pid) and finishes while the trigger waits
+      // ([usb] lock_wait_seconds, 60 by default); meanwhile nothing is mounted.
+      const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+      await writeFile(join(root, 'var/lock/aklite.lock'), `${holder.pid}\n\n`);
+      const run = aklite(root, ['usb', stick.zip, '--json']);
+      await new Promise((res) => setTimeout(res, 2500));
+      expect(await mountsUnder(root), 'mounted while waiting').to.deep.equal([]);
+      holder.kill('SIGKILL');
+      const r = await run;
       expect(r.code, r.stderr).to.equal(StatusCode.CheckinUpdateNewVersion);
       const out = parseUsb(r.stdout);
       expect(out.bundle).to.deep.equal({ name: 'good-ci.zip', kind: 'zip' });
@@ -249,7 +262,7 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
 
   describe('when the stick is pulled mid-install', function () {
     it('exits 50 with the device unchanged, refuses a second trigger meanwhile, and installs on the next insertion', async function () {
-      const root = await newDevice('pulled', true);
+      const root = await newDevice('pulled', true, ['lock_wait_seconds = 0']);
       const before = await hashTree(root);
       // The real command, stopped once the check-in passed and space was checked: the
       // install is about to read the content from the stick.
@@ -266,7 +279,8 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
         await new Promise((res) => setTimeout(res, 25));
       expect(await isStopped(child.pid!), `stopped before installing:\n${output}`).to.equal(true);
 
-      // Another stick (here: the same one again) while it runs: refused, nothing mounted.
+      // Another stick (here: the same one again) while it runs, with no wait for the lock:
+      // refused at once, nothing mounted.
       const mountDir = join(root, 'run/aklite-offline/usb');
       const second = await aklite(root, ['usb', stick.dir]);
       expect(second.code, second.stderr).to.equal(StatusCode.UnknownError);

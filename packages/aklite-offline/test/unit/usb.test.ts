@@ -183,6 +183,7 @@ describe('the USB trigger (usb.ts)', function () {
         mountCommand: ['mount', '-o', 'ro,nodev,nosuid,noexec', '{device}', '{dir}'],
         unmountCommand: ['umount', '{dir}'],
         mountDir: '/dev-root/run/aklite-offline/usb',
+        lockWaitSeconds: 60,
       });
     });
 
@@ -193,12 +194,14 @@ describe('the USB trigger (usb.ts)', function () {
           mount_command: 'fusefat -o ro {device} {dir}',
           unmount_command: 'fusermount -u {dir}',
           mount_dir: '/media/stick',
+          lock_wait_seconds: 0,
         }),
       ).to.deep.equal({
         autoInstall: true,
         mountCommand: ['fusefat', '-o', 'ro', '{device}', '{dir}'],
         unmountCommand: ['fusermount', '-u', '{dir}'],
         mountDir: '/dev-root/media/stick',
+        lockWaitSeconds: 0,
       });
       expect(config({ auto_install: 'false' }).autoInstall).to.equal(false);
     });
@@ -207,6 +210,7 @@ describe('the USB trigger (usb.ts)', function () {
       ['auto_install', 'yes', 'must be true or false, got "yes"'],
       ['mount_command', 'mount {device} /mnt', 'must use {device} and {dir}'],
       ['unmount_command', '  ', 'must name a program'],
+      ['lock_wait_seconds', -1, 'must be a whole number from 0 to 86400'],
       ['mount_dir', 'run/usb', 'must be an absolute directory other than / (no ..), got "run/usb"'],
       [
         'mount_dir',
