@@ -43,6 +43,8 @@ import type { TargetEntry } from './target.js';
 import { readTrustedCopies, updateTufRoles, type TufUpdateRecord } from './tuf-client.js';
 import {
   commitWorkCopy,
+  NOTHING_COMMITTED,
+  type TrustCommit,
   discardWorkCopy,
   openWorkCopy,
   trustedDir,
@@ -102,8 +104,11 @@ export interface CheckBundleResult {
   unavailable: { name: string; reason: string }[];
   /** What was verified (undefined `tuf` roles when `cached`: the stored ones were checked). */
   verified: Verified | undefined;
-  /** Put the refreshed copy in force (trust-store.ts: one rename of a symlink). */
-  commit(): Promise<void>;
+  /**
+   * Put the refreshed copy in force (trust-store.ts: one rename of a symlink). With
+   * `keepPrevious`, the previous version stays until `finish()`, and `revert()` puts it back.
+   */
+  commit(opts?: { keepPrevious?: boolean }): Promise<TrustCommit>;
   /** Remove the working copy without changing the trusted metadata. */
   discard(): Promise<void>;
 }
@@ -175,9 +180,9 @@ async function checkBundleFrom(
               tuf,
               content: content.records,
             },
-      commit: async () => {
-        if (cached) return;
-        await commitWorkCopy(opts.trustDir, type, workDir, opts.checkpoint);
+      commit: async (o) => {
+        if (cached) return NOTHING_COMMITTED;
+        return commitWorkCopy(opts.trustDir, type, workDir, opts.checkpoint, o);
       },
       discard,
     };

@@ -149,13 +149,14 @@ async function stageBlob(
 
 /**
  * Maps a failure to read content out of a single-file bundle: content that is not what the
- * archive or the signed metadata says is VERIFICATION_FAILED (70), anything else (an I/O
- * error, a truncated file) DOWNLOAD_FAILED (50).
+ * archive or the signed metadata says (a local header that disagrees with the directory
+ * included) is VERIFICATION_FAILED (70), anything else (the media going away, a file that
+ * shrank while read) DOWNLOAD_FAILED (50).
  */
 export function zipReadError(err: unknown, what: string, zipPath: string): AkliteError {
   const invalid =
     err instanceof FormatError &&
-    ['CONTENT_INVALID', 'FILE_TOO_LARGE', 'PATH_ESCAPE'].includes(err.code);
+    ['CONTENT_INVALID', 'FILE_TOO_LARGE', 'PATH_ESCAPE', 'INVALID_METADATA'].includes(err.code);
   return new AkliteError(
     invalid ? 'VERIFICATION_FAILED' : 'DOWNLOAD_FAILED',
     `cannot use ${what} from ${zipPath}: ${messageOf(err)}; ` +

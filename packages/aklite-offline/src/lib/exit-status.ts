@@ -12,6 +12,7 @@ import {
   type StatusValue,
 } from '@offline-ota/format';
 import { AkliteError, type AkliteErrorCode } from './errors.js';
+import { isNoSpace } from './space.js';
 
 const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> = {
   ...FORMAT_STATUS,
@@ -40,6 +41,8 @@ const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> =
 };
 
 export function exitStatusOf(err: unknown): StatusValue {
+  // A full file system is 60 wherever it struck (issue 14 §1), whatever wrapped it.
+  if (isNoSpace(err)) return StatusCode.NoSpace;
   if (err instanceof AkliteError || err instanceof FormatError) return STATUS[err.code];
   return StatusCode.UnknownError;
 }

@@ -26,19 +26,17 @@ import { fsyncDir, pathExists, writeFileAtomic } from './fsutil.js';
 
 export type { Deployment, OstreePort } from '@offline-ota/format';
 
-export type PullFailure = 'corrupt' | 'unreadable';
-
-/** A failed pull, classified: a corrupted object (70) or unreadable media (50). */
+/**
+ * A failed `ostree pull-local`. It is not classified here: ostree's messages are not an
+ * interface. Install decides what it means by looking at the repo it pulled from and the
+ * file system it wrote to (install.ts `pullFailure`): media gone (50), corrupt (70), no
+ * space (60).
+ */
 export class PullError extends AkliteError {
-  constructor(
-    readonly kind: PullFailure,
-    message: string,
-  ) {
+  constructor(message: string) {
     super('PULL_FAILED', message);
   }
 }
-
-const CORRUPT_RE = /corrupt|checksum|mismatch|invalid|expected/i;
 
 /** The device's error for a failed `ostree` run, by operation (codes and messages as before). */
 function ostreeFailure(op: OstreeOp, err: ExecError): Error {
@@ -48,10 +46,7 @@ function ostreeFailure(op: OstreeOp, err: ExecError): Error {
     case 'init':
       return new AkliteError('INSTALL_FAILED', `ostree init ${op.repo} failed: ${line}`);
     case 'pull-local':
-      return new PullError(
-        CORRUPT_RE.test(err.stderr) ? 'corrupt' : 'unreadable',
-        `ostree pull-local of ${op.commit} from ${op.src} failed: ${line}`,
-      );
+      return new PullError(`ostree pull-local of ${op.commit} from ${op.src} failed: ${line}`);
     case 'status':
       return new AkliteError(
         'DEVICE_INVALID',
