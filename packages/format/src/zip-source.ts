@@ -939,7 +939,9 @@ class ZipBundleImpl implements ZipBundle {
    * is valid only until the next is asked for; without, every chunk is a new buffer.
    */
   private async *chunks(e: Entry, scratch?: Buffer): AsyncGenerator<Buffer> {
-    const start = await this.dataStart(e, scratch);
+    const start = await this.dataStart(e, scratch).catch((err: unknown) => {
+      throw ioError(`cannot read ${e.name} from ${this.path}`, err, this.path);
+    });
     // A small deflated entry (most are: OSTree dirtree and dirmeta objects, JSON) is
     // inflated in one call, its zlib state freed at once; a large one is streamed.
     const small =

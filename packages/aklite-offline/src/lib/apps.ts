@@ -24,7 +24,9 @@ import {
   blobPath,
   BUNDLE_DIRS,
   CAPS,
+  errnoInChain,
   FormatError,
+  MEDIA_GONE_ERRNOS,
   planAppBlobs,
   requiredApps,
   storeReader,
@@ -157,12 +159,17 @@ export function zipReadError(err: unknown, what: string, zipPath: string): Aklit
   const invalid =
     err instanceof FormatError &&
     ['CONTENT_INVALID', 'FILE_TOO_LARGE', 'PATH_ESCAPE', 'INVALID_METADATA'].includes(err.code);
+  const gone =
+    (err instanceof FormatError && err.code === 'MEDIA_UNREADABLE') ||
+    MEDIA_GONE_ERRNOS.has(errnoInChain(err) ?? '');
   return new AkliteError(
     invalid ? 'VERIFICATION_FAILED' : 'DOWNLOAD_FAILED',
     `cannot use ${what} from ${zipPath}: ${messageOf(err)}; ` +
       (invalid
         ? 'the media is corrupted or tampered with: do not use it'
-        : 'check the media and try again'),
+        : gone && !messageOf(err).includes('media went away')
+          ? 'the media went away: reconnect it, check it and try again'
+          : 'check the media and try again'),
     { cause: err, file: zipPath },
   );
 }

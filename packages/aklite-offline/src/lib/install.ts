@@ -119,7 +119,11 @@ async function installLocked(dev: Device, opts: InstallOptions): Promise<Install
     try {
       return await installFrom(dev, state, cb, media, opts);
     } finally {
-      await media.close();
+      // Closing what was read cannot undo what was installed: a stick pulled after its last
+      // read (its close fails) does not turn a done install into a failure.
+      await media.close().catch((err: unknown) => {
+        dev.ports.progress(`Note: closing ${opts.srcDir} failed: ${messageOf(err)}`);
+      });
     }
   } catch (err) {
     // The step in progress reports FAILED (nothing when no step is open).

@@ -67,8 +67,41 @@ function ostreeFailure(op: OstreeOp, err: ExecError): Error {
   }
 }
 
-/** The OSTree port: the shared `ostree` adapter of `@offline-ota/format`, device errors. */
-export const ostreeTool: OstreePort = plainOstreePort(new OstreeCli({ failure: ostreeFailure }));
+/** Signals a service manager or a terminal sends to stop the device CLI. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/**
+ * Runs `work` (an `ostree admin deploy` or `undeploy`) with the stop signals held: one that
+ * arrives meanwhile is raised again once the work is done, so the process stops after the
+ * deploy, never in the middle of it (ostree freezes the sysroot's file system during a
+ * deploy, and its own process group keeps it from the caller's signals: format's
+ * `OstreeCli`). A SIGKILL still stops this process at once; ostree then finishes alone.
+ */
+export async function withStopSignalsHeld<T>(work: () => Promise<T>): Promise<T> {
+  let held: NodeJS.Signals | undefined;
+  const hold = (signal: NodeJS.Signals) => {
+    held ??= signal;
+  };
+  for (const s of STOP_SIGNALS) process.on(s, hold);
+  try {
+    return await work();
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, hold);
+    if (held !== undefined) process.kill(process.pid, held);
+  }
+}
+
+const ostreeCli = plainOstreePort(new OstreeCli({ failure: ostreeFailure }));
+
+/**
+ * The OSTree port: the shared `ostree` adapter of `@offline-ota/format`, device errors;
+ * deploys and undeploys run to their end (`withStopSignalsHeld`).
+ */
+export const ostreeTool: OstreePort = {
+  ...ostreeCli,
+  deploy: (sysroot, os, commit) => withStopSignalsHeld(() => ostreeCli.deploy(sysroot, os, commit)),
+  undeploy: (sysroot, index) => withStopSignalsHeld(() => ostreeCli.undeploy(sysroot, index)),
+};
 
 /**
  * The booted deployment from `<root>/proc/cmdline`: the `ostree=` argument resolved under

@@ -7,7 +7,7 @@
  * deployments, U-Boot counters) as they were, and a re-run completing once space is free.
  */
 import { spawn } from 'node:child_process';
-import { open, mkdir, readFile, rm, statfs } from 'node:fs/promises';
+import { open, mkdir, readdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { destroyDevice } from '@offline-ota/device-sim';
 import { expect } from 'chai';
@@ -64,6 +64,18 @@ async function fill(dir: string): Promise<void> {
 
 async function unfill(dir: string): Promise<void> {
   for (const n of ['filler-0', 'filler-1']) await rm(join(dir, n), { force: true });
+}
+
+/** The pid of an `ostree admin deploy` running on the device at `root`, if any. */
+async function ostreeDeployOf(root: string): Promise<number | undefined> {
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^[0-9]+$/.test(pid)) continue;
+    const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    const args = argv.split('\0');
+    if (args.includes('deploy') && args.some((a) => a.startsWith('--sysroot=') && a.includes(root)))
+      return Number(pid);
+  }
+  return undefined;
 }
 
 /**
@@ -152,6 +164,8 @@ describe('a device file system that fills during install (loop-mounted ext4)', f
   after(async function () {
     for (const d of mine.splice(0)) await destroyDevice(d).catch(() => undefined);
     if (mounted) {
+      // Never leave a frozen file system behind, whatever a test did.
+      await runProc('fsfreeze', ['--unfreeze', mnt]);
       const r = await runProc('umount', [mnt]);
       if (r.code !== 0) await runProc('umount', ['-l', mnt]);
     }
@@ -202,5 +216,40 @@ describe('a device file system that fills during install (loop-mounted ext4)', f
     expect(again.code, again.stderr).to.equal(100);
     expect((await readState(root))?.pending?.target.name).to.equal(fx.t.v2);
     expect((await simStatus(root)).deployments[0]?.commit).to.equal(fx.commits[fx.t.v2]);
+  });
+
+  it('a SIGKILL of the whole process group mid-deploy leaves the file system writable and the deploy whole (§6)', async function () {
+    const dev = await newDevice(fx, { parent: mnt });
+    mine.push(dev);
+    const child = spawn(
+      process.execPath,
+      [STOP_AT, 'state-deploying', 'install', '--src-dir', fx.bundles.v2, '--device-root', dev],
+      { stdio: 'ignore', detached: true },
+    );
+    const exited = new Promise((res) => child.on('exit', res));
+    for (let i = 0; i < 2400 && !(await isStopped(child.pid!)); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(await isStopped(child.pid!), 'stopped before the deploy').to.equal(true);
+    child.kill('SIGCONT');
+    // Kill the group (install and whatever it runs in it) while `ostree admin deploy` runs.
+    let deploying: number | undefined;
+    for (let i = 0; i < 2400 && deploying === undefined; i++) {
+      deploying = await ostreeDeployOf(dev);
+      if (deploying === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(deploying, 'ostree admin deploy seen running').to.not.equal(undefined);
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+    // ostree, in its own process group, finishes the deploy and thaws the file system.
+    for (let i = 0; i < 600 && (await ostreeDeployOf(dev)) !== undefined; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const probe = await runProc('timeout', ['20', 'touch', join(mnt, 'probe')]);
+    expect(probe.code, 'the file system accepts writes (not frozen)').to.equal(0);
+    await rm(join(mnt, 'probe'), { force: true });
+    expect((await simStatus(dev)).deployments[0]?.commit).to.equal(fx.commits[fx.t.v2]);
+    // The next start completes the record: not rebooted yet, so run asks for the reboot.
+    const r = await aklite(dev, ['run']);
+    expect(r.code, r.stderr).to.equal(100);
+    expect((await readState(dev))?.pending?.phase).to.equal('installed');
   });
 });
