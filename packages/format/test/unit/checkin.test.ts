@@ -16,7 +16,7 @@ import { canonicalJson } from '../../src/canonical.js';
 import { checkBundle, type CheckBundleOptions } from '../../src/checkin.js';
 import { exitStatusFor } from '../../src/error-status.js';
 import { FormatError } from '../../src/errors.js';
-import { generateSigningKey, type SigningKey } from '../../src/keys.js';
+import { generateSigningKey, keyIdOf, type SigningKey, type TufPublicKey } from '../../src/keys.js';
 import { buildBundleManifest } from '../../src/manifest.js';
 import { signEnvelope, SPEC_VERSION, type RootSigned } from '../../src/metadata.js';
 import { StatusCode } from '../../src/status.js';
@@ -45,6 +45,30 @@ function makeKeys(): Keys {
   };
 }
 
+/**
+ * A signing key whose key object carries `keyid_hash_algorithms`, as python-tuf's tooling
+ * writes it; its key id is the sha256 of that object (issue 11 §1).
+ */
+function foreign(k: SigningKey): SigningKey {
+  const publicKey = {
+    ...k.publicKey,
+    keyid_hash_algorithms: ['sha256', 'sha512'],
+  } as TufPublicKey;
+  return { ...k, publicKey, keyid: keyIdOf(publicKey) };
+}
+
+function foreignKeys(k: Keys): Keys {
+  return {
+    root: k.root.map(foreign),
+    targets: k.targets.map(foreign),
+    snapshot: foreign(k.snapshot),
+    timestamp: foreign(k.timestamp),
+  };
+}
+
+/** Unknown fields a root of another TUF implementation may carry in `signed` and its roles. */
+let rootExtras: { signed: Record<string, unknown>; role: Record<string, unknown> } | undefined;
+
 function rootSigned(
   k: Keys,
   version: number,
@@ -52,6 +76,27 @@ function rootSigned(
   expires = days(365),
 ): RootSigned {
   const all = [...k.root, ...k.targets, k.snapshot, k.timestamp];
+  if (rootExtras !== undefined) {
+    const role = rootExtras.role;
+    const base = rootSignedPlain(k, version, targetsThreshold, expires, all);
+    return {
+      ...rootExtras.signed,
+      ...base,
+      roles: Object.fromEntries(
+        Object.entries(base.roles).map(([name, r]) => [name, { ...role, ...r }]),
+      ) as RootSigned['roles'],
+    };
+  }
+  return rootSignedPlain(k, version, targetsThreshold, expires, all);
+}
+
+function rootSignedPlain(
+  k: Keys,
+  version: number,
+  targetsThreshold: number,
+  expires: string,
+  all: SigningKey[],
+): RootSigned {
   return {
     _type: 'root',
     'x-offline-ota-chain': 'ci',
@@ -297,6 +342,30 @@ describe('checkBundle', function () {
       const r = await checkBundle({ ...fx.opts, bundleDir: file });
       expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
       await r.discard();
+    });
+
+    it('accepts roots, keys and roles with the fields of another TUF implementation (tuf-js agrees)', async () => {
+      rootExtras = {
+        signed: { 'x-tool': 'python-tuf 0.x', _comment: ['written', 'elsewhere'] },
+        role: { name: 'r', 'x-paths': ['a'] },
+      };
+      try {
+        fx = await makeFixture({
+          keys: foreignKeys(makeKeys()),
+          rootKey2: foreign(generateSigningKey()),
+        });
+      } finally {
+        rootExtras = undefined;
+      }
+      const r = await checkBundle(fx.opts);
+      expect(r.rootVersion).to.equal(2);
+      expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
+      expect(r.verified!.tuf.timestamp.keyids).to.deep.equal([fx.keys.timestamp.keyid]);
+      await r.commit();
+      const stored = JSON.parse(await readFile(join(fx.trust, 'ci', 'root.json'), 'utf8')) as {
+        signed: Record<string, unknown>;
+      };
+      expect(stored.signed['x-tool']).to.equal('python-tuf 0.x');
     });
 
     it('accepts any tag on a device without tags and any type on an untyped device', async () => {
