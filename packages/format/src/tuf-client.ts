@@ -49,6 +49,8 @@ export interface TufUpdateRecord {
 interface Verified {
   signed: Record<string, unknown> & { version: number; expires: string };
   record: RoleRecord;
+  /** The file it came from, for messages: `tuf/<name>` or `trusted <name>`. */
+  what: string;
 }
 
 type RoleFile = 'timestamp' | 'snapshot' | 'targets';
@@ -93,6 +95,11 @@ function parseRole(bytes: Buffer, role: RoleFile, what: string): Envelope<Verifi
     if (!Number.isSafeInteger(s.version) || (s.version as number) < 1)
       throw new Error('version must be a positive integer');
     parseTufTime(s.expires, `${what} expires`);
+    // tuf-js refuses metadata with two entries for one key id; so does the spec's
+    // reference implementation. Refused here first, with the file's name.
+    const ids = env.signatures.map((x) => x.keyid);
+    const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (twice !== undefined) throw new Error(`key ${twice} has more than one signature entry`);
     return env as Envelope<Verified['signed']>;
   } catch (err) {
     refuse('TUF_SECURITY', what, messageOf(err), err);
@@ -127,8 +134,9 @@ function checkAgainstMeta(bytes: Buffer, meta: MetaFile, what: string): void {
 function metaOf(signed: Record<string, unknown>, file: string, what: string): MetaFile {
   const meta = (signed.meta as Record<string, unknown> | undefined)?.[file];
   const m = meta as MetaFile | undefined;
+  // Signed metadata that does not describe the next file is not to be used (11).
   if (m === undefined || typeof m !== 'object' || !Number.isSafeInteger(m.version))
-    refuse('TUF_FAILURE', what, `no version of ${file} in its meta`);
+    refuse('TUF_SECURITY', what, `its signed meta has no version of ${file}`);
   return m;
 }
 
@@ -145,6 +153,7 @@ function trustedCopy(
     const sig = checkSignatures(env, root, role, what);
     return {
       signed: env.signed,
+      what,
       record: {
         version: env.signed.version,
         source: 'device',
@@ -173,6 +182,7 @@ function fromBundle(
   const sig = checkSignatures(env, root, role, what);
   return {
     signed: env.signed,
+    what,
     record: {
       version: env.signed.version,
       source: 'bundle',
@@ -216,7 +226,7 @@ export function updateTimestamp(
     if (fresh.signed.version === old.signed.version) {
       inForce = old;
     } else {
-      const was = metaOf(old.signed, TUF_FILES.snapshot, 'trusted timestamp.json').version;
+      const was = metaOf(old.signed, TUF_FILES.snapshot, old.what).version;
       const now_ = metaOf(fresh.signed, TUF_FILES.snapshot, what).version;
       if (now_ < was)
         refuse(
@@ -243,7 +253,7 @@ export function updateSnapshot(
   timestamp: Verified,
   now: Date,
 ): Verified {
-  const meta = metaOf(timestamp.signed, TUF_FILES.snapshot, 'timestamp.json');
+  const meta = metaOf(timestamp.signed, TUF_FILES.snapshot, timestamp.what);
   const old = trustedCopy(trusted.snapshot, 'snapshot', root);
   if (
     old !== undefined &&
@@ -259,7 +269,7 @@ export function updateSnapshot(
     for (const [file, info] of Object.entries(oldMeta)) {
       const next = newMeta[file];
       if (next === undefined)
-        refuse('TUF_FAILURE', what, `${file} is missing from the new snapshot`);
+        refuse('TUF_SECURITY', what, `${file} is missing from the new snapshot`);
       if (next.version < info.version)
         refuse(
           'TUF_ROLLBACK',
@@ -291,7 +301,7 @@ export function updateTargets(
   snapshot: Verified,
   now: Date,
 ): Verified {
-  const meta = metaOf(snapshot.signed, TUF_FILES.targets, 'snapshot.json');
+  const meta = metaOf(snapshot.signed, TUF_FILES.targets, snapshot.what);
   const current = (v: Verified) =>
     v.signed.version === meta.version && !isExpired(v.signed.expires, now);
   if (trusted.targets !== undefined) {

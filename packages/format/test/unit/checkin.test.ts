@@ -18,7 +18,8 @@ import { exitStatusFor } from '../../src/error-status.js';
 import { FormatError } from '../../src/errors.js';
 import { generateSigningKey, keyIdOf, type SigningKey, type TufPublicKey } from '../../src/keys.js';
 import { buildBundleManifest } from '../../src/manifest.js';
-import { signEnvelope, SPEC_VERSION, type RootSigned } from '../../src/metadata.js';
+import { signEnvelope, SPEC_VERSION, type Envelope, type RootSigned } from '../../src/metadata.js';
+import { CAPS } from '../../src/layout.js';
 import { StatusCode } from '../../src/status.js';
 import { formatTufTime } from '../../src/time.js';
 import { recoverTrustStore } from '../../src/trust-store.js';
@@ -580,4 +581,158 @@ describe('checkBundle', function () {
       await r.discard();
     });
   });
+});
+
+/** Role files below the root, each with the parent that signs its length and hashes. */
+const ROLES = ['timestamp', 'snapshot', 'targets'] as const;
+type Role = (typeof ROLES)[number];
+const PARENT: Record<Role, Role | undefined> = {
+  timestamp: undefined,
+  snapshot: 'timestamp',
+  targets: 'snapshot',
+};
+const SIGNER = (k: Keys, role: Role): SigningKey[] =>
+  role === 'targets' ? k.targets.slice(0, 1) : [k[role]];
+
+async function readDoc(f: Fixture, role: Role): Promise<Envelope<Record<string, unknown>>> {
+  return JSON.parse(await readFile(join(f.bundle, 'tuf', `${role}.json`), 'utf8')) as Envelope<
+    Record<string, unknown>
+  >;
+}
+
+/**
+ * Re-signs `role` after `edit` and every parent after it, so the change is signed by the
+ * right keys: only the change itself is wrong.
+ */
+async function resign(
+  f: Fixture,
+  role: Role,
+  edit: (signed: Record<string, unknown>) => void,
+): Promise<void> {
+  const doc = await readDoc(f, role);
+  edit(doc.signed);
+  const bytes = await writeJson(
+    join(f.bundle, 'tuf', `${role}.json`),
+    signEnvelope(doc.signed, SIGNER(f.keys, role)),
+  );
+  const parent = PARENT[role];
+  if (parent === undefined) return;
+  await resign(f, parent, (s) => {
+    const meta = s.meta as Record<string, Record<string, unknown>>;
+    meta[`${role}.json`] = {
+      ...meta[`${role}.json`],
+      length: bytes.length,
+      hashes: { sha256: sha(bytes) },
+    };
+  });
+}
+
+describe('checkBundle on signed metadata one verifier alone would miss (issue 11 §2)', function () {
+  this.timeout(20000);
+  let fx: Fixture;
+  afterEach(async () => {
+    if (fx) await rm(fx.dir, { recursive: true, force: true });
+  });
+
+  interface Case {
+    name: string;
+    role: Role;
+    mutate: (f: Fixture) => Promise<void>;
+  }
+  // Generated: every mutation on every role file it applies to.
+  const cases: Case[] = [];
+  for (const role of ROLES) {
+    if (PARENT[role] !== undefined) {
+      cases.push({
+        name: `a ${role}.json longer than the length its parent signed`,
+        role,
+        mutate: async (f) => {
+          const p = join(f.bundle, 'tuf', `${role}.json`);
+          await writeFile(p, Buffer.concat([await readFile(p), Buffer.from('\n  ')]));
+        },
+      });
+      cases.push({
+        name: `a ${role}.json whose parent signed no length and no hashes, longer than the cap`,
+        role,
+        mutate: async (f) => {
+          await resign(f, PARENT[role]!, (s) => {
+            const meta = s.meta as Record<string, Record<string, unknown>>;
+            meta[`${role}.json`] = { version: meta[`${role}.json`].version };
+          });
+          const p = join(f.bundle, 'tuf', `${role}.json`);
+          const doc = await readDoc(f, role);
+          await writeFile(p, JSON.stringify(doc) + ' '.repeat(CAPS[role]));
+        },
+      });
+    }
+    cases.push({
+      name: `duplicate signature entries in ${role}.json`,
+      role,
+      mutate: async (f) => {
+        const doc = await readDoc(f, role);
+        doc.signatures.push(doc.signatures[0]);
+        const bytes = await writeJson(join(f.bundle, 'tuf', `${role}.json`), doc);
+        const parent = PARENT[role];
+        if (parent !== undefined)
+          await resign(f, parent, (s) => {
+            const meta = s.meta as Record<string, Record<string, unknown>>;
+            meta[`${role}.json`] = {
+              ...meta[`${role}.json`],
+              length: bytes.length,
+              hashes: { sha256: sha(bytes) },
+            };
+          });
+      },
+    });
+    for (const [what, value] of [
+      ['a float', 1.5],
+      ['a non-ASCII string', 'Grüße'],
+      ['an integer past 2^53', 2 ** 53 + 2],
+    ] as const) {
+      cases.push({
+        name: `${what} inside the signed part of ${role}.json`,
+        role,
+        mutate: async (f) => {
+          const p = join(f.bundle, 'tuf', `${role}.json`);
+          const doc = await readDoc(f, role);
+          doc.signed['x-extra'] = value;
+          await writeFile(p, JSON.stringify(doc));
+        },
+      });
+    }
+  }
+  for (const [role, child] of [
+    ['timestamp', 'snapshot'],
+    ['snapshot', 'targets'],
+  ] as const) {
+    cases.push({
+      name: `a ${role}.json whose meta lacks ${child}.json (signed)`,
+      role,
+      mutate: (f) =>
+        resign(f, role, (s) => {
+          s.meta = { 'other.json': { version: 1 } };
+        }),
+    });
+  }
+
+  for (const c of cases) {
+    it(`refuses ${c.name} with 11 naming tuf/${c.role}.json, trust unchanged`, async () => {
+      fx = await makeFixture();
+      await c.mutate(fx);
+      const before = await treeDigest(fx.trust);
+      const err = await checkBundle(fx.opts).then(
+        async (r) => {
+          await r.discard();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(err, 'refused').to.be.instanceOf(FormatError);
+      const e = err as FormatError;
+      expect(exitStatusFor(e), `${e.code}: ${e.message}`).to.equal(StatusCode.CheckinSecurityError);
+      expect(e.file, e.message).to.match(new RegExp(`(^|/)tuf/${c.role}\\.json$`));
+      expect(e.message).to.contain(`tuf/${c.role}.json`);
+      expect(await treeDigest(fx.trust)).to.equal(before);
+    });
+  }
 });
