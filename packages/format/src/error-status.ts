@@ -10,7 +10,7 @@ import { StatusCode, type StatusValue } from './status.js';
 export const FORMAT_STATUS: Readonly<Record<FormatErrorCode, StatusValue>> = {
   ROOT_CHAIN_BROKEN: StatusCode.CheckinSecurityError,
   TUF_SECURITY: StatusCode.CheckinSecurityError,
-  TUF_ROLLBACK: StatusCode.CheckinSecurityError,
+  TUF_ROLLBACK: StatusCode.CheckinOkCached,
   INVALID_KEY: StatusCode.CheckinSecurityError,
   INVALID_TIME: StatusCode.CheckinSecurityError,
   INVALID_METADATA: StatusCode.CheckinSecurityError,

@@ -72,7 +72,6 @@ function refuse(code: FormatErrorCode, what: string, text: string, cause?: unkno
   const prefix: Partial<Record<FormatErrorCode, string>> = {
     TUF_SECURITY: 'TUF metadata in the bundle is not trusted',
     TUF_EXPIRED: 'TUF metadata expired',
-    TUF_ROLLBACK: "TUF metadata provided in the offline bundle is older than the device's",
     TUF_FAILURE: 'TUF metadata update failed',
     TUF_MISSING: 'TUF metadata not found in the bundle',
   };
@@ -80,6 +79,19 @@ function refuse(code: FormatErrorCode, what: string, text: string, cause?: unkno
     cause,
     file: what,
   });
+}
+
+/**
+ * TUF §5.4.3, §5.5.5: the stick's metadata is older than what the device trusts. The
+ * device keeps its own and uses nothing of the stick's (exit 3, docs/exit-codes.md); the
+ * words say which role, which versions, and which file named the older one.
+ */
+function older(role: string, stick: number, device: number, what: string): never {
+  throw new FormatError(
+    'TUF_ROLLBACK',
+    `this stick's metadata (${role} v${stick}, ${what}) is older than the device's (v${device}): the device keeps the metadata it trusts and uses nothing from this stick; bring a bundle created from the factory's current metadata`,
+    { file: what },
+  );
 }
 
 /**
@@ -218,22 +230,13 @@ export function updateTimestamp(
   if (old !== undefined) {
     const what = 'tuf/timestamp.json';
     if (fresh.signed.version < old.signed.version)
-      refuse(
-        'TUF_ROLLBACK',
-        what,
-        `version ${fresh.signed.version} is less than current version ${old.signed.version}`,
-      );
+      older('timestamp', fresh.signed.version, old.signed.version, what);
     if (fresh.signed.version === old.signed.version) {
       inForce = old;
     } else {
       const was = metaOf(old.signed, TUF_FILES.snapshot, old.what).version;
       const now_ = metaOf(fresh.signed, TUF_FILES.snapshot, what).version;
-      if (now_ < was)
-        refuse(
-          'TUF_ROLLBACK',
-          what,
-          `names snapshot version ${now_}, less than current version ${was}`,
-        );
+      if (now_ < was) older('snapshot', now_, was, what);
     }
   }
   checkNotExpired(inForce, 'timestamp.json', now);
@@ -271,11 +274,7 @@ export function updateSnapshot(
       if (next === undefined)
         refuse('TUF_SECURITY', what, `${file} is missing from the new snapshot`);
       if (next.version < info.version)
-        refuse(
-          'TUF_ROLLBACK',
-          what,
-          `version ${next.version} of ${file} is less than current version ${info.version}`,
-        );
+        older(file.replace(/\.json$/, ''), next.version, info.version, what);
     }
   }
   checkNotExpired(fresh, 'snapshot.json', now);

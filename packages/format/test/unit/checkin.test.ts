@@ -285,6 +285,50 @@ async function mutateJson(path: string, fn: (j: Record<string, unknown>) => void
   await writeFile(path, JSON.stringify(j));
 }
 
+/** Role files below the root, each with the parent that signs its length and hashes. */
+const ROLES = ['timestamp', 'snapshot', 'targets'] as const;
+type Role = (typeof ROLES)[number];
+const PARENT: Record<Role, Role | undefined> = {
+  timestamp: undefined,
+  snapshot: 'timestamp',
+  targets: 'snapshot',
+};
+const SIGNER = (k: Keys, role: Role): SigningKey[] =>
+  role === 'targets' ? k.targets.slice(0, 1) : [k[role]];
+
+async function readDoc(f: Fixture, role: Role): Promise<Envelope<Record<string, unknown>>> {
+  return JSON.parse(await readFile(join(f.bundle, 'tuf', `${role}.json`), 'utf8')) as Envelope<
+    Record<string, unknown>
+  >;
+}
+
+/**
+ * Re-signs `role` after `edit` and every parent after it, so the change is signed by the
+ * right keys: only the change itself is wrong.
+ */
+async function resign(
+  f: Fixture,
+  role: Role,
+  edit: (signed: Record<string, unknown>) => void,
+): Promise<void> {
+  const doc = await readDoc(f, role);
+  edit(doc.signed);
+  const bytes = await writeJson(
+    join(f.bundle, 'tuf', `${role}.json`),
+    signEnvelope(doc.signed, SIGNER(f.keys, role)),
+  );
+  const parent = PARENT[role];
+  if (parent === undefined) return;
+  await resign(f, parent, (s) => {
+    const meta = s.meta as Record<string, Record<string, unknown>>;
+    meta[`${role}.json`] = {
+      ...meta[`${role}.json`],
+      length: bytes.length,
+      hashes: { sha256: sha(bytes) },
+    };
+  });
+}
+
 describe('checkBundle', function () {
   this.timeout(20000);
   let fx: Fixture;
@@ -299,7 +343,6 @@ describe('checkBundle', function () {
       expect(r.type).to.equal('ci');
       expect(r.rootVersion).to.equal(2);
       expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
-      expect(r.cached).to.equal(false);
       await r.commit();
       const stored = JSON.parse(await readFile(join(fx.trust, 'ci', 'root.json'), 'utf8')) as {
         signed: RootSigned;
@@ -361,7 +404,7 @@ describe('checkBundle', function () {
       const r = await checkBundle(fx.opts);
       expect(r.rootVersion).to.equal(2);
       expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
-      expect(r.verified!.tuf.timestamp.keyids).to.deep.equal([fx.keys.timestamp.keyid]);
+      expect(r.verified.tuf.timestamp.keyids).to.deep.equal([fx.keys.timestamp.keyid]);
       await r.commit();
       const stored = JSON.parse(await readFile(join(fx.trust, 'ci', 'root.json'), 'utf8')) as {
         signed: Record<string, unknown>;
@@ -517,7 +560,7 @@ describe('checkBundle', function () {
     it('names the roots, key ids counted, versions, digests and content it verified', async () => {
       fx = await makeFixture();
       const r = await checkBundle(fx.opts);
-      const v = r.verified!;
+      const v = r.verified;
       expect(v.root).to.deep.equal({ trusted: 1, newest: 2 });
       expect(v.manifest.keyids).to.deep.equal([fx.keys.targets[0].keyid]);
       expect(v.manifest.threshold).to.equal(1);
@@ -536,96 +579,62 @@ describe('checkBundle', function () {
     });
   });
 
-  describe('when the device has seen newer metadata', () => {
-    it('falls back to the stored metadata while it is valid', async () => {
+  describe('when the device has seen newer metadata (issue 11 §3)', () => {
+    /**
+     * Device trusts (timestamp, snapshot, targets) at v5; on the stick `role` is v4 and the
+     * roles that name it are v6, each re-signed by its own key: only the version is older.
+     */
+    for (const role of ROLES) {
+      it(`refuses a stick whose ${role} is older with 3, naming the versions, trust unchanged`, async () => {
+        fx = await makeFixture({ version: 5 });
+        await (await checkBundle(fx.opts)).commit();
+        const before = await treeDigest(fx.trust);
+        await resign(fx, role, (s) => {
+          s.version = 4;
+        });
+        for (let p = PARENT[role]; p !== undefined; p = PARENT[p])
+          await resign(fx, p, (s) => {
+            s.version = 6;
+            const meta = s.meta as Record<string, Record<string, unknown>>;
+            const child = Object.keys(meta)[0];
+            meta[child].version = child === `${role}.json` ? 4 : 6;
+          });
+        const err = await checkBundle(fx.opts).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(FormatError);
+        const e = err as FormatError;
+        expect(e.code, e.message).to.equal('TUF_ROLLBACK');
+        expect(exitStatusFor(e)).to.equal(StatusCode.CheckinOkCached);
+        expect(e.message).to.match(
+          new RegExp(
+            `this stick's metadata \\(${role} v4, tuf/\\w+\\.json\\) is older than the device's \\(v5\\)`,
+          ),
+        );
+        expect(await treeDigest(fx.trust)).to.equal(before);
+      });
+    }
+
+    it('refuses a whole older bundle (every role older) with 3, trust unchanged', async () => {
       const keys = makeKeys();
       const rootKey2 = generateSigningKey();
       const newer = await makeFixture({ version: 9, keys, rootKey2 });
       fx = await makeFixture({ version: 5, keys, rootKey2 });
       try {
-        const first = await checkBundle(newer.opts);
-        await first.commit();
-        const r = await checkBundle({ ...fx.opts, trustDir: newer.trust });
-        expect(r.cached).to.equal(true);
-        expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
+        await (await checkBundle(newer.opts)).commit();
         const before = await treeDigest(newer.trust);
-        await r.commit();
+        const err = await checkBundle({ ...fx.opts, trustDir: newer.trust }).catch(
+          (e: unknown) => e,
+        );
+        expect((err as FormatError).code).to.equal('TUF_ROLLBACK');
+        expect((err as FormatError).message).to.contain(
+          "this stick's metadata (timestamp v5, tuf/timestamp.json) is older than the device's (v9)",
+        );
         expect(await treeDigest(newer.trust)).to.equal(before);
       } finally {
         await rm(newer.dir, { recursive: true, force: true });
       }
     });
-
-    it('treats a newer timestamp naming an older snapshot as a rollback (TUF 5.4.3)', async () => {
-      fx = await makeFixture({ version: 5 });
-      await (await checkBundle(fx.opts)).commit();
-      const sb = await readFile(join(fx.bundle, 'tuf/snapshot.json'));
-      await writeJson(
-        join(fx.bundle, 'tuf/timestamp.json'),
-        signEnvelope(
-          {
-            _type: 'timestamp',
-            spec_version: SPEC_VERSION,
-            version: 6,
-            expires: days(30),
-            meta: {
-              'snapshot.json': { version: 4, length: sb.length, hashes: { sha256: sha(sb) } },
-            },
-          },
-          [fx.keys.timestamp],
-        ),
-      );
-      const r = await checkBundle(fx.opts);
-      expect(r.cached).to.equal(true);
-      expect(r.verified).to.equal(undefined);
-      await r.discard();
-    });
   });
 });
-
-/** Role files below the root, each with the parent that signs its length and hashes. */
-const ROLES = ['timestamp', 'snapshot', 'targets'] as const;
-type Role = (typeof ROLES)[number];
-const PARENT: Record<Role, Role | undefined> = {
-  timestamp: undefined,
-  snapshot: 'timestamp',
-  targets: 'snapshot',
-};
-const SIGNER = (k: Keys, role: Role): SigningKey[] =>
-  role === 'targets' ? k.targets.slice(0, 1) : [k[role]];
-
-async function readDoc(f: Fixture, role: Role): Promise<Envelope<Record<string, unknown>>> {
-  return JSON.parse(await readFile(join(f.bundle, 'tuf', `${role}.json`), 'utf8')) as Envelope<
-    Record<string, unknown>
-  >;
-}
-
-/**
- * Re-signs `role` after `edit` and every parent after it, so the change is signed by the
- * right keys: only the change itself is wrong.
- */
-async function resign(
-  f: Fixture,
-  role: Role,
-  edit: (signed: Record<string, unknown>) => void,
-): Promise<void> {
-  const doc = await readDoc(f, role);
-  edit(doc.signed);
-  const bytes = await writeJson(
-    join(f.bundle, 'tuf', `${role}.json`),
-    signEnvelope(doc.signed, SIGNER(f.keys, role)),
-  );
-  const parent = PARENT[role];
-  if (parent === undefined) return;
-  await resign(f, parent, (s) => {
-    const meta = s.meta as Record<string, Record<string, unknown>>;
-    meta[`${role}.json`] = {
-      ...meta[`${role}.json`],
-      length: bytes.length,
-      hashes: { sha256: sha(bytes) },
-    };
-  });
-}
 
 describe('checkBundle on signed metadata one verifier alone would miss (issue 11 §2)', function () {
   this.timeout(20000);

@@ -42,7 +42,8 @@ describe('errors', function () {
     const pinned: Record<FormatErrorCode, number> = {
       ROOT_CHAIN_BROKEN: 11,
       TUF_SECURITY: 11,
-      TUF_ROLLBACK: 11,
+      // Issue 11 §3: an older stick is refused with the reference's "using cached metadata".
+      TUF_ROLLBACK: 3,
       INVALID_KEY: 11,
       INVALID_TIME: 11,
       INVALID_METADATA: 11,
