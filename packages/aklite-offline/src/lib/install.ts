@@ -96,7 +96,8 @@ function watchCheckpoints(dev: Device): Device {
   return watched;
 }
 
-async function installLocked(dev: Device, opts: InstallOptions): Promise<InstallResult> {
+/** `install` for a caller that already holds the lock (the USB trigger, usb.ts). */
+export async function installLocked(dev: Device, opts: InstallOptions): Promise<InstallResult> {
   const { state } = await loadState(dev);
   await recover(dev, state);
   if (state.pending) {
