@@ -14,7 +14,7 @@ import {
   parseAppUri,
   parseTargetEntry,
   targetAppsForBundle,
-  type CommitObjects,
+  type TreeObjects,
   type DeltaBase,
   type DeltaInfo,
   type OstreeObjectType,
@@ -93,7 +93,7 @@ export interface DeltaPlan {
   carried: { objects: number; bytes: number };
 }
 
-const OBJECT_KINDS: readonly [keyof CommitObjects, OstreeObjectType][] = [
+const OBJECT_KINDS: readonly [keyof TreeObjects, OstreeObjectType][] = [
   ['file', 'filez'],
   ['dirmeta', 'dirmeta'],
   ['dirtree', 'dirtree'],

@@ -115,7 +115,7 @@ export type OstreeRepoMode = 'bare' | 'bare-user' | 'archive';
  * and content object, by checksum. The listing reads every dirtree and the header of every
  * content object from the repository, so it fails when one of them is missing.
  */
-export interface CommitObjects {
+export interface TreeObjects {
   dirtree: Set<string>;
   dirmeta: Set<string>;
   /** Content objects (`.file` in a bare repo, `.filez` in an archive repo). */
@@ -130,8 +130,8 @@ const LS_FILE_RE = /^[-l][0-7]+ \d+ \d+ +\d+ ([0-9a-f]{64}) /;
  * checksums, a file or symlink line its content checksum. Lines that match neither (the
  * rest of a name holding a newline) are skipped: a checksum only ever follows the mode.
  */
-export function parseLsObjects(stdout: string): CommitObjects {
-  const out: CommitObjects = { dirtree: new Set(), dirmeta: new Set(), file: new Set() };
+export function parseLsObjects(stdout: string): TreeObjects {
+  const out: TreeObjects = { dirtree: new Set(), dirmeta: new Set(), file: new Set() };
   let start = 0;
   while (start < stdout.length) {
     let end = stdout.indexOf('\n', start);
@@ -157,8 +157,8 @@ const LS_MAX_STDOUT = 256 * 1024 * 1024;
 export interface OstreePort {
   /** `ostree init`; with `parent`, the repo's `core.parent` (objects found there count as present). */
   initRepo(repo: string, mode: OstreeRepoMode, parent?: string): Promise<void>;
-  /** Every object of a commit's tree (`ostree ls -R -C`, one call; `CommitObjects`). */
-  commitObjects(repo: string, commit: string): Promise<CommitObjects>;
+  /** Every object of a commit's tree (`ostree ls -R -C`, one call; `TreeObjects`). */
+  listTreeObjects(repo: string, commit: string): Promise<TreeObjects>;
   /** True when the repo holds the complete commit (`hasCompleteCommit`). */
   hasCommit(repo: string, commit: string): Promise<boolean>;
   /** `ostree --repo=<repo> pull-local [--untrusted] <src> <commit>`. */
@@ -176,7 +176,7 @@ export interface OstreePort {
 export function plainOstreePort(port: OstreePort): OstreePort {
   return {
     initRepo: (repo, mode, parent) => port.initRepo(repo, mode, parent),
-    commitObjects: (repo, commit) => port.commitObjects(repo, commit),
+    listTreeObjects: (repo, commit) => port.listTreeObjects(repo, commit),
     hasCommit: (repo, commit) => port.hasCommit(repo, commit),
     pullLocal: (repo, src, commit, untrusted) => port.pullLocal(repo, src, commit, untrusted),
     deployments: (sysroot) => port.deployments(sysroot),
@@ -236,10 +236,15 @@ export class OstreeCli implements OstreePort {
     op: OstreeOp = { op: 'other', args, what: `ostree ${args[0] ?? ''}` },
     maxStdout?: number,
   ): Promise<ExecResult> {
+    // A deploy freezes and thaws the sysroot's file system (FIFREEZE/FITHAW): it runs in
+    // its own process group, so a signal to the caller's group (Ctrl-C, a kill of the
+    // group) cannot stop it between the two and leave the file system frozen.
+    const ownGroup = op.op === 'deploy' || op.op === 'undeploy';
     try {
       return await execChecked(this.bin, args, {
         ...(this.options.env ? { env: this.options.env } : {}),
         ...(maxStdout === undefined ? {} : { maxStdout }),
+        ...(ownGroup ? { processGroup: true } : {}),
       });
     } catch (err) {
       throw this.fail(op, err);
@@ -261,7 +266,7 @@ export class OstreeCli implements OstreePort {
       });
   }
 
-  async commitObjects(repo: string, commit: string): Promise<CommitObjects> {
+  async listTreeObjects(repo: string, commit: string): Promise<TreeObjects> {
     const r = await this.run(
       ['ls', `--repo=${repo}`, '-R', '-C', commit],
       { op: 'ls', repo, commit },

@@ -8,7 +8,9 @@ import {
   checkBundle,
   requiredApps,
   type BundleSource,
+  NOTHING_COMMITTED,
   type CheckBundleResult,
+  type TrustCommit,
   type TargetEntry,
 } from '@offline-ota/format';
 import { applyDeltaBases, type DeltaUse } from './delta.js';
@@ -24,8 +26,11 @@ export interface CheckIn {
   deltas: Map<string, DeltaUse>;
   /** The delta Targets this device cannot install: why. */
   refused: Map<string, string>;
-  /** Persist the refreshed trusted metadata. */
-  commit(): Promise<void>;
+  /**
+   * Persist the refreshed trusted metadata, keeping the previous version until `finish()`
+   * (install's commit phase: a later step that fails puts it back with `revert()`).
+   */
+  commit(): Promise<TrustCommit>;
   /** Drop the working copy; the device's trusted metadata stays as it was. */
   discard(): Promise<void>;
 }
@@ -73,9 +78,16 @@ export async function checkIn(
     deltas: delta.usable,
     refused: delta.refused,
     async commit() {
-      if (settled) return;
+      if (settled) return NOTHING_COMMITTED;
       settled = true;
-      await result.commit();
+      const c = await result.commit({ keepPrevious: true });
+      return {
+        finish: () => c.finish(),
+        async revert() {
+          await c.revert();
+          await tidy();
+        },
+      };
     },
     async discard() {
       if (settled) return;

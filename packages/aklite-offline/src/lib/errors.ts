@@ -45,7 +45,7 @@ export type AkliteErrorCode =
   | 'SECURITY_VIOLATION'
   /** The security_unpack program failed otherwise (other exit, signal, cannot run). */
   | 'UNPACK_FAILED'
-  /** `ostree pull-local` failed (`PullError`; install reports it as 70 or 50, or wraps it). */
+  /** `ostree pull-local` failed (`PullError`; install reports it as 50, 60 or 70, or wraps it). */
   | 'PULL_FAILED'
   /** An app's compose project could not be set up or started (`AppStartError`). */
   | 'APP_START_FAILED'

@@ -5,6 +5,7 @@
  * A new code does not compile until it has a status here.
  */
 import {
+  exitStatusFor,
   FORMAT_STATUS,
   FormatError,
   StatusCode,
@@ -12,6 +13,7 @@ import {
   type StatusValue,
 } from '@offline-ota/format';
 import { AkliteError, type AkliteErrorCode } from './errors.js';
+import { isNoSpace } from './space.js';
 
 const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> = {
   ...FORMAT_STATUS,
@@ -46,6 +48,9 @@ const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> =
 };
 
 export function exitStatusOf(err: unknown): StatusValue {
+  // A full file system is 60 wherever it struck (issue 14 §1), whatever wrapped it.
+  if (isNoSpace(err)) return StatusCode.NoSpace;
   if (err instanceof AkliteError || err instanceof FormatError) return STATUS[err.code];
-  return StatusCode.UnknownError;
+  // The I/O module's errors through their tables; anything else is a bug: 1.
+  return exitStatusFor(err);
 }
