@@ -14,7 +14,7 @@ import {
   parseAppUri,
   parseTargetEntry,
   targetAppsForBundle,
-  type TreeObjects,
+  type CommitTreeObjects,
   type DeltaBase,
   type DeltaInfo,
   type OstreeObjectType,
@@ -93,7 +93,7 @@ export interface DeltaPlan {
   carried: { objects: number; bytes: number };
 }
 
-const OBJECT_KINDS: readonly [keyof TreeObjects, OstreeObjectType][] = [
+const OBJECT_KINDS: readonly [keyof CommitTreeObjects, OstreeObjectType][] = [
   ['file', 'filez'],
   ['dirmeta', 'dirmeta'],
   ['dirtree', 'dirtree'],

@@ -10,7 +10,7 @@ import {
   formatTufTime,
   OstreeCli,
   repoHasCommit,
-  type TreeObjects,
+  type CommitTreeObjects,
   type ExecError,
   type OstreeOp,
 } from '@offline-ota/format';
@@ -190,8 +190,8 @@ export async function ostreePullLocal(
 }
 
 /** Every object of a commit's tree in a repo (`ostree ls -R -C`, one call). */
-export function ostreeCommitObjects(repo: string, commit: string): Promise<TreeObjects> {
-  return ostree().listTreeObjects(repo, commit);
+export function ostreeCommitObjects(repo: string, commit: string): Promise<CommitTreeObjects> {
+  return ostree().commitObjects(repo, commit);
 }
 
 export async function ostreeFsck(repo: string): Promise<void> {

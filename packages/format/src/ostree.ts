@@ -115,7 +115,7 @@ export type OstreeRepoMode = 'bare' | 'bare-user' | 'archive';
  * and content object, by checksum. The listing reads every dirtree and the header of every
  * content object from the repository, so it fails when one of them is missing.
  */
-export interface TreeObjects {
+export interface CommitTreeObjects {
   dirtree: Set<string>;
   dirmeta: Set<string>;
   /** Content objects (`.file` in a bare repo, `.filez` in an archive repo). */
@@ -130,8 +130,8 @@ const LS_FILE_RE = /^[-l][0-7]+ \d+ \d+ +\d+ ([0-9a-f]{64}) /;
  * checksums, a file or symlink line its content checksum. Lines that match neither (the
  * rest of a name holding a newline) are skipped: a checksum only ever follows the mode.
  */
-export function parseLsObjects(stdout: string): TreeObjects {
-  const out: TreeObjects = { dirtree: new Set(), dirmeta: new Set(), file: new Set() };
+export function parseLsObjects(stdout: string): CommitTreeObjects {
+  const out: CommitTreeObjects = { dirtree: new Set(), dirmeta: new Set(), file: new Set() };
   let start = 0;
   while (start < stdout.length) {
     let end = stdout.indexOf('\n', start);
@@ -157,8 +157,8 @@ const LS_MAX_STDOUT = 256 * 1024 * 1024;
 export interface OstreePort {
   /** `ostree init`; with `parent`, the repo's `core.parent` (objects found there count as present). */
   initRepo(repo: string, mode: OstreeRepoMode, parent?: string): Promise<void>;
-  /** Every object of a commit's tree (`ostree ls -R -C`, one call; `TreeObjects`). */
-  listTreeObjects(repo: string, commit: string): Promise<TreeObjects>;
+  /** Every object of a commit's tree (`ostree ls -R -C`, one call; `CommitTreeObjects`). */
+  commitObjects(repo: string, commit: string): Promise<CommitTreeObjects>;
   /** True when the repo holds the complete commit (`hasCompleteCommit`). */
   hasCommit(repo: string, commit: string): Promise<boolean>;
   /** `ostree --repo=<repo> pull-local [--untrusted] <src> <commit>`. */
@@ -176,7 +176,7 @@ export interface OstreePort {
 export function plainOstreePort(port: OstreePort): OstreePort {
   return {
     initRepo: (repo, mode, parent) => port.initRepo(repo, mode, parent),
-    listTreeObjects: (repo, commit) => port.listTreeObjects(repo, commit),
+    commitObjects: (repo, commit) => port.commitObjects(repo, commit),
     hasCommit: (repo, commit) => port.hasCommit(repo, commit),
     pullLocal: (repo, src, commit, untrusted) => port.pullLocal(repo, src, commit, untrusted),
     deployments: (sysroot) => port.deployments(sysroot),
@@ -243,8 +243,8 @@ export class OstreeCli implements OstreePort {
     try {
       return await execChecked(this.bin, args, {
         ...(this.options.env ? { env: this.options.env } : {}),
-        ...(maxStdout === undefined ? {} : { maxStdout }),
         ...(ownGroup ? { processGroup: true } : {}),
+        ...(maxStdout === undefined ? {} : { maxStdout }),
       });
     } catch (err) {
       throw this.fail(op, err);
@@ -266,7 +266,7 @@ export class OstreeCli implements OstreePort {
       });
   }
 
-  async listTreeObjects(repo: string, commit: string): Promise<TreeObjects> {
+  async commitObjects(repo: string, commit: string): Promise<CommitTreeObjects> {
     const r = await this.run(
       ['ls', `--repo=${repo}`, '-R', '-C', commit],
       { op: 'ls', repo, commit },

@@ -86,7 +86,7 @@ async function baseProblem(
   if (!(await dev.ports.ostree.hasCommit(dev.sysrootRepo, base.commit)))
     return `${base.name} (commit ${short(base.commit)}) is incomplete in ${dev.sysrootRepo}`;
   try {
-    await dev.ports.ostree.listTreeObjects(dev.sysrootRepo, base.commit);
+    await dev.ports.ostree.commitObjects(dev.sysrootRepo, base.commit);
   } catch (err) {
     return `${base.name} is missing objects in ${dev.sysrootRepo}: ${messageOf(err)}`;
   }

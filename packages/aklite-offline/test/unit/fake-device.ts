@@ -143,7 +143,7 @@ export class FakeDevice {
   ports(): Partial<Ports> {
     const ostree: OstreePort = {
       initRepo: () => Promise.resolve(),
-      listTreeObjects: () =>
+      commitObjects: () =>
         Promise.resolve({
           dirtree: new Set<string>(),
           dirmeta: new Set<string>(),

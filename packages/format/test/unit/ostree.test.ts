@@ -87,7 +87,7 @@ describe('ostree', () => {
     });
 
     it('lists every object of a commit tree in one ostree ls, and fails when one is missing', async () => {
-      const objects = await new OstreeCli().listTreeObjects(repo, commit);
+      const objects = await new OstreeCli().commitObjects(repo, commit);
       expect([objects.dirtree.size, objects.dirmeta.size, objects.file.size]).to.deep.equal([
         1, 1, 1,
       ]);
@@ -97,7 +97,7 @@ describe('ostree', () => {
       await rm(path);
       try {
         let caught: unknown;
-        await new OstreeCli().listTreeObjects(repo, commit).catch((e: unknown) => (caught = e));
+        await new OstreeCli().commitObjects(repo, commit).catch((e: unknown) => (caught = e));
         expect(caught).to.be.instanceOf(ExecError);
       } finally {
         await writeFile(path, saved);
