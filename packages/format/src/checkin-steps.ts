@@ -157,7 +157,11 @@ async function loadTrustedRootUnchecked(
 ): Promise<Envelope<RootSigned>> {
   const stored = join(trustedDir(trustDir, type), 'root.json');
   if (await pathExists(stored)) {
-    return parseRoot(await readRootJson(stored), stored);
+    return deviceRoot(stored, async () => {
+      const r = parseRoot(await readRootJson(stored), stored);
+      verifySelfSignedRoot(r, stored);
+      return r;
+    });
   }
   await assertNoStrandedTrust(trustDir, type);
   if (shippedRootsDir === undefined) {
@@ -169,21 +173,44 @@ async function loadTrustedRootUnchecked(
   const versions = listRootVersions(await readdir(dir).catch(() => [] as string[]));
   if (versions.length === 0) {
     throw new FormatError(
-      'ROOT_NOT_FOUND',
-      `no trusted ${type} root: ${dir} holds no N.root.json`,
+      'DEVICE_ROOT_INVALID',
+      `the device ships no trusted ${type} root: ${dir} holds no N.root.json; the device cannot judge any ${type} bundle`,
       { file: dir },
     );
   }
   const first = join(dir, rootFileName(versions[0]));
-  let root = parseRoot(await readRootJson(first), first);
-  verifySelfSignedRoot(root, first);
+  let root = await deviceRoot(first, async () => {
+    const r = parseRoot(await readRootJson(first), first);
+    verifySelfSignedRoot(r, first);
+    return r;
+  });
   for (const v of versions.slice(1)) {
     const path = join(dir, rootFileName(v));
-    const next = parseRoot(await readRootJson(path), path);
-    verifyRootRotation(root.signed, next, path);
-    root = next;
+    const prev = root;
+    root = await deviceRoot(path, async () => {
+      const next = parseRoot(await readRootJson(path), path);
+      verifyRootRotation(prev.signed, next, path);
+      return next;
+    });
   }
   return root;
+}
+
+/**
+ * A root of the device itself (stored, or shipped in the image) that cannot be read,
+ * parsed or verified is the device's fault, not the media's (issue 11 §4): one code,
+ * DEVICE_ROOT_INVALID, naming the device file.
+ */
+async function deviceRoot<T>(file: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    throw new FormatError(
+      'DEVICE_ROOT_INVALID',
+      `the device's own TUF root ${file} is not valid (${messageOf(err)}); the media was not judged`,
+      { cause: err, file },
+    );
+  }
 }
 
 /** A root of the device (stored or shipped), read and parsed within bounds. */
@@ -296,19 +323,20 @@ export async function refreshWithTufJs(
 ): Promise<void> {
   const tufDir = join(bundleDir, BUNDLE_DIRS.tuf);
   const fetcher = new BundleFetcher(fileURLToPath(pathToFileURL(tufDir)), meta.files);
-  const updater = new Updater({
-    metadataDir: workDir,
-    metadataBaseUrl: pathToFileURL(tufDir).href,
-    fetcher,
-    config: {
-      rootMaxLength: CAPS.root,
-      timestampMaxLength: CAPS.timestamp,
-      snapshotMaxLength: CAPS.snapshot,
-      targetsMaxLength: CAPS.targets,
-      maxRootRotations: rootRotations,
-    },
-  });
   try {
+    // The constructor already reads and verifies the trusted root: inside the try.
+    const updater = new Updater({
+      metadataDir: workDir,
+      metadataBaseUrl: pathToFileURL(tufDir).href,
+      fetcher,
+      config: {
+        rootMaxLength: CAPS.root,
+        timestampMaxLength: CAPS.timestamp,
+        snapshotMaxLength: CAPS.snapshot,
+        targetsMaxLength: CAPS.targets,
+        maxRootRotations: rootRotations,
+      },
+    });
     await updater.refresh();
   } catch (err) {
     throw classifyTufError(err, fetcher);

@@ -32,6 +32,7 @@ export const FORMAT_STATUS: Readonly<Record<FormatErrorCode, StatusValue>> = {
   NO_MATCHING_TARGETS: StatusCode.CheckinNoMatchingTargets,
   NO_TARGET_CONTENT: StatusCode.CheckinNoTargetContent,
   CONTENT_INVALID: StatusCode.VerificationFailed,
+  DEVICE_ROOT_INVALID: StatusCode.DeviceFilesInvalid,
   // Not check-in outcomes: a host-side argument, an unreadable file, a store that a
   // locked start-up repairs.
   INVALID_JSON: StatusCode.UnknownError,

@@ -33,7 +33,9 @@ export type FormatErrorCode =
   | 'CONTENT_INVALID'
   | 'BUNDLE_INVALID'
   | 'IO_ERROR'
-  | 'TRUST_STORE_INCONSISTENT';
+  | 'TRUST_STORE_INCONSISTENT'
+  /** The device's own trusted root (shipped in the image, or stored) is missing or invalid. */
+  | 'DEVICE_ROOT_INVALID';
 
 export interface OfflineOtaErrorOptions {
   /** The error this one wraps (a third-party error, or a lower layer's). */

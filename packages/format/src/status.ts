@@ -42,6 +42,8 @@ export const StatusCode = {
   UpdatesDeferred: 41,
   InstallInProbation: 42,
   UpdateControlMismatch: 43,
+  // The device's own files (aklite-offline only; a free number, issue 11 §4).
+  DeviceFilesInvalid: 44,
 } as const;
 
 export type StatusName = keyof typeof StatusCode;
@@ -222,6 +224,12 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: false,
     description: 'The running system is still in its probation period; no new update is accepted',
     next: 'Wait for the probation to end, or end it with `aklite-offline probation mark-good` (or `probation fail`).',
+  },
+  44: {
+    success: false,
+    description:
+      'A file of the device itself (its shipped or stored TUF root, its state, its configuration) is missing or invalid; the media was not judged',
+    next: 'Service the device: restore the file the message names (reinstall the image, or repair the configuration); the media may be fine.',
   },
   43: {
     success: false,
