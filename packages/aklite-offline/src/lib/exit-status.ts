@@ -39,6 +39,10 @@ const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> =
   // Install turns a media pull into 70/50 itself; one that escapes is a device failure.
   PULL_FAILED: StatusCode.UnknownError,
   APP_START_FAILED: StatusCode.UnknownError,
+  // The USB trigger: a stick without a bundle lacks the bundle's metadata (14); two
+  // bundles are a mistake the message names (1).
+  NO_BUNDLE: StatusCode.CheckinMetadataNotFound,
+  MANY_BUNDLES: StatusCode.UnknownError,
 };
 
 export function exitStatusOf(err: unknown): StatusValue {

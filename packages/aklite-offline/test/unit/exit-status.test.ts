@@ -28,6 +28,8 @@ describe('exitStatusOf', function () {
     ['UNPACK_FAILED', 50],
     ['PULL_FAILED', 1],
     ['APP_START_FAILED', 1],
+    ['NO_BUNDLE', 14],
+    ['MANY_BUNDLES', 1],
   ];
   for (const [code, status] of table) {
     it(`maps ${code} to ${status}`, function () {
