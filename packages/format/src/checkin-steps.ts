@@ -282,6 +282,17 @@ export function checkManifest(
   opts: ManifestCheckOptions,
 ): ManifestVerification {
   let verified: ManifestVerification = { validKeyids: [], threshold: root.roles.targets.threshold };
+  // A genuine bundle of another factory (or root chain) is signed, but by none of the keys
+  // this device's root lists: not a signing slip (15) but metadata this device does not
+  // trust at all (11, docs/technician-guide.md).
+  const ids = env.signatures.map((s) => s.keyid);
+  if (ids.length > 0 && ids.every((id) => !Object.hasOwn(root.keys, id))) {
+    throw new FormatError(
+      'FOREIGN_BUNDLE',
+      `tuf/bundle-targets.json is signed only by keys this device's root v${root.version} does not know (${ids.join(', ')}): the bundle comes from another factory or another root chain`,
+      { file: 'tuf/bundle-targets.json' },
+    );
+  }
   try {
     verified = verifyBundleManifest(env, root, { now: opts.now });
   } catch (err) {

@@ -16,6 +16,7 @@ export const FORMAT_STATUS: Readonly<Record<FormatErrorCode, StatusValue>> = {
   INVALID_METADATA: StatusCode.CheckinSecurityError,
   PATH_ESCAPE: StatusCode.CheckinSecurityError,
   FILE_TOO_LARGE: StatusCode.CheckinSecurityError,
+  FOREIGN_BUNDLE: StatusCode.CheckinSecurityError,
   EXPIRED: StatusCode.CheckinExpiredMetadata,
   TUF_EXPIRED: StatusCode.CheckinExpiredMetadata,
   ROOT_NOT_FOUND: StatusCode.CheckinMetadataNotFound,

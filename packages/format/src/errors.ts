@@ -35,7 +35,9 @@ export type FormatErrorCode =
   | 'IO_ERROR'
   | 'TRUST_STORE_INCONSISTENT'
   /** The device's own trusted root (shipped in the image, or stored) is missing or invalid. */
-  | 'DEVICE_ROOT_INVALID';
+  | 'DEVICE_ROOT_INVALID'
+  /** A bundle signed only by keys the device's root does not list (another factory). */
+  | 'FOREIGN_BUNDLE';
 
 export interface OfflineOtaErrorOptions {
   /** The error this one wraps (a third-party error, or a lower layer's). */

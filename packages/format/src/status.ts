@@ -54,6 +54,11 @@ interface StatusInfo {
   readonly success: boolean;
   readonly description: string;
   readonly next: string;
+  /**
+   * Set on a code of the reference's table that no path of this project produces (kept so
+   * that a number never changes its meaning): why it is never produced.
+   */
+  readonly reserved?: string;
 }
 
 const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
@@ -113,6 +118,9 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: false,
     description: 'Metadata could not be fetched',
     next: 'Check the media and try again.',
+
+    reserved:
+      'reserved: a bundle is read from local media, never fetched; a failed read is 14 or 50',
   },
   14: {
     success: false,
@@ -133,11 +141,15 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: true,
     description: "The current Target's apps need to be synced",
     next: 'Run `aklite-offline install`.',
+
+    reserved: 'reserved: a Target whose apps differ is installed as a new Target (16)',
   },
   18: {
     success: true,
     description: 'A rollback Target is selected',
     next: 'Run `aklite-offline install`.',
+
+    reserved: 'reserved: rollbacks are `aklite-offline rollback`, not a Target a check-in selects',
   },
   20: {
     success: false,
@@ -174,11 +186,19 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     description: 'Update content failed verification',
     next: 'Do not use this media; create a new bundle.',
   },
-  75: { success: true, description: 'Target already installed', next: 'Nothing to do.' },
+  75: {
+    success: true,
+    description: 'Target already installed',
+    next: 'Nothing to do.',
+    reserved:
+      "reserved: aklite-offline reports an installed Target as 0, as the reference's offline client does",
+  },
   80: {
     success: false,
     description: 'The installed Target could not be read back',
     next: 'Run the install again.',
+
+    reserved: 'reserved: a commit that cannot be read back fails the install with 70 or 50',
   },
   90: {
     success: false,
@@ -204,6 +224,8 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: false,
     description: 'Installation failed; rolled back',
     next: 'Investigate the failed Target before retrying.',
+
+    reserved: 'reserved: a failed install rolls back with 99 (no reboot) or 100 (reboot to finish)',
   },
   120: {
     success: false,
@@ -214,6 +236,8 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: false,
     description: 'Rollback failed',
     next: 'Service the device: reinstall a known good Target.',
+
+    reserved: 'reserved: a rollback that cannot complete is 120',
   },
   41: {
     success: false,
@@ -262,4 +286,18 @@ export function describe(code: number): string {
 /** The success set of aktualizr-lite's `IsSuccessCode`, plus 75 which aklite-offline maps to 0. */
 export function isSuccess(code: number): boolean {
   return BY_VALUE.get(code)?.success ?? false;
+}
+
+/**
+ * The exit codes of a command, for its `--help`, rendered from this table (never typed
+ * by hand): `Exit codes:` and one line per code (`  16 A newer Target is available`).
+ */
+export function exitCodesHelp(codes: readonly StatusValue[]): string {
+  const lines = codes.map((c) => {
+    const info = BY_VALUE.get(c);
+    if (info === undefined) throw new Error(`exitCodesHelp: ${c} is not a status`);
+    if (info.reserved !== undefined) throw new Error(`exitCodesHelp: ${c} is reserved`);
+    return `  ${c} ${info.description}`;
+  });
+  return ['Exit codes:', ...lines].join('\n');
 }

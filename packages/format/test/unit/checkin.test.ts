@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import {
+  cp,
   mkdir,
   mkdtemp,
   readFile,
@@ -453,6 +454,20 @@ describe('checkBundle', function () {
             const s = j.signatures as unknown[];
             s.push(s[0]);
           }),
+      },
+      {
+        name: 'a genuine bundle of another factory (its own keys, only root v1)',
+        expected: StatusCode.CheckinSecurityError,
+        mutate: async (f) => {
+          const other = await makeFixture();
+          try {
+            await rm(join(f.bundle, 'tuf'), { recursive: true });
+            await cp(join(other.bundle, 'tuf'), join(f.bundle, 'tuf'), { recursive: true });
+            await rm(join(f.bundle, 'tuf/2.root.json'));
+          } finally {
+            await rm(other.dir, { recursive: true, force: true });
+          }
+        },
       },
       {
         name: 'a device of the other type',
