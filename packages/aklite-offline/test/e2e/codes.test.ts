@@ -7,11 +7,13 @@
  */
 import { expect } from 'chai';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import * as v from 'valibot';
 import { ErrorJson, CheckJson } from '../../src/cli/json.js';
 import {
+  AKLITE,
   aklite,
+  runProc,
   cleanupAll,
   getFixtures,
   hashTree,
@@ -141,4 +143,55 @@ describe('aklite-offline on a device whose own files are broken (issue 11 §4)',
       }
     });
   }
+});
+
+describe('aklite-offline with relative paths (issue 11 §7)', function () {
+  let fx: Fixtures;
+  let root: string;
+  before(async function () {
+    fx = await getFixtures();
+    root = await newDevice(fx);
+  });
+  after(cleanupAll);
+
+  /** The CLI run from `cwd` (no network), with `args` and `env` as given. */
+  const inDir = (cwd: string, args: string[], env: Record<string, string> = {}) =>
+    runProc(
+      'unshare',
+      [
+        '-n',
+        '--',
+        'sh',
+        '-c',
+        'cd "$1" && shift && exec "$@"',
+        'sh',
+        cwd,
+        process.execPath,
+        AKLITE,
+        ...args,
+      ],
+      env,
+    );
+
+  it('reads --device-root, AKLITE_DEVICE_ROOT and --src-dir relative to the working directory, as if absolute', async function () {
+    const cwd = dirname(root);
+    const src = relative(cwd, fx.bundles.v2);
+    const absolute = await aklite(root, ['check', '--src-dir', fx.bundles.v2, '--json']);
+    expect(absolute.code, absolute.stderr).to.equal(16);
+    const viaFlag = await inDir(cwd, [
+      'check',
+      '--src-dir',
+      src,
+      '--json',
+      '--device-root',
+      `./${basename(root)}`,
+    ]);
+    expect(viaFlag.code, viaFlag.stderr).to.equal(16);
+    expect(viaFlag.stdout).to.equal(absolute.stdout);
+    const viaEnv = await inDir(cwd, ['check', '--src-dir', src, '--json'], {
+      AKLITE_DEVICE_ROOT: basename(root),
+    });
+    expect(viaEnv.code, viaEnv.stderr).to.equal(16);
+    expect(viaEnv.stdout).to.equal(absolute.stdout);
+  });
 });
