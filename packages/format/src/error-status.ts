@@ -34,6 +34,8 @@ export const FORMAT_STATUS: Readonly<Record<FormatErrorCode, StatusValue>> = {
   NO_TARGET_CONTENT: StatusCode.CheckinNoTargetContent,
   CONTENT_INVALID: StatusCode.VerificationFailed,
   DEVICE_ROOT_INVALID: StatusCode.DeviceFilesInvalid,
+  MEDIA_UNREADABLE: StatusCode.DownloadFailure,
+  NO_SPACE: StatusCode.NoSpace,
   // Not check-in outcomes: a host-side argument, an unreadable file, a store that a
   // locked start-up repairs.
   INVALID_JSON: StatusCode.UnknownError,

@@ -146,6 +146,26 @@ export const deferralJson = (res: DeferralResult): DeferralJson => ({
 
 export const probationJson = (res: ProbationResult): ProbationJson => res;
 
+export const usbJson = (res: UsbResult): UsbJson => ({
+  status: res.status,
+  device: res.device,
+  bundle: res.bundle,
+  ignored: res.ignored,
+  auto_install: res.autoInstall,
+  check: { status: res.check.status, targets: checkJson(res.check) },
+  install:
+    res.install === null
+      ? null
+      : {
+          status: res.install.status,
+          target: res.install.target,
+          from: res.install.from,
+          message: res.install.message,
+        },
+  unmounted: res.unmounted,
+  message: res.message,
+});
+
 /**
  * A failure under `--json` (every command): the exit status with its name and next step,
  * the message, and the project's error code and file when there are ones.
@@ -193,23 +213,3 @@ export const RollbackJson = v.strictObject({
   message: v.string(),
 });
 export type RollbackJson = v.InferOutput<typeof RollbackJson>;
-
-export const usbJson = (res: UsbResult): UsbJson => ({
-  status: res.status,
-  device: res.device,
-  bundle: res.bundle,
-  ignored: res.ignored,
-  auto_install: res.autoInstall,
-  check: { status: res.check.status, targets: checkJson(res.check) },
-  install:
-    res.install === null
-      ? null
-      : {
-          status: res.install.status,
-          target: res.install.target,
-          from: res.install.from,
-          message: res.install.message,
-        },
-  unmounted: res.unmounted,
-  message: res.message,
-});
