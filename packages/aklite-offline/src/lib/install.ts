@@ -20,7 +20,15 @@ import {
   type TargetEntry,
   type ZipBundle,
 } from '@offline-ota/format';
-import { commitBlobs, missingBlobs, stageBlobs, zipReadError, type StagedBlob } from './apps.js';
+import {
+  commitBlobs,
+  loadTargetImages,
+  missingApps,
+  missingBlobs,
+  stageBlobs,
+  zipReadError,
+  type StagedBlob,
+} from './apps.js';
 import { UpdateCallbacks } from './callbacks.js';
 import { checkIn, selectTarget } from './checkin.js';
 import { assertNotDeferred } from './deferral.js';
@@ -113,7 +121,13 @@ async function installFrom(
     await cb.post('OK', t.name);
     const cur = state.current;
     const from = cur?.name ?? null;
-    if (cur && cur.name === t.name && !isFailed(state, t.name)) {
+    // An app of the current Target that the engine lost is restored (an apps-only install).
+    const lost =
+      cur && cur.name === t.name && !isFailed(state, t.name)
+        ? await missingApps(dev.config, dev.ports.engine, cur)
+        : [];
+    if (lost.length > 0) dev.ports.progress(`Restoring app(s) ${lost.join(', ')} of ${t.name}`);
+    if (cur && cur.name === t.name && !isFailed(state, t.name) && lost.length === 0) {
       return {
         status: StatusCode.Ok,
         target: t.name,
@@ -369,6 +383,8 @@ async function installTarget(
   } finally {
     await removeTree(staging);
   }
+  // The images go into the container engine now, so that `run` only starts containers.
+  await loadTargetImages(config, ports, t);
   await commitTuf();
   // An unset device takes the type of its first installed bundle and keeps it.
   if (config.deviceType === undefined && state.deviceType === undefined)
