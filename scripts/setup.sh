@@ -27,6 +27,9 @@ declare -A NEED=([ostree]=ostree [fw_setenv]=libubootenv-tool [fw_printenv]=libu
 # and the static busybox that `bundlectl sample app` puts into the sample images.
 declare -A NEED_FILE=([/usr/bin/docker]=docker.io [/bin/busybox]=busybox-static)
 missing=()
+# The USB trigger's tests: FAT images (mkfs.vfat), mounted through FUSE (fusefat), and
+# systemd-analyze to verify the shipped units.
+NEED+=([mkfs.vfat]=dosfstools [fusefat]=fusefat [systemd-analyze]=systemd)
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
 done

@@ -92,8 +92,6 @@ export interface SampleImage {
 export interface SampleAppOptions {
   name: string;
   images: SampleImage[];
-  /** Adds `x-compose-sim: {fail-start: true}`: device-sim's compose stand-in fails the app. */
-  failStart?: boolean;
 }
 
 export interface SampleApp {
@@ -227,7 +225,6 @@ export async function makeSampleApp(dir: string, o: SampleAppOptions): Promise<S
       `    restart: ${image.service?.exitCode !== undefined ? '"no"' : 'always'}`,
     );
   }
-  if (o.failStart === true) lines.push('x-compose-sim:', '  fail-start: true');
   await put(join(projectDir, COMPOSE_FILE), lines.join('\n') + '\n');
   return { projectDir, name: o.name, images };
 }

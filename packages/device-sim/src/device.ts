@@ -613,7 +613,8 @@ export async function destroyDevice(root: string): Promise<void> {
   if (dirs.length > 0)
     await run('chattr', ['-i', ...dirs], `clearing the immutable bit under ${deployRoot}`);
   try {
-    await rm(root, { recursive: true, force: true });
+    // Retried: the engine's cleanup processes may still be writing as the containers go.
+    await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   } catch (err) {
     throw new DeviceSimError(
       'TOOL_FAILED',

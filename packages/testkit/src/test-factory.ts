@@ -89,7 +89,6 @@ export async function createTestFactory(o: TestFactoryOptions): Promise<TestFact
             },
           },
         ],
-        failStart: o.failingApps?.includes(app) ?? false,
       });
       apps.push(made.projectDir);
     }

@@ -48,7 +48,11 @@ export type AkliteErrorCode =
   /** `ostree pull-local` failed (`PullError`; install reports it as 70 or 50, or wraps it). */
   | 'PULL_FAILED'
   /** An app's compose project could not be set up or started (`AppStartError`). */
-  | 'APP_START_FAILED';
+  | 'APP_START_FAILED'
+  /** `usb`: the stick holds no bundle at its top level (usb.ts). */
+  | 'NO_BUNDLE'
+  /** `usb`: the stick holds more than one bundle; the message names them (usb.ts). */
+  | 'MANY_BUNDLES';
 
 export class AkliteError extends OfflineOtaError<AkliteErrorCode> {}
 

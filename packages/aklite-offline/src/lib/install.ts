@@ -74,7 +74,8 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
   return withLock(dev, () => installLocked(dev, opts));
 }
 
-async function installLocked(dev: Device, opts: InstallOptions): Promise<InstallResult> {
+/** `install` for a caller that already holds the lock (the USB trigger, usb.ts). */
+export async function installLocked(dev: Device, opts: InstallOptions): Promise<InstallResult> {
   const { state } = await loadState(dev);
   await recover(dev, state);
   if (state.pending) {

@@ -28,6 +28,7 @@ import {
   loadState,
   openDevice,
   withLock,
+  type Device,
   type DeviceOptions,
 } from './device.js';
 import { deferringClients } from './deferral.js';
@@ -58,9 +59,14 @@ export interface CheckResult {
 /** Check-in against the bundle without changing the device (trusted metadata is not updated). */
 export async function check(opts: CheckOptions): Promise<CheckResult> {
   const dev = await openDevice(opts);
-  return withLock(dev, async () => {
+  return withLock(dev, () => checkLocked(dev, opts.srcDir));
+}
+
+/** `check` for a caller that already holds the lock (the USB trigger, usb.ts). */
+export function checkLocked(dev: Device, srcDir: string): Promise<CheckResult> {
+  return (async () => {
     const { state } = await loadState(dev);
-    const media = await openMedia(dev, opts.srcDir);
+    const media = await openMedia(dev, srcDir);
     let ci;
     try {
       ci = await checkIn(dev, state, media);
@@ -98,7 +104,7 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
       await ci.discard();
       await media.close();
     }
-  });
+  })();
 }
 
 export interface TargetStatus {

@@ -349,7 +349,6 @@ async function buildFixtures(): Promise<Fixtures> {
         service: { serves: '3', exitCode: 3 },
       },
     ],
-    failStart: true,
   });
   const failing = await publishTarget({
     factory: f,

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { errnoOf } from '../errors.js';
 import type { ComposeProject, ComposeService } from './compose.js';
 import { runner, parseInspect, shellWords } from './cli.js';
 import { EngineError } from './errors.js';
@@ -67,11 +68,18 @@ function shortRunRoot(runRoot: string): {
     mkdirSync(runRoot, { recursive: true });
     try {
       if (readlinkSync(link) === runRoot) return;
-      rmSync(link, { force: true });
     } catch {
-      // not there yet
+      // not a link to it (yet)
     }
-    symlinkSync(runRoot, link);
+    // A link to elsewhere, or a directory that a late podman cleanup made after the link
+    // was released: it is this store's name, so it goes.
+    rmSync(link, { recursive: true, force: true });
+    try {
+      symlinkSync(runRoot, link);
+    } catch (err) {
+      // Another call made it at the same moment.
+      if (!(errnoOf(err) === 'EEXIST' && readlinkSync(link) === runRoot)) throw err;
+    }
   };
   return { path: link, ensure, release: () => rm(link, { force: true }) };
 }
