@@ -18,6 +18,7 @@ const DEVICE_NPM = [
   'tuf-js',
   'smol-toml',
   'tar',
+  'yaml',
   'valibot',
   '@oclif/core',
 ];

@@ -3,7 +3,10 @@
 # Target, a production bundle is created on "removable media" and signed 2 of 3 with
 # offline keys, checked, and installed on a simulated device (real OSTree sysroot, real
 # U-Boot environment) that reboots into the new version. Also shows a tampered stick
-# being refused, and a delta bundle's size next to the full one. Work files go to $DEMO_DIR (default: a new temporary directory).
+# being refused, and a delta bundle's size next to the full one. The apps run as real containers (podman, with a store of the device's
+# own): the demo shows the v1 containers, then the v2 ones, and removes every container
+# and store it made when it ends. Work files go to $DEMO_DIR (default: a new temporary
+# directory).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
@@ -13,6 +16,11 @@ mkdir -p "$WORK"
 bundlectl() { node "$ROOT/packages/bundle/bin/run.js" "$@"; }
 aklite() { node "$ROOT/packages/aklite-offline/bin/run.js" "$@" --device-root "$WORK/device"; }
 device_sim() { node "$ROOT/packages/device-sim/bin/run.js" "$@"; }
+# What the device's engine runs (its containers as podman reports them), and the line
+# each service logged.
+containers() { device_sim apps "$WORK/device"; }
+cleanup() { device_sim destroy "$WORK/device" >/dev/null || true; }
+trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 expect_exit() { # expect_exit CODE command...
   local want=$1; shift
@@ -27,7 +35,7 @@ bundlectl factory init "$WORK/factory" --name acme --offline-keys "$WORK/offline
 step "Publish two versions of the Target (real ostree commit, compose app as OCI image)"
 for v in 1 2; do
   bundlectl sample rootfs "$WORK/rootfs-$v" --version "$v"
-  bundlectl sample app "$WORK/apps-$v" --name shellhttpd --content "hello from version $v"
+  bundlectl sample app "$WORK/apps-$v" --name shellhttpd --serves "$v"
   bundlectl targets publish --factory "$WORK/factory" --rootfs "$WORK/rootfs-$v" \
     --hardware-id sim-x86 --version "$v" --tag main --app "$WORK/apps-$v/shellhttpd"
 done
@@ -36,8 +44,9 @@ step "Production: a wave for version 2, signed by two of three release managers"
 bundlectl waves init wave-2 --factory "$WORK/factory" --target sim-x86-lmp-2 --tag main \
   --keys "$WORK/offline-keys/targets-key-1.tgz" --keys "$WORK/offline-keys/targets-key-2.tgz"
 
-step "A simulated production device, booted on version 1"
+step "A simulated production device, booted on version 1, its v1 container running"
 device_sim create "$WORK/device" --factory "$WORK/factory" --target sim-x86-lmp-1 --type prod --tag main
+containers
 
 step "Bundle on the stick (unsigned until release managers sign it)"
 bundlectl create sim-x86-lmp-2 "$WORK/usb" --wave wave-2 --factory "$WORK/factory" --expires-in-days 30
@@ -71,8 +80,9 @@ expect_exit 100 aklite install --src-dir "$WORK/usb"
 step "Reboot (U-Boot counts the boot of the new deployment)"
 device_sim reboot "$WORK/device"
 
-step "Technician: run (apps start, the new Target becomes current and starts its probation)"
+step "Technician: run (the v1 container goes, the v2 one starts, the new Target becomes current and starts its probation)"
 expect_exit 0 aklite run
+containers
 
 step "The new system proves itself: an operator marks it good (ends probation, U-Boot stops counting)"
 aklite probation mark-good
@@ -80,5 +90,4 @@ aklite status
 device_sim status "$WORK/device"
 
 echo
-echo "Demo complete. Work files: $WORK"
-echo "(OSTree marks deployments immutable; to remove: chattr -i $WORK/device/sysroot/ostree/deploy/*/deploy/*.[0-9]* && rm -rf $WORK)"
+echo "Demo complete. Work files: $WORK (the device, its containers and its engine store are removed on exit)"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian machine that has only Node.js and npm: the Debian tools the
-# toolkit drives (ostree, fw_setenv/fw_printenv, faketime), pnpm, the locked
-# dependencies and the build. Safe to run again; it skips what is already there.
+# toolkit drives (ostree, fw_setenv/fw_printenv, faketime, the container engines podman and
+# docker with their compose tools, skopeo, runc, a static busybox for the sample apps),
+# pnpm, the locked dependencies and the build. Safe to run again; it skips what is already
+# there. The engines run with the project's containers.conf (config/containers.conf, named
+# by CONTAINERS_CONF); nothing under /etc is changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -17,7 +20,12 @@ if (!((maj === 20 && min >= 17) || (maj === 22 && min >= 9) || maj > 22)) {
 }'
 
 # Debian packages: command -> package.
-declare -A NEED=([ostree]=ostree [fw_setenv]=libubootenv-tool [fw_printenv]=libubootenv-tool [faketime]=faketime [gpg]=gnupg [unzip]=unzip)
+declare -A NEED=([ostree]=ostree [fw_setenv]=libubootenv-tool [fw_printenv]=libubootenv-tool [faketime]=faketime [gpg]=gnupg [unzip]=unzip
+  [podman]=podman [podman-compose]=podman-compose [skopeo]=skopeo [runc]=runc
+  [dockerd]=docker.io [docker-compose]=docker-compose)
+# Files rather than commands: Debian's docker client (a docker on PATH may be another one)
+# and the static busybox that `bundlectl sample app` puts into the sample images.
+declare -A NEED_FILE=([/usr/bin/docker]=docker.io [/bin/busybox]=busybox-static)
 missing=()
 # The USB trigger's tests: FAT images (mkfs.vfat), mounted through FUSE (fusefat), and
 # systemd-analyze to verify the shipped units.
@@ -25,6 +33,13 @@ NEED+=([mkfs.vfat]=dosfstools [fusefat]=fusefat [systemd-analyze]=systemd)
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
 done
+for file in "${!NEED_FILE[@]}"; do
+  [ -x "$file" ] || missing+=("${NEED_FILE[$file]}")
+done
+# busybox-static replaces Debian's dynamic busybox: only the static one runs in an image.
+if [ -x /bin/busybox ] && ldd /bin/busybox >/dev/null 2>&1; then
+  missing+=(busybox-static)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [ "$(id -u)" -eq 0 ]; then

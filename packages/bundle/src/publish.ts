@@ -25,7 +25,14 @@ export interface CatalogEntry {
 export interface PublishTargetOptions {
   /** Factory directory (or an opened factory). */
   factory: string | Factory;
-  rootfsDir: string;
+  /** The rootfs tree to commit; or, with `reuseCommitOf`, none. */
+  rootfsDir?: string;
+  /**
+   * An apps-only Target: reuse the OSTree commit of this published Target (same hardware
+   * id) instead of committing a rootfs. A device running that commit installs it without
+   * a reboot (aklite-offline exits 10, then `run` swaps the containers).
+   */
+  reuseCommitOf?: string;
   hardwareId: string;
   version: number;
   tags: string[];
@@ -44,6 +51,48 @@ export interface PublishTargetResult {
   /** The CI targets version written for each tag. */
   ciTargetsVersions: Record<string, number>;
   entry: CatalogEntry;
+}
+
+/** The commit of a new Target: the rootfs committed, or the one `reuseCommitOf` names. */
+async function targetCommit(
+  factory: Factory,
+  o: PublishTargetOptions,
+  name: string,
+  now: Date,
+): Promise<string> {
+  if ((o.rootfsDir === undefined) === (o.reuseCommitOf === undefined))
+    throw new BundleError(
+      'INVALID_ARGUMENT',
+      'give either a rootfs to commit (--rootfs) or a published Target whose commit to reuse (--reuse-commit)',
+    );
+  if (o.reuseCommitOf !== undefined) {
+    const path = factory.paths.catalogEntry(o.reuseCommitOf);
+    if (!TARGET_NAME_RE.test(o.reuseCommitOf) || !(await exists(path)))
+      throw new BundleError(
+        'INVALID_ARGUMENT',
+        `--reuse-commit ${o.reuseCommitOf}: no such published Target in ${factory.dir}`,
+      );
+    const base = (await readJsonFile(path)) as CatalogEntry;
+    if (!base.target.custom.hardwareIds.includes(o.hardwareId))
+      throw new BundleError(
+        'INVALID_ARGUMENT',
+        `--reuse-commit ${o.reuseCommitOf}: that Target is for ${base.target.custom.hardwareIds.join(', ')}, not ${o.hardwareId}`,
+      );
+    return base.target.hashes.sha256;
+  }
+  const st = await stat(o.rootfsDir!).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new BundleError('INVALID_ARGUMENT', `rootfs ${o.rootfsDir} is not a directory`, {
+      file: o.rootfsDir,
+    });
+  }
+  return ostreeCommit({
+    repo: factory.paths.ostreeRepo,
+    branch: `${o.hardwareId}-${factory.config.osName}`,
+    treeDir: o.rootfsDir!,
+    timestamp: now,
+    subject: o.subject ?? name,
+  });
 }
 
 export async function resolveFactory(f: string | Factory): Promise<Factory> {
@@ -94,20 +143,8 @@ export async function publishTarget(o: PublishTargetOptions): Promise<PublishTar
       { file: entryPath },
     );
   }
-  const st = await stat(o.rootfsDir).catch(() => undefined);
-  if (!st?.isDirectory()) {
-    throw new BundleError('INVALID_ARGUMENT', `rootfs ${o.rootfsDir} is not a directory`, {
-      file: o.rootfsDir,
-    });
-  }
   const now = clock();
-  const commit = await ostreeCommit({
-    repo: factory.paths.ostreeRepo,
-    branch,
-    treeDir: o.rootfsDir,
-    timestamp: now,
-    subject: o.subject ?? name,
-  });
+  const commit = await targetCommit(factory, o, name, now);
   const apps: Record<string, string> = {};
   for (const dir of o.apps ?? []) {
     const app = await importApp({

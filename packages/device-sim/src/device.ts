@@ -1,30 +1,29 @@
 import { appendFile, copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify as stringifyToml } from 'smol-toml';
 import {
   APP_URI_RE,
   blobDir,
   blobPath,
   devicePaths,
+  EngineError,
   factoryPaths,
+  loadAppImages,
+  readComposeProject,
+  storeReader,
+  walkAppTree,
   type BundleType,
+  type ServiceStatus,
 } from '@offline-ota/format';
 import { appContent, appUriFile, checkBlob, describeProblem } from './app-store.js';
 import { readOstreeArg, writeBootId, writeCmdline } from './cmdline.js';
-import { composeUp, runningApps } from './compose-sim.js';
+import { CONTAINERS_CONF_FILE, DEVICE_ENGINE, deviceEngine } from './engine.js';
 import { DeviceSimError, isErrno, messageOf } from './errors.js';
 import { run } from './exec.js';
 import { factoryOsName, factoryRootFiles, preloadedApps, readCatalogTarget } from './factory.js';
 import { writeFileAtomic } from './fsutil.js';
 import { Sysroot, parseDeploymentPath, resolveOstreeArg, type Deployment } from './ostree.js';
 import { DEFAULT_BOOT_ENV, UBootEnv, type BootEnv } from './uboot-env.js';
-
-/** Absolute path of the compose stand-in executable (`bin/compose-sim.js`). */
-export const composeSimBin = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '../../bin/compose-sim.js',
-);
 
 /** Device files device-sim owns beyond `devicePaths` (README.md §Device tree). */
 export const simPaths = (root: string) => ({
@@ -106,19 +105,18 @@ async function assertEmptyDir(root: string): Promise<void> {
 }
 
 /** The `var/sota/sota.toml` of a new device (README.md §Config). */
-export function sotaToml(opts: {
-  type: DeviceType;
-  tag?: string;
-  composeBin: string;
-  goldenCommit?: string;
-}): string {
+export function sotaToml(opts: { type: DeviceType; tag?: string; goldenCommit?: string }): string {
   const doc: Record<string, Record<string, string>> = {};
   if (opts.type !== 'none') doc.provision = { device_type: opts.type };
   doc.pacman = {
     type: 'ostree+compose_apps',
     ...(opts.tag !== undefined ? { tags: opts.tag } : {}),
     reset_apps: '',
-    docker_compose_bin: opts.composeBin,
+    container_engine: 'podman',
+    podman_storage_root: DEVICE_ENGINE.storageRoot,
+    podman_run_root: DEVICE_ENGINE.runRoot,
+    podman_storage_driver: DEVICE_ENGINE.driver,
+    containers_conf: DEVICE_ENGINE.containersConf,
     ...(opts.goldenCommit !== undefined ? { golden_commit: opts.goldenCommit } : {}),
   };
   doc.bootloader = { rollback_mode: 'uboot_masked' };
@@ -150,6 +148,15 @@ async function preloadApp(factory: string, root: string, app: string, uri: strin
     await copyFile(blobPath(from, blob.hex), blobPath(to, blob.hex));
   }
   await writeFileAtomic(appUriFile(to, app, hex), uri);
+  const tree = await walkAppTree(hex, storeReader(to), `app ${app}`);
+  await loadAppImages(
+    deviceEngine(root),
+    to,
+    app,
+    tree.images,
+    join(root, 'var/sota/.engine-load'),
+  );
+  await rm(join(root, 'var/sota/.engine-load'), { recursive: true, force: true });
   const projectDir = join(devicePaths(root).composeAppsRoot, app);
   await mkdir(projectDir, { recursive: true });
   await run(
@@ -231,11 +238,12 @@ export async function createDevice(opts: CreateDeviceOptions): Promise<CreateDev
     sim.hardwareIdConfig,
     stringifyToml({ provision: { primary_ecu_hardware_id: target.hardwareId } }) + '\n',
   );
+  await mkdir(dirname(join(root, DEVICE_ENGINE.containersConf)), { recursive: true });
+  await copyFile(CONTAINERS_CONF_FILE, join(root, DEVICE_ENGINE.containersConf));
   await writeFileAtomic(
     sim.sotaToml,
     sotaToml({
       type,
-      composeBin: composeSimBin,
       ...(opts.tag !== undefined ? { tag: opts.tag } : {}),
       ...(opts.golden === true ? { goldenCommit: target.commit } : {}),
     }),
@@ -246,19 +254,19 @@ export async function createDevice(opts: CreateDeviceOptions): Promise<CreateDev
     JSON.stringify({ [target.name]: { is_current: true, hashes, length, custom } }, null, 2) + '\n',
   );
 
-  const running: string[] = [];
-  const failed: string[] = [];
-  for (const { app, uri } of preloadedApps(custom)) {
-    progress(`preloading app ${app}`);
-    await preloadApp(factory, root, app, uri);
-    try {
-      await composeUp(join(paths.composeAppsRoot, app));
-      running.push(app);
-    } catch (err) {
-      if (err instanceof DeviceSimError && err.code === 'APP_START_FAILED') failed.push(app);
-      else throw err;
+  const engine = deviceEngine(root);
+  const apps = preloadedApps(custom);
+  try {
+    for (const { app, uri } of apps) {
+      progress(`preloading app ${app} (images into ${engine.describe})`);
+      await preloadApp(factory, root, app, uri);
+      await engine.up(await readComposeProject(join(paths.composeAppsRoot, app), app));
     }
+  } catch (err) {
+    throw engineError(err, `starting the apps of ${target.name}`);
   }
+  const running = runningApps(await engine.ps());
+  const failed = apps.map((a) => a.app).filter((a) => !running.includes(a));
 
   for (const dir of [paths.runDir, sim.lockDir, sim.etcConfDir, dirname(sim.bootLog)])
     await mkdir(dir, { recursive: true });
@@ -275,6 +283,54 @@ export async function createDevice(opts: CreateDeviceOptions): Promise<CreateDev
     apps: { running, failed },
     golden: opts.golden === true ? booted.commit : null,
   };
+}
+
+/** Apps all of whose containers run. */
+function runningApps(list: readonly ServiceStatus[]): string[] {
+  const apps = [...new Set(list.map((c) => c.app))];
+  return apps.filter((a) => list.every((c) => c.app !== a || c.state === 'running')).sort();
+}
+
+function engineError(err: unknown, doing: string): unknown {
+  if (!(err instanceof EngineError) && !(err instanceof Error && err.name === 'FormatError'))
+    return err;
+  return new DeviceSimError('TOOL_FAILED', `${doing} failed: ${err.message}`, { cause: err });
+}
+
+/**
+ * What a shutdown and a boot do to the device's containers: all stop; those with restart
+ * policy `always`, and `unless-stopped` ones that were running, start again (as docker
+ * does; podman's podman-restart.service starts the `always` ones).
+ */
+async function restartContainers(root: string, boot: () => Promise<void>): Promise<string[]> {
+  const engine = deviceEngine(root);
+  if (!(await pathExists(join(root, DEVICE_ENGINE.storageRoot)))) {
+    await boot();
+    return [];
+  }
+  try {
+    const before = await engine.ps();
+    await engine.stopAll();
+    await boot();
+    const again = before
+      .filter(
+        (c) =>
+          c.restartPolicy === 'always' ||
+          (c.restartPolicy === 'unless-stopped' && c.state === 'running'),
+      )
+      .map((c) => c.container);
+    await engine.start(again);
+    return again;
+  } catch (err) {
+    throw engineError(err, 'restarting the containers');
+  }
+}
+
+async function pathExists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 export interface RebootOptions {
@@ -299,8 +355,9 @@ export interface RebootResult {
 
 async function emptyDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
+  // Retried: the engine's monitors may still be leaving as the containers stop.
   for (const name of await readdir(dir))
-    await rm(join(dir, name), { recursive: true, force: true });
+    await rm(join(dir, name), { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
 }
 
 /**
@@ -369,9 +426,11 @@ export async function rebootDevice(root: string, opts: RebootOptions = {}): Prom
     vars.bootupgrade_available = 0;
     await env.set({ bootupgrade_available: 0 });
   }
-  await writeCmdline(root, chosen.deployment);
-  await writeBootId(root);
-  await emptyDir(paths.runDir);
+  await restartContainers(root, async () => {
+    await writeCmdline(root, chosen.deployment);
+    await writeBootId(root);
+    await emptyDir(paths.runDir);
+  });
   const log = simPaths(root).bootLog;
   await mkdir(dirname(log), { recursive: true });
   await appendFile(
@@ -408,6 +467,8 @@ export interface DeviceStatus {
   }>;
   env: BootEnv;
   apps: { running: string[] };
+  /** Every compose container in the device's engine store, as the engine reports it. */
+  containers: ServiceStatus[];
   /** `var/sota/current-target` as KEY=VALUE (quotes removed), or null when absent. */
   currentTarget: Record<string, string> | null;
 }
@@ -462,6 +523,14 @@ export async function deviceStatus(root: string): Promise<DeviceStatus> {
   const sysroot = new Sysroot(paths.sysroot);
   const deployments = await sysroot.deployments();
   const pinned = await Promise.all(deployments.map((d) => sysroot.isPinned(d.deployment)));
+  let containers: ServiceStatus[] = [];
+  if (await pathExists(join(root, DEVICE_ENGINE.storageRoot))) {
+    try {
+      containers = await deviceEngine(root).ps();
+    } catch (err) {
+      throw engineError(err, 'listing the containers');
+    }
+  }
   let currentTarget: Record<string, string> | null = null;
   try {
     currentTarget = parseKeyValues(await readFile(paths.currentTarget, 'utf8'));
@@ -480,13 +549,33 @@ export async function deviceStatus(root: string): Promise<DeviceStatus> {
       pinned: pinned[d.index],
     })),
     env: await new UBootEnv(root).read(),
-    apps: { running: await runningApps(root) },
+    apps: { running: runningApps(containers) },
+    containers,
     currentTarget,
   };
 }
 
+/** The device's containers, each with the last `lines` lines of its log. */
+export async function deviceContainers(
+  root: string,
+  lines = 1,
+): Promise<(ServiceStatus & { log: string })[]> {
+  root = resolve(root);
+  if (!(await pathExists(join(root, DEVICE_ENGINE.storageRoot)))) return [];
+  const engine = deviceEngine(root);
+  try {
+    const out: (ServiceStatus & { log: string })[] = [];
+    for (const c of await engine.ps())
+      out.push({ ...c, log: lines === 0 ? '' : await engine.logs(c.container, lines) });
+    return out;
+  } catch (err) {
+    throw engineError(err, `listing the containers of ${root}`);
+  }
+}
+
 /**
- * Removes a simulated device: clears OSTree's immutable bit on every deployment root
+ * Removes a simulated device: removes every container and image of its engine store
+ * (its containers stop), clears OSTree's immutable bit on every deployment root
  * (`chattr -i <sysroot>/ostree/deploy/*\/deploy/*.<serial>`), then deletes the tree.
  * A missing root is not an error.
  */
@@ -497,6 +586,13 @@ export async function destroyDevice(root: string): Promise<void> {
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return;
     throw err;
+  }
+  if (await pathExists(join(root, DEVICE_ENGINE.storageRoot))) {
+    try {
+      await deviceEngine(root).removeAll();
+    } catch (err) {
+      throw engineError(err, `removing the containers of ${root}`);
+    }
   }
   const deployRoot = join(devicePaths(root).sysroot, 'ostree/deploy');
   let osNames: string[] = [];
@@ -517,7 +613,8 @@ export async function destroyDevice(root: string): Promise<void> {
   if (dirs.length > 0)
     await run('chattr', ['-i', ...dirs], `clearing the immutable bit under ${deployRoot}`);
   try {
-    await rm(root, { recursive: true, force: true });
+    // Retried: the engine's cleanup processes may still be writing as the containers go.
+    await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   } catch (err) {
     throw new DeviceSimError(
       'TOOL_FAILED',

@@ -26,3 +26,4 @@ export * from './json.js';
 export * from './io/index.js';
 export * from './ostree.js';
 export * from './ostree-objects.js';
+export * from './engine/index.js';

@@ -140,10 +140,8 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
   },
   17: {
     success: true,
-    description: "The current Target's apps need to be synced",
-    next: 'Run `aklite-offline install`.',
-
-    reserved: 'reserved: a Target whose apps differ is installed as a new Target (16)',
+    description: 'An app of the current Target is missing from the container engine',
+    next: 'Run `aklite-offline install` from a bundle that holds the current Target: it restores the app.',
   },
   18: {
     success: true,

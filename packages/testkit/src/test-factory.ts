@@ -22,7 +22,7 @@ export interface TestFactoryOptions {
   tag?: string;
   versions?: number[];
   apps?: string[];
-  /** App names whose compose file asks device-sim's stand-in to fail. */
+  /** App names whose service exits with status 3 instead of running (the failure tests' app). */
   failingApps?: string[];
   clock?: Clock;
   rootExpiresInDays?: number;
@@ -83,9 +83,12 @@ export async function createTestFactory(o: TestFactoryOptions): Promise<TestFact
               [`srv/${app}/index.html`]: `<p>${app} version ${v}</p>\n`,
               'etc/version': `${v}\n`,
             },
+            service: {
+              serves: String(v),
+              ...(o.failingApps?.includes(app) === true ? { exitCode: 3 } : {}),
+            },
           },
         ],
-        failStart: o.failingApps?.includes(app) ?? false,
       });
       apps.push(made.projectDir);
     }

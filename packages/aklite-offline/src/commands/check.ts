@@ -9,7 +9,7 @@ export default class Check extends AkliteCommand<CheckJson> {
   static override summary = 'Verify an offline bundle and list the Targets it offers this device.';
   static override description = `Runs the whole check-in (signatures, expiry, type, tag, hardware id, content) without changing the device. --json prints an array of {name, version, apps:[{name,uri,on}], current?, newer?, failed?, selected?, reason?} (README.md); an error, under --json, is one {code, name, message, hint} object.
 
-${exitCodesHelp([StatusCode.Ok, StatusCode.CheckinUpdateNewVersion, StatusCode.CheckinOkCached, StatusCode.CheckinFailure, StatusCode.CheckinNoMatchingTargets, StatusCode.CheckinNoTargetContent, StatusCode.CheckinSecurityError, StatusCode.CheckinExpiredMetadata, StatusCode.CheckinMetadataNotFound, StatusCode.CheckinInvalidBundleMetadata, StatusCode.VerificationFailed, StatusCode.DeviceFilesInvalid, StatusCode.UnknownError, StatusCode.InvalidCommandLine])}`;
+${exitCodesHelp([StatusCode.Ok, StatusCode.CheckinUpdateNewVersion, StatusCode.CheckinOkCached, StatusCode.CheckinUpdateSyncApps, StatusCode.CheckinFailure, StatusCode.CheckinNoMatchingTargets, StatusCode.CheckinNoTargetContent, StatusCode.CheckinSecurityError, StatusCode.CheckinExpiredMetadata, StatusCode.CheckinMetadataNotFound, StatusCode.CheckinInvalidBundleMetadata, StatusCode.VerificationFailed, StatusCode.DeviceFilesInvalid, StatusCode.UnknownError, StatusCode.InvalidCommandLine])}`;
   static override examples = [
     '<%= config.bin %> check --src-dir /mnt/usb/bundle',
     '<%= config.bin %> check --src-dir /mnt/usb/bundle --json',

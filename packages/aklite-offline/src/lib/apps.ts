@@ -1,8 +1,10 @@
 /**
  * Compose apps on the device: blobs copied from the media into the device's app store
  * (`var/sota/reset-apps/blobs/sha256/`) with every digest and size checked on the bytes
- * written, compose projects extracted from the store into `compose-apps/<app>/`, and a
- * Target's apps started through the compose port (`startApps`).
+ * written, images loaded from the store into the container engine, verified on the way
+ * (`loadTargetImages`, at install), compose projects extracted from the store into
+ * `compose-apps/<app>/`, and a Target's apps started and watched through the engine port
+ * (`startApps`, at run).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -27,12 +29,23 @@ import {
   errnoInChain,
   FormatError,
   MEDIA_GONE_ERRNOS,
+  EngineError,
+  loadAppImages,
+  parseAppUri,
+  pinnedImage,
   planAppBlobs,
+  readComposeProject,
   requiredApps,
   storeReader,
+  walkAppTree,
   type AppBlob,
+  type AppTree,
   type BundleSource,
   type SmallBlobReader,
+  type ComposeProject,
+  type ContainerEngine,
+  type PinnedImage,
+  type ServiceStatus,
   type ZipBundle,
 } from '@offline-ota/format';
 import type { DeviceConfig } from './config.js';
@@ -356,56 +369,300 @@ export async function cleanComposeRoot(composeRoot: string): Promise<void> {
   }
 }
 
+/** The compose apps `t` runs on this device (none for a plain `ostree` package manager). */
+function appsOf(config: DeviceConfig, t: TargetRecord): [string, string][] {
+  if (config.packageManager !== 'ostree+compose_apps') return [];
+  return Object.entries(requiredApps(t, config.composeApps)).sort(([a], [b]) => (a < b ? -1 : 1));
+}
+
+/** An app's tree from the device store, every JSON blob of it checked (70 when it is not). */
+async function appTree(config: DeviceConfig, app: string, uri: string): Promise<AppTree> {
+  try {
+    return await walkAppTree(parseAppUri(uri).digest, storeReader(config.appStore), `app ${app}`);
+  } catch (err) {
+    throw new AkliteError(
+      'VERIFICATION_FAILED',
+      `app ${app} in ${config.appStore} is invalid: ${messageOf(err)}; install a bundle holding it again`,
+      { cause: err },
+    );
+  }
+}
+
+/** The engine's error as the device's: content that does not match its digest is 70. */
+function engineFailure(err: unknown, doing: string): unknown {
+  if (!(err instanceof EngineError)) return err;
+  if (err.code === 'IMAGE_INVALID')
+    return new AkliteError(
+      'VERIFICATION_FAILED',
+      `${doing}: ${err.message}; install a bundle holding the app again`,
+      { cause: err },
+    );
+  return new AkliteError('INSTALL_FAILED', `${doing}: ${err.message}`, { cause: err });
+}
+
+/** Where images are staged (verified layouts) on their way into the engine. */
+const loadScratch = (config: DeviceConfig): string => join(config.storageDir, '.engine-load');
+
 /**
- * Extracts each app's compose project of `t` from the store and starts it (`up -d`); apps
- * of earlier Targets that this one does not run are stopped and removed. A project that
- * cannot be set up or started is an AppStartError naming the app.
+ * Loads the images of `t`'s apps from the app store into the container engine (install,
+ * before the reboot): every manifest, config and layer checked against the digests the
+ * signed Target pins before the engine sees it (format's `loadAppImages`). Images the
+ * engine has are skipped, so an interrupted load is finished by running install again.
+ */
+export async function loadTargetImages(
+  config: DeviceConfig,
+  ports: Pick<Ports, 'engine' | 'progress' | 'checkpoint'>,
+  t: TargetRecord,
+): Promise<void> {
+  const apps = appsOf(config, t);
+  if (apps.length === 0) return;
+  await rm(loadScratch(config), { recursive: true, force: true });
+  for (const [name, uri] of apps) {
+    const tree = await appTree(config, name, uri);
+    try {
+      const r = await loadAppImages(
+        ports.engine,
+        config.appStore,
+        name,
+        tree.images,
+        loadScratch(config),
+        (ref) => ports.progress(`Loading image ${ref} into ${ports.engine.describe}`),
+      );
+      if (r.loaded.length > 0) ports.checkpoint('image-loaded');
+    } catch (err) {
+      throw engineFailure(err, `loading the images of app ${name} into ${ports.engine.describe}`);
+    } finally {
+      await rm(loadScratch(config), { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * The apps of `t` that the engine has lost (reference: apps to sync, check's 17): no
+ * container of the app, or an image of it the engine does not hold.
+ */
+export async function missingApps(
+  config: DeviceConfig,
+  engine: ContainerEngine,
+  t: TargetRecord,
+): Promise<string[]> {
+  const apps = appsOf(config, t);
+  if (apps.length === 0) return [];
+  let running: Set<string>;
+  try {
+    running = new Set((await engine.ps()).map((c) => c.app));
+  } catch (err) {
+    throw engineFailure(err, `asking ${engine.describe} what runs`);
+  }
+  const out: string[] = [];
+  for (const [name, uri] of apps) {
+    if (!running.has(name)) {
+      out.push(name);
+      continue;
+    }
+    const tree = await appTree(config, name, uri).catch(() => undefined);
+    const images = tree?.images ?? [];
+    let loaded = tree !== undefined;
+    for (const i of images) if (loaded) loaded = await engine.hasImage(pinnedImage(i, name));
+    if (!loaded) out.push(name);
+  }
+  return out;
+}
+
+/** The pinned images of the apps of the given Targets (what a prune keeps). */
+async function imagesOf(
+  config: DeviceConfig,
+  targets: readonly TargetRecord[],
+): Promise<PinnedImage[]> {
+  const out: PinnedImage[] = [];
+  for (const t of targets)
+    for (const [name, uri] of appsOf(config, t)) {
+      const tree = await appTree(config, name, uri).catch(() => undefined);
+      for (const image of tree?.images ?? []) out.push(pinnedImage(image, name));
+    }
+  return out;
+}
+
+/** How long every container must keep running, without a restart, to count as started. */
+const SETTLE_MS = 750;
+const POLL_MS = 250;
+/** Lines of a failed service's log kept in the message and the state. */
+const LOG_LINES = 10;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until every service of `projects` runs (and is healthy where it has a
+ * healthcheck) and has kept running for SETTLE_MS; a container that exits, restarts or
+ * turns unhealthy, or a timeout, is an AppStartError naming the app, the service, its
+ * exit code and the end of its log.
+ */
+async function waitStarted(
+  engine: ContainerEngine,
+  projects: readonly ComposeProject[],
+  timeoutSeconds: number,
+  clock: () => Date,
+): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  const firstSeen = new Map<string, number>();
+  for (;;) {
+    const list = await engine.ps();
+    let pending: { app: string; service: string; why: string; status?: ServiceStatus } | undefined;
+    for (const p of projects)
+      for (const svc of p.services) {
+        const st = list.find((c) => c.app === p.name && c.service === svc.name);
+        const fail = async (why: string, s: ServiceStatus): Promise<never> => {
+          const log = await engine.logs(s.container, LOG_LINES).catch(() => '');
+          const tail = log === '' ? '' : `; its log ends: ${log.split('\n').join(' | ')}`;
+          throw new AppStartError(
+            {
+              app: p.name,
+              service: svc.name,
+              exitCode: s.exitCode,
+              ...(log === '' ? {} : { log }),
+            },
+            `app ${p.name}: service ${svc.name} ${why}${tail}`,
+          );
+        };
+        if (st === undefined) {
+          pending ??= { app: p.name, service: svc.name, why: 'has no container' };
+          continue;
+        }
+        if (st.state === 'exited' || st.state === 'dead')
+          await fail(`exited with code ${st.exitCode}`, st);
+        if (st.state === 'restarting' || st.restarts > 0)
+          await fail(
+            `restarts in a loop (last exit code ${st.exitCode}, ${st.restarts} restart(s))`,
+            st,
+          );
+        if (st.health === 'unhealthy') await fail('is unhealthy', st);
+        if (st.state !== 'running') {
+          pending ??= { app: p.name, service: svc.name, why: `is ${st.state}`, status: st };
+          continue;
+        }
+        if (st.health === 'starting') {
+          pending ??= { app: p.name, service: svc.name, why: 'is not healthy yet', status: st };
+          continue;
+        }
+        const key = `${st.container} ${st.startedAt ?? ''}`;
+        const seen = firstSeen.get(key) ?? Date.now();
+        firstSeen.set(key, seen);
+        const started = st.startedAt === undefined ? NaN : Date.parse(st.startedAt);
+        const settled = Date.now() - seen >= SETTLE_MS || clock().getTime() - started >= SETTLE_MS;
+        if (!settled)
+          pending ??= { app: p.name, service: svc.name, why: 'just started', status: st };
+      }
+    if (pending === undefined) return;
+    if (Date.now() >= deadline) {
+      const s = pending.status;
+      const log = s === undefined ? '' : await engine.logs(s.container, LOG_LINES).catch(() => '');
+      throw new AppStartError(
+        {
+          app: pending.app,
+          service: pending.service,
+          ...(s === undefined ? {} : { exitCode: s.exitCode }),
+          ...(log === '' ? {} : { log }),
+        },
+        `app ${pending.app}: service ${pending.service} did not start within [pacman] app_start_timeout ` +
+          `(${timeoutSeconds} s): it ${pending.why}` +
+          (log === '' ? '' : `; its log ends: ${log.split('\n').join(' | ')}`),
+      );
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * Starts the apps of `t` from the engine (run): each compose project is extracted from
+ * the store and read, its images must be the app's pinned images (loaded if the engine
+ * lacks them, verified on the way); then every container of the previous apps stops and
+ * is removed (apps `t` does not run go away with their directories), the projects are
+ * brought up, and the apps count as started when the engine says every service runs
+ * (healthy where it has a healthcheck) within `[pacman] app_start_timeout`. Images used
+ * by neither `t` nor `keep` (the Target to roll back to) are pruned after. A failure to
+ * set up or start an app is an AppStartError naming the app.
  */
 export async function startApps(
   config: DeviceConfig,
-  ports: Pick<Ports, 'compose' | 'progress' | 'checkpoint'>,
+  ports: Pick<Ports, 'engine' | 'progress' | 'checkpoint' | 'clock'>,
   t: TargetRecord,
+  keep: readonly TargetRecord[] = [],
 ): Promise<void> {
   if (config.packageManager !== 'ostree+compose_apps') return;
-  const apps = requiredApps(t, config.composeApps);
+  const { engine } = ports;
+  const apps = appsOf(config, t);
   await cleanComposeRoot(config.composeAppsRoot);
-  let existing: string[] = [];
-  try {
-    existing = (await readdir(config.composeAppsRoot)).filter((n) => !n.startsWith('.'));
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT')) throw err;
-  }
-  for (const name of existing.filter((n) => !(n in apps))) {
-    const dir = join(config.composeAppsRoot, name);
-    await ports.compose
-      .down(dir)
-      .catch((e: unknown) =>
-        ports.progress(`Warning: stopping app ${name} failed: ${messageOf(e)}`),
-      );
-    await rm(dir, { recursive: true, force: true });
-  }
-  const dirs: [string, string][] = [];
-  for (const [name, uri] of Object.entries(apps).sort(([a], [b]) => (a < b ? -1 : 1))) {
+  const projects: ComposeProject[] = [];
+  for (const [name, uri] of apps) {
     try {
-      dirs.push([name, await extractApp(config.appStore, config.composeAppsRoot, name, uri)]);
+      const dir = await extractApp(config.appStore, config.composeAppsRoot, name, uri);
+      const project = await readComposeProject(dir, name);
+      const tree = await appTree(config, name, uri);
+      const pinned = new Set(tree.images.map((i) => i.ref));
+      const stray = project.services.find((s) => !pinned.has(s.image));
+      if (stray)
+        throw new AkliteError(
+          'VERIFICATION_FAILED',
+          `service ${stray.name} runs image ${stray.image}, which is not one of the app's signed images`,
+        );
+      await loadAppImages(engine, config.appStore, name, tree.images, loadScratch(config)).finally(
+        () => rm(loadScratch(config), { recursive: true, force: true }),
+      );
+      projects.push(project);
     } catch (err) {
+      if (err instanceof AppStartError) throw err;
       throw new AppStartError(
         name,
-        `app ${name} cannot be set up from ${config.appStore}: ${messageOf(err)}`,
+        `app ${name} cannot be set up from ${config.appStore}: ${messageOf(engineFailure(err, 'loading its images'))}`,
       );
     }
   }
   ports.checkpoint('apps-extracted');
-  for (const [name, dir] of dirs) {
-    ports.progress(`Starting app ${name}`);
-    await ports.compose.up(dir);
+  try {
+    const running = new Set((await engine.ps()).map((c) => c.app));
+    let dirs: string[] = [];
+    try {
+      dirs = (await readdir(config.composeAppsRoot)).filter((n) => !n.startsWith('.'));
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+    for (const app of [...new Set([...running, ...dirs])].sort()) {
+      if (running.has(app)) {
+        ports.progress(`Stopping app ${app}`);
+        await engine.down(app);
+      }
+      if (!apps.some(([name]) => name === app))
+        await rm(join(config.composeAppsRoot, app), { recursive: true, force: true });
+    }
+  } catch (err) {
+    throw new AppStartError(
+      '(previous apps)',
+      `stopping the previous apps failed: ${messageOf(err)}`,
+    );
+  }
+  ports.checkpoint('apps-stopped');
+  for (const p of projects) {
+    ports.progress(`Starting app ${p.name}`);
+    try {
+      await engine.up(p);
+    } catch (err) {
+      throw new AppStartError(p.name, `app ${p.name} failed to start: ${messageOf(err)}`);
+    }
+  }
+  await waitStarted(engine, projects, config.appStartTimeoutSeconds, ports.clock);
+  try {
+    const removed = await engine.pruneImages(await imagesOf(config, [t, ...keep]));
+    if (removed.length > 0)
+      ports.progress(`Removed ${removed.length} image(s) no Target here uses`);
+  } catch (err) {
+    ports.progress(`Warning: removing unused images failed: ${messageOf(err)}`);
   }
 }
 
 /** Restarts the apps of `t` after a rollback; a failure is reported, not thrown. */
 export async function restartApps(
   config: DeviceConfig,
-  ports: Pick<Ports, 'compose' | 'progress' | 'checkpoint'>,
+  ports: Pick<Ports, 'engine' | 'progress' | 'checkpoint' | 'clock'>,
   t: TargetRecord,
 ): Promise<void> {
   await startApps(config, ports, t).catch((err: unknown) =>

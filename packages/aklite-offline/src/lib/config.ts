@@ -34,8 +34,12 @@ export interface DeviceConfig {
   composeApps: string[] | undefined;
   /** `[pacman] storage_watermark`: percent of the sysroot filesystem that may be used after install. */
   storageWatermark: number;
-  /** `[pacman] docker_compose_bin`, split on spaces (e.g. `docker compose`). */
+  /** `[pacman] docker_compose_bin`, split on spaces (e.g. `docker compose`): docker's compose command. */
   composeCommand: string[];
+  /** The container engine and how to reach it (`[pacman] container_engine` and friends). */
+  engine: EngineConfig;
+  /** `[pacman] app_start_timeout`: seconds the apps get to run (and be healthy) after `up`. */
+  appStartTimeoutSeconds: number;
   /** Absolute paths on this machine (under the device root). */
   storageDir: string;
   composeAppsRoot: string;
@@ -73,7 +77,31 @@ export interface UsbConfig {
   lockWaitSeconds: number;
 }
 
+/**
+ * `[pacman] container_engine = "docker" | "podman"` with the keys of each
+ * (docs/container-engines.md). Paths of podman's store and containers.conf are device paths,
+ * resolved under the device root; programs are run as given.
+ */
+export type EngineConfig =
+  | {
+      kind: 'docker';
+      /** `[pacman] docker_bin` */
+      bin: string;
+      /** `[pacman] docker_host`, e.g. `unix:///run/docker.sock`; undefined: the client's default. */
+      host: string | undefined;
+    }
+  | {
+      kind: 'podman';
+      /** `[pacman] podman_bin` */
+      bin: string;
+      /** `[pacman] podman_storage_root` / `podman_run_root` / `podman_storage_driver`; undefined: the system's store. */
+      store: { root: string; runRoot: string; driver: string } | undefined;
+      /** `[pacman] containers_conf`, named by CONTAINERS_CONF for every podman call. */
+      containersConf: string | undefined;
+    };
+
 export const DEFAULT_STORAGE_WATERMARK = 80;
+export const DEFAULT_APP_START_TIMEOUT_SECONDS = 120;
 export const DEFAULT_COMPOSE_COMMAND = 'docker compose';
 export const DEFAULT_CALLBACK_TIMEOUT_SECONDS = 30;
 export const DEFAULT_PROBATION_SECONDS = 1800;
@@ -272,6 +300,23 @@ const Sections = {
       ),
     ),
     compose_apps_root: v.optional(str),
+    container_engine: v.optional(
+      v.pipe(
+        str,
+        v.picklist(
+          ['docker', 'podman'],
+          (i) => `must be "docker" or "podman", got ${shown(i.input)}`,
+        ),
+      ),
+    ),
+    app_start_timeout: v.optional(wholeNumber(1, 3600)),
+    docker_bin: v.optional(v.pipe(str, v.minLength(1, 'must name a program'))),
+    docker_host: v.optional(str),
+    podman_bin: v.optional(v.pipe(str, v.minLength(1, 'must name a program'))),
+    podman_storage_root: v.optional(str),
+    podman_run_root: v.optional(str),
+    podman_storage_driver: v.optional(str),
+    containers_conf: v.optional(str),
     reset_apps_root: v.optional(str),
   }),
   storage: section({ path: v.optional(str) }),
@@ -337,6 +382,36 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
     );
   }
   const storageRel = storage.path ?? '/var/sota';
+  let engine: EngineConfig;
+  if ((pacman.container_engine ?? 'docker') === 'podman') {
+    const root = orUndefined(pacman.podman_storage_root);
+    const runRoot = orUndefined(pacman.podman_run_root);
+    if ((root === undefined) !== (runRoot === undefined))
+      throw new AkliteError(
+        'CONFIG_INVALID',
+        `[pacman] podman_storage_root and podman_run_root go together: set both or neither (read from ${where})`,
+      );
+    const conf = orUndefined(pacman.containers_conf);
+    engine = {
+      kind: 'podman',
+      bin: pacman.podman_bin ?? 'podman',
+      store:
+        root === undefined || runRoot === undefined
+          ? undefined
+          : {
+              root: rooted(root),
+              runRoot: rooted(runRoot),
+              driver: orUndefined(pacman.podman_storage_driver) ?? 'overlay',
+            },
+      containersConf: conf === undefined ? undefined : rooted(conf),
+    };
+  } else {
+    engine = {
+      kind: 'docker',
+      bin: pacman.docker_bin ?? 'docker',
+      host: orUndefined(pacman.docker_host),
+    };
+  }
   return {
     files,
     hardwareId,
@@ -346,6 +421,8 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
     composeApps: pacman.compose_apps === undefined ? undefined : splitList(pacman.compose_apps),
     storageWatermark: pacman.storage_watermark ?? DEFAULT_STORAGE_WATERMARK,
     composeCommand: splitList(pacman.docker_compose_bin ?? DEFAULT_COMPOSE_COMMAND),
+    engine,
+    appStartTimeoutSeconds: pacman.app_start_timeout ?? DEFAULT_APP_START_TIMEOUT_SECONDS,
     storageDir: rooted(storageRel),
     composeAppsRoot: rooted(pacman.compose_apps_root ?? join(storageRel, 'compose-apps')),
     appStore: rooted(pacman.reset_apps_root ?? join(storageRel, 'reset-apps')),

@@ -10,7 +10,7 @@ import { acquireLock } from './lock.js';
 import {
   bootedDeployment,
   callbackRunner,
-  composeTool,
+  engineFor,
   fileSentinel,
   fwEnv,
   ostreeTool,
@@ -53,7 +53,7 @@ export async function openDevice(opts: DeviceOptions): Promise<Device> {
   const ports: Ports = {
     ostree: ostreeTool,
     bootEnv: fwEnv(paths.fwEnvConfig),
-    compose: composeTool(config.composeCommand),
+    engine: engineFor(config),
     sentinel: fileSentinel(config.rebootSentinelDir, config.rebootSentinelName),
     probationMarker: fileSentinel(config.rebootSentinelDir, 'probation'),
     callback: callbackRunner,

@@ -25,7 +25,15 @@ import {
   type TrustCommit,
   type ZipBundle,
 } from '@offline-ota/format';
-import { commitBlobs, missingBlobs, stageBlobs, zipReadError, type StagedBlob } from './apps.js';
+import {
+  commitBlobs,
+  loadTargetImages,
+  missingApps,
+  missingBlobs,
+  stageBlobs,
+  zipReadError,
+  type StagedBlob,
+} from './apps.js';
 import { UpdateCallbacks } from './callbacks.js';
 import { checkIn, selectTarget } from './checkin.js';
 import { mediaThenStore, type DeltaUse } from './delta.js';
@@ -151,7 +159,13 @@ async function installFrom(
     await cb.post('OK', t.name);
     const cur = state.current;
     const from = cur?.name ?? null;
-    if (cur && cur.name === t.name && !isFailed(state, t.name)) {
+    // An app of the current Target that the engine lost is restored (an apps-only install).
+    const lost =
+      cur && cur.name === t.name && !isFailed(state, t.name)
+        ? await missingApps(dev.config, dev.ports.engine, cur)
+        : [];
+    if (lost.length > 0) dev.ports.progress(`Restoring app(s) ${lost.join(', ')} of ${t.name}`);
+    if (cur && cur.name === t.name && !isFailed(state, t.name) && lost.length === 0) {
       return {
         status: StatusCode.Ok,
         target: t.name,
@@ -536,6 +550,10 @@ async function installTargetSteps(
   } finally {
     await removeTree(staging);
   }
+
+  // The images go into the container engine now (content, like the objects and blobs above),
+  // so that `run` only starts containers.
+  await loadTargetImages(config, ports, t);
 
   // Then the records: trusted metadata, state, deployment, boot counters. A failure of any
   // step puts back what the earlier ones wrote, so the device is left as it was; a power

@@ -1,13 +1,16 @@
 /**
  * Device I/O behind small ports (STYLE.md §Shape). Production adapters call the real
- * tools: `ostree`, `fw_printenv`/`fw_setenv`, the compose runtime. Tests run the same
- * adapters on a simulated device root.
+ * tools: `ostree`, `fw_printenv`/`fw_setenv`, the container engine (docker or podman,
+ * through format's engine port). Tests run the same adapters on a simulated device root.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import {
   deploymentAtEndOf,
+  dockerEngine,
+  podmanEngine,
+  type ContainerEngine,
   OstreeCli,
   plainOstreePort,
   systemClock,
@@ -17,6 +20,7 @@ import {
   type OstreeOp,
   type OstreePort,
 } from '@offline-ota/format';
+import type { DeviceConfig } from './config.js';
 import { AkliteError, isErrno, messageOf } from './errors.js';
 import { cannotRun, execTool, lastLine } from './exec.js';
 import { fsyncDir, pathExists, writeFileAtomic } from './fsutil.js';
@@ -215,39 +219,44 @@ export function fwEnv(configFile: string): BootEnvPort {
 }
 
 // ---------------------------------------------------------------------------------------
-// Compose runtime
+// Container engine (format's engine port: docker or podman, docs/container-engines.md)
 
-export interface ComposePort {
-  up(projectDir: string): Promise<void>;
-  down(projectDir: string): Promise<void>;
+export type { ContainerEngine, ServiceStatus } from '@offline-ota/format';
+
+/** What a failed app start is known to be about: the service, how it ended, its log. */
+export interface AppFailure {
+  app: string;
+  service?: string;
+  /** The container's exit code, when it exited. */
+  exitCode?: number;
+  /** The last lines of the service's log. */
+  log?: string;
 }
 
 export class AppStartError extends AkliteError {
-  constructor(
-    readonly app: string,
-    message: string,
-  ) {
+  readonly app: string;
+  readonly failure: AppFailure;
+  constructor(failure: AppFailure | string, message: string) {
     super('APP_START_FAILED', message);
+    this.failure = typeof failure === 'string' ? { app: failure } : failure;
+    this.app = this.failure.app;
   }
 }
 
-/** `<docker_compose_bin> --project-directory <dir> up -d` / `down`. */
-export function composeTool(command: readonly string[]): ComposePort {
-  const [bin, ...pre] = command;
-  const runIt = async (projectDir: string, sub: string[]) => {
-    const r = await execTool(bin, [...pre, '--project-directory', projectDir, ...sub], {
-      cwd: projectDir,
+/** The engine adapter the device config names. */
+export function engineFor(config: DeviceConfig): ContainerEngine {
+  const e = config.engine;
+  if (e.kind === 'podman')
+    return podmanEngine({
+      bin: e.bin,
+      ...(e.store === undefined ? {} : { store: e.store }),
+      ...(e.containersConf === undefined ? {} : { containersConf: e.containersConf }),
     });
-    if (r.code !== 0)
-      throw new AppStartError(
-        basename(projectDir),
-        `${command.join(' ')} ${sub.join(' ')} in ${projectDir} failed: ${lastLine(r.stderr)}`,
-      );
-  };
-  return {
-    up: (dir) => runIt(dir, ['up', '-d']),
-    down: (dir) => runIt(dir, ['down']),
-  };
+  return dockerEngine({
+    bin: e.bin,
+    composeCommand: config.composeCommand,
+    ...(e.host === undefined ? {} : { host: e.host }),
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -368,6 +377,7 @@ export const CHECKPOINTS = [
   'apps-staged',
   'ostree-pulled',
   'apps-copied',
+  'image-loaded', // one image of the Target loaded into the container engine
   ...TRUST_SWAP_STEPS, // the trusted metadata swapped in (format's trust store)
   'tuf-committed',
   'state-pending',
@@ -377,6 +387,7 @@ export const CHECKPOINTS = [
   'installed',
   // run
   'apps-extracted',
+  'apps-stopped', // the containers of apps the Target does not run removed, the new ones not yet up
   'apps-started',
   'bootenv-cleared',
   'current-target-written',
@@ -412,7 +423,7 @@ export interface ByteProgress {
 export interface Ports {
   ostree: OstreePort;
   bootEnv: BootEnvPort;
-  compose: ComposePort;
+  engine: ContainerEngine;
   sentinel: SentinelPort;
   /** Tmpfs marker of the boot in which the current probation (re)started. */
   probationMarker: SentinelPort;

@@ -3,6 +3,7 @@
  * `status` and `list`. `status` and `list` are pure reads: no lock, nothing written; the
  * probation is reported as stored (`probation settle` or any update command evaluates it).
  */
+import { missingApps } from './apps.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -41,8 +42,14 @@ export interface CheckOptions extends DeviceOptions {
 }
 
 export interface CheckResult {
-  /** 16 when a Target would be installed, 0 when the device is up to date. */
-  status: typeof StatusCode.Ok | typeof StatusCode.CheckinUpdateNewVersion;
+  /**
+   * 16 when a Target would be installed, 17 when the current Target's apps need to be
+   * synced (the engine lost one that the bundle holds), 0 when the device is up to date.
+   */
+  status:
+    | typeof StatusCode.Ok
+    | typeof StatusCode.CheckinUpdateNewVersion
+    | typeof StatusCode.CheckinUpdateSyncApps;
   targets: TargetView[];
   /** Targets that fit the device but whose content is missing from the bundle. */
   unavailable: { name: string; reason: string }[];
@@ -77,8 +84,19 @@ export function checkLocked(dev: Device, srcDir: string): Promise<CheckResult> {
       const cur = state.current;
       if (cur && (sel.target.name === cur.name || sel.target.version < cur.version))
         sel = undefined;
+      // Up to date, but the engine lost an app of the current Target that this bundle
+      // holds: 17, and `install` restores it.
+      const sync =
+        !sel &&
+        cur !== null &&
+        ci.result.available.some((a) => a.name === cur.name) &&
+        (await missingApps(dev.config, dev.ports.engine, cur)).length > 0;
       return {
-        status: sel ? StatusCode.CheckinUpdateNewVersion : StatusCode.Ok,
+        status: sel
+          ? StatusCode.CheckinUpdateNewVersion
+          : sync
+            ? StatusCode.CheckinUpdateSyncApps
+            : StatusCode.Ok,
         targets: targetViews(dev, state, ci.result.available, sel),
         unavailable: ci.result.unavailable,
         bundle: {
@@ -110,7 +128,19 @@ export interface DeviceStatus {
   applied_target: TargetStatus | null;
   pending_target:
     (TargetStatus & { kind: 'ostree' | 'apps'; rollback: boolean; needs_reboot: boolean }) | null;
-  failed_targets: { name: string; version: number; reason: string; at: string }[];
+  failed_targets: {
+    name: string;
+    version: number;
+    reason: string;
+    at: string;
+    /** When its apps failed to start: app, service, exit code, the end of its log. */
+    app_failure?: {
+      app: string;
+      service: string | null;
+      exit_code: number | null;
+      log: string | null;
+    };
+  }[];
   boot_firmware_version: string | null;
   bootloader: Record<string, string | null>;
   /** Update control (docs/update-control.md). */
@@ -165,6 +195,16 @@ export async function status(opts: DeviceOptions): Promise<DeviceStatus> {
       version: f.version,
       reason: f.reason,
       at: f.at,
+      ...(f.app === undefined
+        ? {}
+        : {
+            app_failure: {
+              app: f.app.app,
+              service: f.app.service ?? null,
+              exit_code: f.app.exitCode ?? null,
+              log: f.app.log ?? null,
+            },
+          }),
     })),
     boot_firmware_version: state.bootFirmwareVersion ?? null,
     bootloader,

@@ -107,7 +107,9 @@ async function finalize(dev: Device, state: DeviceState, p: PendingInstall): Pro
     };
   }
   try {
-    await startApps(dev.config, ports, p.target);
+    // The Target run before this one stays the rollback Target: its images are kept.
+    const keep = state.current && state.current.name !== p.target.name ? [state.current] : [];
+    await startApps(dev.config, ports, p.target, keep);
   } catch (err) {
     if (!(err instanceof AppStartError)) throw err;
     const r = await appsFailed(dev, state, p, err);
@@ -229,7 +231,13 @@ async function appsFailed(
       `the apps of the rollback Target ${p.target.name} failed to start too (${err.message})`,
     );
   }
-  markFailed(state, p.target, `app ${err.app} failed to start: ${err.message}`, ports.clock());
+  markFailed(
+    state,
+    p.target,
+    `app ${err.app} failed to start: ${err.message}`,
+    ports.clock(),
+    err.failure,
+  );
   if (!prev || prev.unknown || prev.name === p.target.name) {
     // Keep the device on what it booted: without upgrade_available U-Boot stops counting boots.
     await ports.bootEnv.set({ upgrade_available: 0, bootcount: 0 });

@@ -18,6 +18,7 @@ import {
   type TargetFileInfo,
 } from '@offline-ota/format';
 import { AkliteError, isErrno, messageOf } from './errors.js';
+import type { AppFailure } from './ports.js';
 import { writeFileAtomic } from './fsutil.js';
 
 /** A Target as the device remembers it. `unknown` marks the "Initial Target" of a device without an install record. */
@@ -44,6 +45,8 @@ export interface FailedTarget {
   version: number;
   reason: string;
   at: string;
+  /** When its apps failed to start: the app, service, exit code and log the engine gave. */
+  app?: AppFailure;
 }
 
 /** A new system on probation (docs/update-control.md). */
@@ -331,7 +334,13 @@ export function recordGood(state: DeviceState, t: TargetRecord, goldenCommit?: s
 }
 
 /** Records `t` as failed (once; the newest record replaces an older one). */
-export function markFailed(state: DeviceState, t: TargetRecord, reason: string, at: Date): void {
+export function markFailed(
+  state: DeviceState,
+  t: TargetRecord,
+  reason: string,
+  at: Date,
+  app?: AppFailure,
+): void {
   state.failed = state.failed.filter((f) => f.name !== t.name);
   state.failed.push({
     name: t.name,
@@ -339,6 +348,7 @@ export function markFailed(state: DeviceState, t: TargetRecord, reason: string, 
     version: t.version,
     reason,
     at: at.toISOString(),
+    ...(app === undefined ? {} : { app }),
   });
 }
 

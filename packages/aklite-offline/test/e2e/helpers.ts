@@ -131,12 +131,40 @@ export interface SimStatus {
   deployments: { index: number; commit: string; booted: boolean; pinned: boolean }[];
   env: Record<string, number>;
   apps: { running: string[] };
+  containers: { container: string; image: string; state: string; exitCode: number }[];
   currentTarget: Record<string, string> | null;
 }
 
 export async function simStatus(root: string): Promise<SimStatus> {
   const r = await mustRun(process.execPath, [DEVICE_SIM, 'status', root, '--json']);
   return JSON.parse(r.stdout) as SimStatus;
+}
+
+/** The device's containers (`device-sim apps --json`) with the last line each logged. */
+export async function containers(
+  root: string,
+): Promise<{ container: string; image: string; state: string; log: string }[]> {
+  const r = await mustRun(process.execPath, [DEVICE_SIM, 'apps', root, '--json']);
+  return JSON.parse(r.stdout) as { container: string; image: string; state: string; log: string }[];
+}
+
+/** The image ref each of a Target's apps pins for service `svc` (from the factory catalog). */
+export async function imageOf(fx: Fixtures, target: string, app = 'shellhttpd'): Promise<string> {
+  const f = await openFactory(fx.factory.factoryDir);
+  const entry = JSON.parse(await readFile(f.paths.catalogEntry(target), 'utf8')) as {
+    target: { custom: TargetCustom };
+  };
+  const uri = entry.target.custom.docker_compose_apps?.[app]?.uri;
+  if (uri === undefined) throw new Error(`${target} has no app ${app}`);
+  const store = join(fx.factory.factoryDir, 'apps');
+  const blob = async (hex: string) =>
+    JSON.parse(await readFile(join(store, 'blobs/sha256', hex), 'utf8')) as {
+      layers: { digest: string }[];
+      images?: { ref: string }[];
+    };
+  const manifest = await blob(uri.split('@sha256:')[1]);
+  const list = await blob(manifest.layers[1].digest.slice('sha256:'.length));
+  return list.images![0].ref;
 }
 
 export async function fwPrint(root: string, name: string): Promise<string> {
@@ -190,6 +218,9 @@ export async function hashTree(root: string): Promise<Map<string, string>> {
         await walk(p);
       } else if (st.isSymbolicLink()) {
         out.set(rel, `link ${await readlink(p)}`);
+      } else if (!st.isFile()) {
+        // The engine's sockets and pipes (a running container's attach socket).
+        out.set(rel, `special ${st.mode.toString(8)}`);
       } else {
         const h = createHash('sha256')
           .update(await readFile(p))
@@ -303,7 +334,7 @@ async function buildFixtures(): Promise<Fixtures> {
   const commits = { ...factory.commits };
   const f = await openFactory(factory.factoryDir);
 
-  // v3: a new rootfs whose app fails to start (compose-sim's fail-start marker).
+  // v3: a new rootfs whose app's service exits with status 3 as it starts.
   const src = join(work, 'sources', 'v3');
   const rootfs = await makeSampleRootfs(join(src, 'rootfs'), {
     version: 3,
@@ -315,9 +346,9 @@ async function buildFixtures(): Promise<Fixtures> {
       {
         name: 'shellhttpd',
         files: { 'srv/shellhttpd/index.html': '<p>broken</p>\n', 'etc/version': '3\n' },
+        service: { serves: '3', exitCode: 3 },
       },
     ],
-    failStart: true,
   });
   const failing = await publishTarget({
     factory: f,
@@ -329,16 +360,18 @@ async function buildFixtures(): Promise<Fixtures> {
   });
   commits[failing.name] = failing.commit;
 
-  // v4: v1's commit with v2's apps (an apps-only update from v1).
-  const v2Custom = (
-    JSON.parse(await readFile(f.paths.catalogEntry(v2), 'utf8')) as {
-      target: { custom: TargetCustom };
-    }
-  ).target.custom;
-  const appsOnly = await publishVariant(factory.factoryDir, v1, 4, factory.tag, (c) => ({
-    ...c,
-    docker_compose_apps: v2Custom.docker_compose_apps ?? {},
-  }));
+  // v4: v1's commit with v2's apps (an apps-only update from v1), as
+  // `bundlectl targets publish --reuse-commit` makes it.
+  const appsOnlyRes = await publishTarget({
+    factory: f,
+    reuseCommitOf: v1,
+    hardwareId: factory.hardwareId,
+    version: 4,
+    tags: [factory.tag],
+    apps: [join(work, 'sources', 'v2', 'apps', 'shellhttpd')],
+  });
+  const appsOnly = appsOnlyRes.name;
+  expect(appsOnlyRes.commit).to.equal(commits[v1]);
   commits[appsOnly] = commits[v1]!;
   // v5: v2's content plus new boot firmware.
   const bootFw = await publishVariant(factory.factoryDir, v2, 5, factory.tag, (c) => ({

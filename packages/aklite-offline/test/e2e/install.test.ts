@@ -2,9 +2,12 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { destroyDevice, deviceEngine } from '@offline-ota/device-sim';
 import {
   aklite,
   cleanupAll,
+  containers,
+  imageOf,
   fwPrint,
   fwSet,
   getFixtures,
@@ -171,6 +174,24 @@ describe('install', function () {
     });
   });
 
+  describe('when an app of the current Target is missing from the engine', function () {
+    it('check exits 17, install from a bundle holding it exits 10, and run restores it (0)', async function () {
+      const root = await newDevice(fx);
+      await deviceEngine(root).down('shellhttpd');
+      expect(await containers(root)).to.deep.equal([]);
+      const c = await aklite(root, ['check', '--src-dir', fx.bundles.v1]);
+      expect(c.code, c.stderr).to.equal(17);
+      const i = await install(root, fx.bundles.v1);
+      expect(i.code, i.stderr).to.equal(10);
+      const r = await runCmd(root);
+      expect(r.code, r.stderr).to.equal(0);
+      expect((await containers(root)).map((x) => [x.state, x.log])).to.deep.equal([
+        ['running', 'shellhttpd serving version 1'],
+      ]);
+      expect((await aklite(root, ['check', '--src-dir', fx.bundles.v1])).code).to.equal(0);
+    });
+  });
+
   describe('when only the apps change (same OSTree commit)', function () {
     it('exits 10 without deploying, and run starts the new apps without a reboot', async function () {
       const root = await newDevice(fx);
@@ -184,6 +205,11 @@ describe('install', function () {
       const after = await simStatus(root);
       expect(after.booted.commit).to.equal(fx.commits[fx.t.v1]);
       expect(after.apps.running).to.deep.equal(['shellhttpd']);
+      // The containers were swapped in place: v2's app image, no reboot.
+      const cs = await containers(root);
+      expect(cs.map((c) => [c.state, c.image, c.log])).to.deep.equal([
+        ['running', await imageOf(fx, fx.t.appsOnly), 'shellhttpd serving version 2'],
+      ]);
       expect(after.currentTarget?.TARGET_NAME).to.equal(fx.t.appsOnly);
       const state = await readState(root);
       expect(state?.current?.name).to.equal(fx.t.appsOnly);
@@ -210,12 +236,15 @@ describe('install', function () {
 
   describe('when the sysroot filesystem would fill past the storage watermark', function () {
     let mnt: string;
+    let root: string | undefined;
     before(async function () {
       mnt = join(fx.work, 'small-fs');
       await mkdir(mnt, { recursive: true });
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mnt]);
     });
-    after(function () {
+    after(async function () {
+      // Its running container keeps the small file system busy until the device goes.
+      if (root !== undefined) await destroyDevice(root);
       execFileSync('sh', [
         '-c',
         `chattr -R -i ${JSON.stringify(mnt)} 2>/dev/null; umount ${JSON.stringify(mnt)}`,
@@ -223,7 +252,7 @@ describe('install', function () {
     });
 
     it('exits 60 and leaves the device untouched', async function () {
-      const root = await newDevice(fx, { parent: join(mnt, 'devices') });
+      root = await newDevice(fx, { parent: join(mnt, 'devices') });
       // Fill the filesystem to about 85%, outside the device root.
       const { statfsSync } = await import('node:fs');
       const s = statfsSync(mnt);

@@ -46,6 +46,7 @@ const INSTALL_STEPS: [CheckpointName, 'old' | 'new'][] = [
   ['apps-staged', 'old'],
   ['ostree-pulled', 'old'],
   ['apps-copied', 'old'],
+  ['image-loaded', 'old'], // SIGKILL while the images load into the engine
   ['tuf-committed', 'old'],
   ['state-deploying', 'old'],
   ['deployed', 'new'],
@@ -55,6 +56,7 @@ const INSTALL_STEPS: [CheckpointName, 'old' | 'new'][] = [
 /** run happens on the new system, which stays the default (bootcount stays under bootlimit). */
 const RUN_STEPS: CheckpointName[] = [
   'apps-extracted',
+  'apps-stopped', // SIGKILL while the containers switch: v1's removed, v2's not up yet
   'apps-started',
   'bootenv-cleared',
   'current-target-written',

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import {
+  aklite,
   cleanupAll,
+  containers,
+  imageOf,
   fwPrint,
   getFixtures,
   hashTree,
@@ -73,6 +76,34 @@ describe('run', function () {
     });
   });
 
+  describe('when the update succeeds', function () {
+    it("stops and removes v1's container and runs v2's, all with no network (exits 0)", async function () {
+      const root = await newDevice(fx);
+      const v1 = await containers(root);
+      expect(v1.map((c) => [c.state, c.image, c.log])).to.deep.equal([
+        ['running', await imageOf(fx, fx.t.v1), 'shellhttpd serving version 1'],
+      ]);
+      // install loads v2's images before the reboot; v1's container keeps running.
+      expect((await install(root, fx.bundles.v2)).code).to.equal(100);
+      expect((await containers(root)).map((c) => c.log)).to.deep.equal([
+        'shellhttpd serving version 1',
+      ]);
+      await reboot(root);
+      // aklite() runs the CLI, and so the engine it drives, where the network is unreachable.
+      const r = await runCmd(root);
+      expect(r.code, r.stderr).to.equal(0);
+      const v2 = await containers(root);
+      expect(v2.map((c) => [c.container, c.state, c.image, c.log])).to.deep.equal([
+        [
+          'shellhttpd_shellhttpd_1',
+          'running',
+          await imageOf(fx, fx.t.v2),
+          'shellhttpd serving version 2',
+        ],
+      ]);
+    });
+  });
+
   describe("when the new Target's apps fail to start", function () {
     it('exits 100 after deploying the previous Target; the next reboot and run complete the rollback with 0', async function () {
       const root = await newDevice(fx);
@@ -82,6 +113,15 @@ describe('run', function () {
       const r = await runCmd(root);
       expect(r.code, r.stderr).to.equal(100);
       expect(r.stdout).to.match(/rolling back to sim-x86-lmp-1/);
+      // The engine said why: the app, the service, its exit code and its last log lines.
+      expect(r.stdout).to.match(/app shellhttpd: service shellhttpd exited with code 3/);
+      expect(r.stdout).to.match(/shellhttpd: cannot start: no configuration/);
+      const json = await aklite(root, ['status', '--json']);
+      const failure = (
+        JSON.parse(json.stdout) as { failed_targets: { app_failure?: Record<string, unknown> }[] }
+      ).failed_targets[0]?.app_failure;
+      expect(failure).to.deep.include({ app: 'shellhttpd', service: 'shellhttpd', exit_code: 3 });
+      expect(failure?.log).to.match(/shellhttpd serving version 3\nshellhttpd: cannot start/);
       const mid = await readState(root);
       expect(mid?.failed.map((f) => f.name)).to.deep.equal([fx.t.failing]);
       expect(mid?.pending?.rollback).to.equal(true);
@@ -94,6 +134,12 @@ describe('run', function () {
       const st = await simStatus(root);
       expect(st.booted.commit).to.equal(fx.commits[fx.t.v1]);
       expect(st.apps.running).to.deep.equal(['shellhttpd']);
+      // After the reboot the v1 container runs again, from v1's image.
+      const cs = await containers(root);
+      expect(cs.map((c) => [c.container, c.state, c.image])).to.deep.equal([
+        ['shellhttpd_shellhttpd_1', 'running', await imageOf(fx, fx.t.v1)],
+      ]);
+      expect(cs[0].log).to.equal('shellhttpd serving version 1');
       expect(st.env.upgrade_available).to.equal(0);
       expect(st.currentTarget?.TARGET_NAME).to.equal(fx.t.v1);
       const state = await readState(root);

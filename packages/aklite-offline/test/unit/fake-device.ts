@@ -5,7 +5,8 @@
  *   ostree          commits and deployments in memory; a deploy creates the deployment's
  *                   directory so the booted deployment resolves as on a real sysroot
  *   bootEnv         a map; `reboot()` plays U-Boot (bootcount, bootlimit, altbootcmd)
- *   compose         records `up`/`down`; apps named in `failingApps` fail to start
+ *   engine          a container engine in memory: loaded images, `up`/`down` recorded;
+ *                   the services of apps named in `failingApps` exit with code 3
  *   sentinel,
  *   probationMarker tmpfs flags that `reboot()` clears
  *   callback        records each event's MESSAGE and RESULT
@@ -23,12 +24,13 @@ import { parseTargetEntry, type TargetFileInfo } from '@offline-ota/format';
 import type { DeviceOptions } from '../../src/lib/device.js';
 import type {
   CheckpointName,
+  ContainerEngine,
   Deployment,
+  ServiceStatus,
   OstreePort,
   Ports,
   SentinelPort,
 } from '../../src/lib/ports.js';
-import { AppStartError } from '../../src/lib/ports.js';
 import type { DeviceState, TargetRecord } from '../../src/lib/state.js';
 
 /** dist/test/unit → the repository root. */
@@ -74,7 +76,7 @@ export interface FakeDeviceOptions {
   target?: string;
   /** `[pacman] probation_seconds` (default 1800). */
   probationSeconds?: number;
-  /** Apps whose `up` fails. */
+  /** Apps whose services exit with code 3 as they start. */
   failingApps?: string[];
 }
 
@@ -90,6 +92,9 @@ export class FakeDevice {
   readonly events: string[] = [];
   readonly steps: CheckpointName[] = [];
   readonly failingApps = new Set<string>();
+  /** Loaded images (config digests) and the containers `up` made, by app. */
+  readonly images = new Set<string>();
+  readonly containers = new Map<string, ServiceStatus[]>();
   now = new Date('2026-06-01T00:00:00Z');
   cutAt: CheckpointName | undefined;
   private serial = 0;
@@ -173,19 +178,7 @@ export class FakeDevice {
           return Promise.resolve();
         },
       },
-      compose: {
-        up: (dir) => {
-          const app = dir.split('/').pop()!;
-          if (this.failingApps.has(app))
-            return Promise.reject(new AppStartError(app, `${app} failed to start`));
-          this.up.push(app);
-          return Promise.resolve();
-        },
-        down: (dir) => {
-          this.down.push(dir.split('/').pop()!);
-          return Promise.resolve();
-        },
-      },
+      engine: this.engine(),
       sentinel: this.sentinel,
       probationMarker: this.probationMarker,
       callback: {
@@ -199,6 +192,55 @@ export class FakeDevice {
         this.steps.push(step);
         if (step === this.cutAt) throw new PowerCut(step);
       },
+    };
+  }
+
+  private engine(): ContainerEngine {
+    const ok = () => Promise.resolve();
+    return {
+      name: 'podman',
+      describe: 'the fake engine',
+      loadImage: (_dir, _ref, image) => {
+        this.images.add(image.configHex);
+        return ok();
+      },
+      hasImage: (image) => Promise.resolve(this.images.has(image.configHex)),
+      up: (project) => {
+        const app = project.name;
+        const fails = this.failingApps.has(app);
+        this.up.push(app);
+        this.containers.set(
+          app,
+          project.services.map((svc) => ({
+            app,
+            service: svc.name,
+            container: `${app}_${svc.name}_1`,
+            image: svc.image,
+            state: fails ? 'exited' : 'running',
+            exitCode: fails ? 3 : 0,
+            restarts: 0,
+            health: 'none',
+            restartPolicy: svc.restart,
+            startedAt: '2000-01-01T00:00:00Z',
+          })),
+        );
+        return ok();
+      },
+      down: (app) => {
+        this.down.push(app);
+        this.containers.delete(app);
+        return ok();
+      },
+      ps: (app) =>
+        Promise.resolve(
+          [...this.containers.values()].flat().filter((c) => app === undefined || c.app === app),
+        ),
+      logs: (container) =>
+        Promise.resolve(`${container} serving\n${container}: cannot start: no configuration`),
+      pruneImages: () => Promise.resolve([]),
+      stopAll: ok,
+      start: ok,
+      removeAll: ok,
     };
   }
 

@@ -55,8 +55,8 @@ describe('bundlectl CI flow (built CLI, real ostree)', function () {
         join(dir, `apps${v}`),
         '--name',
         'shellhttpd',
-        '--content',
-        `version ${v}`,
+        '--serves',
+        String(v),
       ]);
       await ok([
         'targets',

@@ -32,6 +32,8 @@ export default class Status extends Command {
           .join(' ')}`,
       );
       this.log(`apps running: ${s.apps.running.join(', ') || '(none)'}`);
+      for (const c of s.containers)
+        this.log(`  ${c.container}  ${c.state === 'exited' ? `exited (${c.exitCode})` : c.state}`);
       this.log(
         `current target: ${s.currentTarget ? (s.currentTarget.TARGET_NAME ?? JSON.stringify(s.currentTarget)) : '(none recorded)'}`,
       );

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
-import { composeSimBin, type DeviceStatus, type RebootResult } from '../../src/index.js';
+import { type DeviceStatus, type RebootResult } from '../../src/index.js';
 import { makeSimFactory, type SimFactory } from '../helpers/factory.js';
 import { scratch, simulateInstall } from '../helpers/device.js';
 
@@ -121,31 +121,34 @@ describe('the device-sim CLI', function () {
     expect(words(r.stderr)).to.contain('is not empty');
   });
 
-  describe('compose-sim, run as docker compose', function () {
-    const compose = (...args: string[]) => spawnSync(composeSimBin, args, { encoding: 'utf8' });
+  it('reboot stops the containers and starts those with a restart policy again', function () {
+    const before = JSON.parse(cli('status', root, '--json').stdout) as DeviceStatus;
+    expect(before.containers.map((c) => [c.container, c.state])).to.deep.equal([
+      ['shellhttpd_shellhttpd_1', 'running'],
+    ]);
+    const r = cli('reboot', root);
+    expect(r.status, r.stderr).to.equal(0);
+    const after = JSON.parse(cli('status', root, '--json').stdout) as DeviceStatus;
+    expect(after.containers.map((c) => [c.container, c.state])).to.deep.equal([
+      ['shellhttpd_shellhttpd_1', 'running'],
+    ]);
+    expect(after.containers[0].startedAt).to.not.equal(before.containers[0].startedAt);
+  });
 
-    it('is the executable named in sota.toml', async function () {
-      const sota = parseToml(await readFile(join(root, 'var/sota/sota.toml'), 'utf8')) as {
-        pacman: { docker_compose_bin: string };
-      };
-      expect(sota.pacman.docker_compose_bin).to.equal(composeSimBin);
-      expect(compose('version').stdout).to.match(/^Docker Compose version/);
-    });
-
-    it('runs down, up -d and ps --format json against the device', function () {
-      const dir = join(root, 'var/sota/compose-apps/shellhttpd');
-      expect(compose('--project-directory', dir, 'down').status).to.equal(0);
-      expect(compose('--project-directory', dir, 'ps', '--format', 'json').stdout).to.equal('');
-      const up = compose('--project-directory', dir, 'up', '-d');
-      expect(up.status, up.stderr).to.equal(0);
-      const ps = compose('--project-directory', dir, 'ps', '--format', 'json');
-      expect(JSON.parse(ps.stdout.trim())).to.include({ Project: 'shellhttpd', State: 'running' });
-    });
-
-    it('exits 1 with the message on stderr for an unknown command', function () {
-      const r = compose('build');
-      expect(r.status).to.equal(1);
-      expect(r.stderr).to.contain('unknown command');
-    });
+  it('destroys a device with every container and its engine store', async function () {
+    const { destroyDevice } = await import('../../src/index.js');
+    const running = async () => {
+      const out: string[] = [];
+      for (const pid of await readdir('/proc')) {
+        if (!/^[0-9]+$/.test(pid)) continue;
+        const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (cmd.includes(root)) out.push(cmd.replace(/\0/g, ' '));
+      }
+      return out;
+    };
+    expect(await running()).to.not.deep.equal([]); // the container's monitor runs now
+    await destroyDevice(root);
+    expect(await running()).to.deep.equal([]);
+    expect(await readdir(root).catch((e: NodeJS.ErrnoException) => e.code)).to.equal('ENOENT');
   });
 });

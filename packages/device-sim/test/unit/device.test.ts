@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { devicePaths } from '@offline-ota/format';
 import {
-  composeSimBin,
   createDevice,
   deviceStatus,
   destroyDevice,
@@ -90,7 +89,11 @@ describe('device', function () {
           type: 'ostree+compose_apps',
           tags: 'main',
           reset_apps: '',
-          docker_compose_bin: composeSimBin,
+          container_engine: 'podman',
+          podman_storage_root: '/var/lib/containers/storage',
+          podman_run_root: '/run/containers/storage',
+          podman_storage_driver: 'vfs',
+          containers_conf: '/etc/containers/containers.conf',
         },
         bootloader: { rollback_mode: 'uboot_masked' },
       });
@@ -116,9 +119,13 @@ describe('device', function () {
       );
     });
 
-    it('preloads the apps into the store and starts them', async function () {
+    it('preloads the apps into the store and its engine, and starts their containers', async function () {
       const status = await deviceStatus(root);
       expect(status.apps.running).to.deep.equal(['shellhttpd', 'web']);
+      expect(status.containers.map((c) => [c.container, c.state, c.restartPolicy])).to.deep.equal([
+        ['shellhttpd_shellhttpd_1', 'running', 'always'],
+        ['web_web_1', 'running', 'always'],
+      ]);
       const hex = factory.apps.shellhttpd;
       expect(
         await readFile(join(root, 'var/sota/reset-apps/apps/shellhttpd', hex, 'uri'), 'utf8'),
@@ -129,9 +136,10 @@ describe('device', function () {
       await lstat(join(root, 'var/sota/compose-apps/web/docker-compose.yml'));
     });
 
-    it('creates the empty run, lock and etc config directories', async function () {
-      for (const d of ['run', 'var/lock', 'etc/sota/conf.d'])
+    it('creates the empty lock and etc config directories, and run holds only the engine', async function () {
+      for (const d of ['var/lock', 'etc/sota/conf.d'])
         expect(await readdir(join(root, d))).to.deep.equal([]);
+      expect(await readdir(join(root, 'run'))).to.deep.equal(['containers']);
     });
 
     it('refuses a directory that is not empty', async function () {
@@ -178,7 +186,9 @@ describe('device', function () {
         const r = await rebootDevice(root);
         expect(r.booted.commit).to.equal(factory.targets[0].commit);
         expect(r.env.bootcount).to.equal(0);
-        expect(await readdir(join(root, 'run'))).to.deep.equal([]);
+        // Emptied: what is there now is the run state podman made again as the device's
+        // containers started after the boot.
+        expect(await readdir(join(root, 'run'))).to.deep.equal(['containers']);
         expect(await readFile(join(root, 'var/log/device-sim/boot.log'), 'utf8')).to.match(
           /reboot: booted /,
         );

@@ -60,7 +60,7 @@ describe('parsers', function () {
 
   describe('sotaToml', function () {
     it('omits device_type for type none and tags without a tag', function () {
-      const text = sotaToml({ type: 'none', composeBin: '/c' });
+      const text = sotaToml({ type: 'none' });
       expect(text).to.not.contain('[provision]');
       expect(text).to.not.contain('tags');
       expect(text).to.contain('rollback_mode = "uboot_masked"');

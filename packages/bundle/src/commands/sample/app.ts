@@ -1,25 +1,31 @@
 import { Args, Flags } from '@oclif/core';
-import { makeSampleApp } from '../../samples.js';
+import { DEFAULT_BUSYBOX, makeSampleApp } from '../../samples.js';
 import { BundleCommand } from '../../cli/base.js';
 
 export default class SampleApp extends BundleCommand {
   static override description =
-    'Write a sample compose project <dir>/<name> with one OCI image layout built from scratch (for tests and demos).';
+    'Write a sample compose project <dir>/<name> whose one image, built from scratch with a static busybox and no network, runs a service that prints the version it serves and keeps running (or, with --exit-code, exits with that code).';
   static override examples = [
-    '<%= config.bin %> sample app ./apps --name shellhttpd --content "version 2"',
-    '<%= config.bin %> sample app ./apps --name broken --fail-start',
+    '<%= config.bin %> sample app ./apps --name shellhttpd --serves 2',
+    '<%= config.bin %> sample app ./apps --name broken --serves 3 --exit-code 3',
   ];
   static override args = {
     dir: Args.string({ description: 'parent directory of the project', required: true }),
   };
   static override flags = {
-    name: Flags.string({ description: 'app (and image) name', required: true }),
-    content: Flags.string({
-      description: 'content of the image file srv/<name>/index.html',
-      default: 'hello',
+    name: Flags.string({ description: 'app (and image and service) name', required: true }),
+    serves: Flags.string({
+      description: 'the version the service says it serves (also in srv/<name>/index.html)',
+      default: '1',
     }),
-    'fail-start': Flags.boolean({
-      description: "make device-sim's compose stand-in fail this app",
+    'exit-code': Flags.integer({
+      description: 'make the service fail: print an error and exit with this code (1-255)',
+      min: 1,
+      max: 255,
+    }),
+    busybox: Flags.string({
+      description: 'a statically linked busybox to put into the image',
+      default: DEFAULT_BUSYBOX,
     }),
   };
 
@@ -28,8 +34,19 @@ export default class SampleApp extends BundleCommand {
     try {
       const app = await makeSampleApp(args.dir, {
         name: flags.name,
-        images: [{ name: flags.name, files: { [`srv/${flags.name}/index.html`]: flags.content } }],
-        failStart: flags['fail-start'],
+        images: [
+          {
+            name: flags.name,
+            files: {
+              [`srv/${flags.name}/index.html`]: `<p>${flags.name} version ${flags.serves}</p>\n`,
+            },
+            service: {
+              serves: flags.serves,
+              busybox: flags.busybox,
+              ...(flags['exit-code'] === undefined ? {} : { exitCode: flags['exit-code'] }),
+            },
+          },
+        ],
       });
       this.log(`Wrote compose project ${app.projectDir}`);
     } catch (err) {

@@ -10,13 +10,19 @@ export default class TargetsPublish extends BundleCommand<PublishTargetResult> {
     'and add the Target to the CI targets of each tag (signed with the online CI targets key).';
   static override examples = [
     '<%= config.bin %> targets publish --factory ./factory --rootfs ./rootfs --hardware-id sim-x86 --version 2 --tag main --app ./apps/shellhttpd',
+    '<%= config.bin %> targets publish --factory ./factory --reuse-commit sim-x86-lmp-2 --hardware-id sim-x86 --version 3 --tag main --app ./apps/shellhttpd',
   ];
   static override flags = {
     factory: factoryFlag,
     rootfs: Flags.directory({
       description: 'root filesystem tree to commit',
-      required: true,
       exists: true,
+      exactlyOne: ['rootfs', 'reuse-commit'],
+    }),
+    'reuse-commit': Flags.string({
+      description:
+        'publish an apps-only Target: reuse the OSTree commit of this published Target (devices running it update without a reboot)',
+      exactlyOne: ['rootfs', 'reuse-commit'],
     }),
     'hardware-id': Flags.string({ description: 'hardware id of the devices', required: true }),
     version: Flags.integer({
@@ -44,7 +50,8 @@ export default class TargetsPublish extends BundleCommand<PublishTargetResult> {
     try {
       const res = await publishTarget({
         factory: flags.factory,
-        rootfsDir: flags.rootfs,
+        ...(flags.rootfs === undefined ? {} : { rootfsDir: flags.rootfs }),
+        ...(flags['reuse-commit'] === undefined ? {} : { reuseCommitOf: flags['reuse-commit'] }),
         hardwareId: flags['hardware-id'],
         version: flags.version,
         tags: flags.tag,
