@@ -8,6 +8,7 @@
  * without changing this file).
  */
 import * as v from 'valibot';
+import { allStatuses, type StatusValue } from '@offline-ota/format';
 import type { CheckResult, DeviceStatus, ListEntry } from '../lib/query.js';
 import type { DeferralResult, ProbationResult } from '../lib/control.js';
 import type { UsbResult } from '../lib/usb.js';
@@ -164,3 +165,51 @@ export const usbJson = (res: UsbResult): UsbJson => ({
   unmounted: res.unmounted,
   message: res.message,
 });
+
+/**
+ * A failure under `--json` (every command): the exit status with its name and next step,
+ * the message, and the project's error code and file when there are ones.
+ */
+export const ErrorJson = v.strictObject({
+  code: v.number(),
+  name: v.string(),
+  message: v.string(),
+  hint: v.string(),
+  error: v.optional(v.string()),
+  file: v.optional(v.string()),
+});
+export type ErrorJson = v.InferOutput<typeof ErrorJson>;
+
+export function errorJson(
+  status: StatusValue,
+  message: string,
+  err?: { code?: unknown; file?: unknown },
+): ErrorJson {
+  const info = allStatuses().find((x) => x.value === status);
+  const out: ErrorJson = {
+    code: status,
+    name: info?.name ?? 'UnknownError',
+    message,
+    hint: info?.next ?? '',
+  };
+  if (typeof err?.code === 'string') out.error = err.code;
+  if (typeof err?.file === 'string') out.file = err.file;
+  return out;
+}
+
+/** `install --json`. */
+export const InstallJson = v.strictObject({
+  status: v.number(),
+  target: v.string(),
+  from: v.nullable(v.string()),
+  message: v.string(),
+});
+export type InstallJson = v.InferOutput<typeof InstallJson>;
+
+/** `rollback --json`. */
+export const RollbackJson = v.strictObject({
+  status: v.number(),
+  target: v.string(),
+  message: v.string(),
+});
+export type RollbackJson = v.InferOutput<typeof RollbackJson>;

@@ -5,6 +5,7 @@
  * A new code does not compile until it has a status here.
  */
 import {
+  exitStatusFor,
   FORMAT_STATUS,
   FormatError,
   StatusCode,
@@ -45,5 +46,6 @@ const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> =
 
 export function exitStatusOf(err: unknown): StatusValue {
   if (err instanceof AkliteError || err instanceof FormatError) return STATUS[err.code];
-  return StatusCode.UnknownError;
+  // The I/O module's errors through their tables; anything else is a bug: 1.
+  return exitStatusFor(err);
 }

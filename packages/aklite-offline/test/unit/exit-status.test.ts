@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { FormatError } from '@offline-ota/format';
+import { ExecError, FormatError, IoError } from '@offline-ota/format';
 import { AkliteError, type AkliteErrorCode } from '../../src/lib/errors.js';
 import { exitStatusOf } from '../../src/lib/exit-status.js';
 import { AppStartError, PullError } from '../../src/lib/ports.js';
@@ -51,6 +51,12 @@ describe('exitStatusOf', function () {
     expect(app.code).to.equal('APP_START_FAILED');
     expect(exitStatusOf(pull)).to.equal(1);
     expect(exitStatusOf(app)).to.equal(1);
+  });
+
+  it("maps the I/O module's errors through their tables (issue 11 §2)", function () {
+    expect(exitStatusOf(new IoError('IO_FAILED', 'x', { file: '/f' }))).to.equal(1);
+    expect(exitStatusOf(new ExecError('TIMED_OUT', 'x', { command: ['ostree'] }))).to.equal(1);
+    expect(exitStatusOf(new FormatError('TUF_ROLLBACK', 'x'))).to.equal(3);
   });
 
   it('maps anything else to 1', function () {
