@@ -15,6 +15,7 @@
  *   8. checkStoredSet          the set to be put in force, read back and checked whole
  *   9. selectMatchingTargets   §Targets: manifest ∩ trusted Targets, hardware id, tags
  *  10. checkContent            §OSTree repository, §Apps: the content is on the media
+ *                              (a delta Target's: its commit object; §Delta bundles)
  *
  * A stick whose metadata is older than the device's (TUF_ROLLBACK at 6) is refused with
  * words that name the role and both versions (exit 3, issue 11 §3): nothing of it is used,
@@ -42,6 +43,7 @@ import type { TargetEntry } from './target.js';
 import { readTrustedCopies, updateTufRoles, type TufUpdateRecord } from './tuf-client.js';
 import {
   commitWorkCopy,
+  type TrustCommit,
   discardWorkCopy,
   openWorkCopy,
   type TrustCheckpoint,
@@ -98,8 +100,11 @@ export interface CheckBundleResult {
   unavailable: { name: string; reason: string }[];
   /** What was verified. */
   verified: Verified;
-  /** Put the refreshed copy in force (trust-store.ts: one rename of a symlink). */
-  commit(): Promise<void>;
+  /**
+   * Put the refreshed copy in force (trust-store.ts: one rename of a symlink). With
+   * `keepPrevious`, the previous version stays until `finish()`, and `revert()` puts it back.
+   */
+  commit(opts?: { keepPrevious?: boolean }): Promise<TrustCommit>;
   /** Remove the working copy without changing the trusted metadata. */
   discard(): Promise<void>;
 }
@@ -138,7 +143,7 @@ async function checkBundleFrom(
     await refreshWithTufJs(meta, opts.bundleDir, workDir, chain.length);
     const set = await checkStoredSet(workDir, opts.now, meta.rootVersions.at(-1) ?? 0);
     const matching = selectMatchingTargets(set.targets, info.targets, opts);
-    const content = await checkContent(matching, opts, source, opts.bundleDir);
+    const content = await checkContent(matching, opts, source, opts.bundleDir, manifest.signed);
     return {
       type,
       tag: info.tag,
@@ -157,9 +162,7 @@ async function checkBundleFrom(
         tuf,
         content: content.records,
       },
-      commit: async () => {
-        await commitWorkCopy(opts.trustDir, type, workDir, opts.checkpoint);
-      },
+      commit: (o) => commitWorkCopy(opts.trustDir, type, workDir, opts.checkpoint, o),
       discard,
     };
   } catch (err) {

@@ -32,6 +32,8 @@ export const FORMAT_STATUS: Readonly<Record<FormatErrorCode, StatusValue>> = {
   NO_MATCHING_TARGETS: StatusCode.CheckinNoMatchingTargets,
   NO_TARGET_CONTENT: StatusCode.CheckinNoTargetContent,
   CONTENT_INVALID: StatusCode.VerificationFailed,
+  MEDIA_UNREADABLE: StatusCode.DownloadFailure,
+  NO_SPACE: StatusCode.NoSpace,
   // Not check-in outcomes: a host-side argument, an unreadable file, a store that a
   // locked start-up repairs.
   INVALID_JSON: StatusCode.UnknownError,

@@ -1,24 +1,36 @@
 /**
  * Offline check-in: the format package's `checkBundle` (reference §3.4) with this
- * device's config and state, plus Target selection (§3.6).
+ * device's config and state, then the base check of delta Targets (delta.ts), plus
+ * Target selection (§3.6).
  */
 import { rmdir } from 'node:fs/promises';
 import {
   checkBundle,
   requiredApps,
   type BundleSource,
+  NOTHING_COMMITTED,
   type CheckBundleResult,
+  type TrustCommit,
   type TargetEntry,
 } from '@offline-ota/format';
+import { applyDeltaBases, type DeltaUse } from './delta.js';
 import { AkliteError } from './errors.js';
 import { pathExists } from './fsutil.js';
 import { effectiveDeviceType, type Device } from './device.js';
 import { isFailed, type DeviceState, type TargetRecord } from './state.js';
 
 export interface CheckIn {
+  /** The check-in's result, without the delta Targets this device has no base for. */
   result: CheckBundleResult;
-  /** Persist the refreshed trusted metadata. */
-  commit(): Promise<void>;
+  /** The delta Targets this device can install, with the base each one completes from. */
+  deltas: Map<string, DeltaUse>;
+  /** The delta Targets this device cannot install: why. */
+  refused: Map<string, string>;
+  /**
+   * Persist the refreshed trusted metadata, keeping the previous version until `finish()`
+   * (install's commit phase: a later step that fails puts it back with `revert()`).
+   */
+  commit(): Promise<TrustCommit>;
   /** Drop the working copy; the device's trusted metadata stays as it was. */
   discard(): Promise<void>;
 }
@@ -51,13 +63,31 @@ export async function checkIn(
     await tidy();
     throw err;
   }
+  let delta;
+  try {
+    delta = await applyDeltaBases(dev, state, result, media);
+  } catch (err) {
+    await result.discard();
+    await tidy();
+    throw err;
+  }
+  result = delta.result;
   let settled = false;
   return {
     result,
+    deltas: delta.usable,
+    refused: delta.refused,
     async commit() {
-      if (settled) return;
+      if (settled) return NOTHING_COMMITTED;
       settled = true;
-      await result.commit();
+      const c = await result.commit({ keepPrevious: true });
+      return {
+        finish: () => c.finish(),
+        async revert() {
+          await c.revert();
+          await tidy();
+        },
+      };
     },
     async discard() {
       if (settled) return;
@@ -75,16 +105,20 @@ export interface Selection {
 
 /**
  * Picks the Target to install (reference §3.6): `--target` by name, otherwise the newest
- * available. Throws TARGET_NOT_FOUND (20).
+ * available. Throws TARGET_NOT_FOUND (20), or DELTA_BASE_MISSING (8) for a delta Target
+ * this device has no base for.
  */
 export function selectTarget(
   result: CheckBundleResult,
   current: TargetRecord | null,
   name: string | undefined,
+  refused: ReadonlyMap<string, string> = new Map(),
 ): Selection {
   const available = result.available;
   if (name !== undefined) {
     const t = available.find((x) => x.name === name);
+    const noBase = refused.get(name);
+    if (!t && noBase !== undefined) throw new AkliteError('DELTA_BASE_MISSING', noBase);
     if (!t) {
       const why = result.unavailable.find((u) => u.name === name);
       throw new AkliteError(

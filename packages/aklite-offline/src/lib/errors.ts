@@ -45,10 +45,12 @@ export type AkliteErrorCode =
   | 'SECURITY_VIOLATION'
   /** The security_unpack program failed otherwise (other exit, signal, cannot run). */
   | 'UNPACK_FAILED'
-  /** `ostree pull-local` failed (`PullError`; install reports it as 70 or 50, or wraps it). */
+  /** `ostree pull-local` failed (`PullError`; install reports it as 50, 60 or 70, or wraps it). */
   | 'PULL_FAILED'
   /** An app's compose project could not be set up or started (`AppStartError`). */
   | 'APP_START_FAILED'
+  /** Every Target the bundle offers is a delta whose base this device does not hold (delta.ts). */
+  | 'DELTA_BASE_MISSING'
   /** `usb`: the stick holds no bundle at its top level (usb.ts). */
   | 'NO_BUNDLE'
   /** `usb`: the stick holds more than one bundle; the message names them (usb.ts). */

@@ -13,6 +13,7 @@ import {
   type StatusValue,
 } from '@offline-ota/format';
 import { AkliteError, type AkliteErrorCode } from './errors.js';
+import { isNoSpace } from './space.js';
 
 const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> = {
   ...FORMAT_STATUS,
@@ -38,6 +39,8 @@ const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> =
   // Install turns a media pull into 70/50 itself; one that escapes is a device failure.
   PULL_FAILED: StatusCode.UnknownError,
   APP_START_FAILED: StatusCode.UnknownError,
+  // A delta without a base on this device: its content is missing (docs/bundle-format.md §Delta bundles).
+  DELTA_BASE_MISSING: StatusCode.CheckinNoTargetContent,
   // The USB trigger: a stick without a bundle lacks the bundle's metadata (14); two
   // bundles are a mistake the message names (1).
   NO_BUNDLE: StatusCode.CheckinMetadataNotFound,
@@ -45,6 +48,8 @@ const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> =
 };
 
 export function exitStatusOf(err: unknown): StatusValue {
+  // A full file system is 60 wherever it struck (issue 14 §1), whatever wrapped it.
+  if (isNoSpace(err)) return StatusCode.NoSpace;
   if (err instanceof AkliteError || err instanceof FormatError) return STATUS[err.code];
   // The I/O module's errors through their tables; anything else is a bug: 1.
   return exitStatusFor(err);

@@ -68,7 +68,12 @@ export function checkLocked(dev: Device, srcDir: string): Promise<CheckResult> {
       throw err;
     }
     try {
-      let sel: Selection | undefined = selectTarget(ci.result, state.current, undefined);
+      let sel: Selection | undefined = selectTarget(
+        ci.result,
+        state.current,
+        undefined,
+        ci.refused,
+      );
       const cur = state.current;
       if (cur && (sel.target.name === cur.name || sel.target.version < cur.version))
         sel = undefined;

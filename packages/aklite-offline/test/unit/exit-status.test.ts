@@ -43,7 +43,7 @@ describe('exitStatusOf', function () {
   });
 
   it('gives the classes that had no code one (a PullError or AppStartError that escapes is 1)', function () {
-    const pull = new PullError('corrupt', 'x');
+    const pull = new PullError('x');
     expect(pull).to.be.instanceOf(AkliteError);
     expect(pull.code).to.equal('PULL_FAILED');
     expect(pull.name).to.equal('PullError');

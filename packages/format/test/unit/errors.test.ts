@@ -70,6 +70,8 @@ describe('errors', function () {
       INVALID_ARGUMENT: 1,
       IO_ERROR: 1,
       TRUST_STORE_INCONSISTENT: 1,
+      MEDIA_UNREADABLE: 50,
+      NO_SPACE: 60,
     };
     for (const [code, status] of Object.entries(pinned)) {
       it(`maps ${code} to ${status}`, function () {
