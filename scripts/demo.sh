@@ -43,7 +43,7 @@ step "Bundle on the stick (unsigned until release managers sign it)"
 bundlectl create sim-x86-lmp-2 "$WORK/usb" --wave wave-2 --factory "$WORK/factory" --expires-in-days 30
 
 step "A delta of version 2 for devices running version 1: only what version 1 lacks"
-bundlectl create sim-x86-lmp-2 "$WORK/usb-delta" --wave wave-2 --from 1 --factory "$WORK/factory" --expires-in-days 30
+bundlectl create sim-x86-lmp-2 "$WORK/usb-delta" --tag main --from 1 --factory "$WORK/factory"
 printf 'full bundle:  %s bytes\ndelta bundle: %s bytes\n' \
   "$(du -sb "$WORK/usb" | cut -f1)" "$(du -sb "$WORK/usb-delta" | cut -f1)"
 

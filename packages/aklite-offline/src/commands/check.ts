@@ -1,3 +1,4 @@
+import { exitCodesHelp, StatusCode } from '@offline-ota/format';
 import { Flags } from '@oclif/core';
 import { AkliteCommand, mediaFlags, mediaPath } from '../base.js';
 import { checkJson, type CheckJson } from '../cli/json.js';
@@ -6,7 +7,9 @@ import { check } from '../lib/query.js';
 
 export default class Check extends AkliteCommand<CheckJson> {
   static override summary = 'Verify an offline bundle and list the Targets it offers this device.';
-  static override description = `Runs the whole check-in (signatures, expiry, type, tag, hardware id, content) without changing the device. Exit codes: 0 up to date, 16 a Target would be installed, 4/6/8/11/12/14/15 check-in failures, 70 a file of the bundle that fails verification (a corrupt tuf/ entry of a single-file bundle), 1 other errors. --json prints an array of {name, version, apps:[{name,uri,on}], current?, newer?, failed?, selected?, reason?} (README.md).`;
+  static override description = `Runs the whole check-in (signatures, expiry, type, tag, hardware id, content) without changing the device. --json prints an array of {name, version, apps:[{name,uri,on}], current?, newer?, failed?, selected?, reason?} (README.md); an error, under --json, is one {code, name, message, hint} object.
+
+${exitCodesHelp([StatusCode.Ok, StatusCode.CheckinUpdateNewVersion, StatusCode.CheckinOkCached, StatusCode.CheckinFailure, StatusCode.CheckinNoMatchingTargets, StatusCode.CheckinNoTargetContent, StatusCode.CheckinSecurityError, StatusCode.CheckinExpiredMetadata, StatusCode.CheckinMetadataNotFound, StatusCode.CheckinInvalidBundleMetadata, StatusCode.VerificationFailed, StatusCode.DeviceFilesInvalid, StatusCode.UnknownError, StatusCode.InvalidCommandLine])}`;
   static override examples = [
     '<%= config.bin %> check --src-dir /mnt/usb/bundle',
     '<%= config.bin %> check --src-dir /mnt/usb/bundle --json',

@@ -440,7 +440,9 @@ async function installTargetSteps(
   );
   // Exactly the Target's objects (its commit walked on the media, every metadata object
   // checked against its checksum): nothing else of the media is counted or copied.
-  const objects = needOstree ? await targetObjects(media, t.commit) : undefined;
+  const objects = needOstree
+    ? await targetObjects(media, t.commit, delta === undefined ? undefined : dev.sysrootRepo)
+    : undefined;
   const objectsAllocated = objects === undefined ? 0 : allocated(objects.sizes.values(), blockSize);
   // At most two copies of the objects exist at once: the extracted copy of a single-file
   // bundle and the scratch repo, then the scratch repo and the sysroot's (the extracted

@@ -141,23 +141,51 @@ export function mediaGoneOr(err: unknown, what: string): Error {
  * missing object is NO_TARGET_CONTENT (8), media that goes away MEDIA_UNREADABLE (50).
  * Nothing is written.
  */
-export async function targetObjects(media: BundleSource, commit: string): Promise<TargetObjects> {
-  const found = await commitObjects(mediaRepoReader(media), commit);
-  const paths = [...found.metadata, ...found.content];
+export async function targetObjects(
+  media: BundleSource,
+  commit: string,
+  base?: string,
+): Promise<TargetObjects> {
+  const fromMedia = mediaRepoReader(media);
+  // A delta leaves out what the device's repo (`base`) holds: those objects are read (and
+  // checksum-checked) from there, and neither counted nor copied.
+  const read: RepoFileReader =
+    base === undefined
+      ? fromMedia
+      : async (rel, cap) => {
+          if ((await media.fileSize(`${BUNDLE_DIRS.ostree}/${rel}`)) !== undefined)
+            return fromMedia(rel, cap);
+          return readFileCapped(join(base, rel), cap, { noFollow: true }).catch(() => {
+            throw missingObject(media, rel);
+          });
+        };
+  const found = await commitObjects(read, commit);
+  const paths: string[] = [];
   const sizes = new Map<string, number>();
   let bytes = 0;
-  for (const rel of paths) {
+  for (const rel of [...found.metadata, ...found.content]) {
     let size: number | undefined;
     try {
       size = await media.fileSize(`${BUNDLE_DIRS.ostree}/${rel}`);
     } catch (err) {
       throw mediaGoneOr(err, `cannot read ${rel} from ${media.path}`);
     }
+    if (size === undefined && base !== undefined && (await inRepo(base, rel))) continue;
     if (size === undefined) throw missingObject(media, rel);
+    paths.push(rel);
     sizes.set(rel, size);
     bytes += size;
   }
   return { paths, sizes, bytes };
+}
+
+/** Whether a repo (bare or archive) holds an object: content is `.file` in a bare one. */
+async function inRepo(repo: string, rel: string): Promise<boolean> {
+  for (const name of [rel, rel.replace(/\.filez$/, '.file')]) {
+    const st = await lstat(join(repo, name)).catch(() => undefined);
+    if (st !== undefined && (st.isFile() || st.isSymbolicLink())) return true;
+  }
+  return false;
 }
 
 /** Objects up to this size are also checked for structure when a pull failed. */
