@@ -220,6 +220,15 @@ const wholeNumber = (
     v.maxValue(max, message),
   );
 
+/** A TOML boolean, or the string "true" or "false" (as the reference writes its flags). */
+const onOff = v.pipe(
+  v.union(
+    [v.boolean(), v.picklist(['true', 'false'])],
+    (i) => `must be true or false, got ${shown(i.input)}`,
+  ),
+  v.transform((b) => b === true || b === 'true'),
+);
+
 /** A program run as given: empty (unset) or an absolute path. */
 const program = v.pipe(
   str,
@@ -227,15 +236,6 @@ const program = v.pipe(
     (p) => p === '' || p.startsWith('/'),
     (i) => `must be an absolute path, got "${String(i.input)}"`,
   ),
-);
-
-/** A TOML boolean, or the string "true"/"false" (as the reference reads every value). */
-const flag = v.pipe(
-  v.union(
-    [v.boolean(), v.picklist(['true', 'false'])],
-    (i) => `must be true or false, got ${shown(i.input)}`,
-  ),
-  v.transform((b) => b === true || b === 'true'),
 );
 
 /** A command line run without a shell: a program and the placeholders it must use. */
@@ -321,7 +321,7 @@ const Sections = {
   }),
   storage: section({ path: v.optional(str) }),
   usb: section({
-    auto_install: v.optional(flag),
+    auto_install: v.optional(onOff),
     mount_command: v.optional(commandLine(['{device}', '{dir}'])),
     unmount_command: v.optional(commandLine(['{dir}'])),
     lock_wait_seconds: v.optional(wholeNumber(0, 86400)),

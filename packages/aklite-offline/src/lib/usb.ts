@@ -192,10 +192,17 @@ async function runMediaCommand(argv: readonly string[], what: string): Promise<v
   }
 }
 
-/** Whether `dir` is the root of a mounted file system (its device differs from its parent's). */
+/**
+ * Whether `dir` is the root of a mounted file system (its device differs from its
+ * parent's); false when it cannot be looked at (a FUSE driver that died at once).
+ */
 async function isMountPoint(dir: string): Promise<boolean> {
-  const [here, parent] = await Promise.all([stat(dir), stat(dirname(dir))]);
-  return here.dev !== parent.dev;
+  try {
+    const [here, parent] = await Promise.all([stat(dir), stat(dirname(dir))]);
+    return here.dev !== parent.dev;
+  } catch {
+    return false;
+  }
 }
 
 /** Removes `dir` and its parents up to `top` (the first directory mkdir created), if empty. */
@@ -220,12 +227,16 @@ interface Mounted {
 async function mountStick(dev: Device, device: string): Promise<Mounted> {
   const { mountDir: dir, mountCommand, unmountCommand } = dev.config.usb;
   const created = await mkdir(dir, { recursive: true });
-  const leftover = await readdir(dir).catch(() => []);
-  if (leftover.length > 0) {
+  // Never mount over, or read, what is already there (a stick left mounted, a dead mount).
+  const leftover = await readdir(dir).then(
+    (names) => (names.length > 0 ? 'is not empty (a stick still mounted there?)' : undefined),
+    (err: unknown) => `cannot be read (${messageOf(err)})`,
+  );
+  if (leftover !== undefined) {
     await removeCreated(dir, created);
     throw new AkliteError(
       'DEVICE_INVALID',
-      `the mount directory ${dir} ([usb] mount_dir) is not empty (a stick still mounted there?); ` +
+      `the mount directory ${dir} ([usb] mount_dir) ${leftover}; ` +
         'unmount or empty it and insert the stick again',
       { file: dir },
     );

@@ -260,6 +260,21 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
     });
   });
 
+  describe('when something is left in the mount directory', function () {
+    it('exits 44 (a device file in the way) and mounts nothing over it', async function () {
+      const root = await newDevice('leftover', true);
+      const leftover = join(root, 'run/aklite-offline/usb/bundle.zip');
+      await mkdir(join(leftover, '..'), { recursive: true });
+      await writeFile(leftover, 'left behind');
+      const r = await aklite(root, ['usb', stick.zip]);
+      expect(r.code, r.stdout + r.stderr).to.equal(StatusCode.DeviceFilesInvalid);
+      expect(r.stderr).to.match(/\[usb\] mount_dir\) is not empty/);
+      expect(await mountsUnder(root)).to.deep.equal([]);
+      expect(await readFile(leftover, 'utf8')).to.equal('left behind');
+      expect((await readState(root))?.pending ?? null, 'nothing installed').to.equal(null);
+    });
+  });
+
   describe('when the stick is pulled mid-install', function () {
     it('exits 50 with the device unchanged, refuses a second trigger meanwhile, and installs on the next insertion', async function () {
       const root = await newDevice('pulled', true, ['lock_wait_seconds = 0']);
