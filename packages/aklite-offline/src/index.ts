@@ -14,3 +14,4 @@ export * from './lib/control.js';
 export * from './lib/deferral.js';
 export * from './lib/probation.js';
 export * from './lib/rollback.js';
+export * from './lib/boot.js';

@@ -6,6 +6,7 @@
  * same commands. A new command is added here as well as in `commands/`.
  */
 import Allow from '../commands/allow.js';
+import Boot from '../commands/boot.js';
 import Check from '../commands/check.js';
 import Defer from '../commands/defer.js';
 import Install from '../commands/install.js';
@@ -17,6 +18,7 @@ import Status from '../commands/status.js';
 
 export const COMMANDS = {
   allow: Allow,
+  boot: Boot,
   check: Check,
   defer: Defer,
   install: Install,

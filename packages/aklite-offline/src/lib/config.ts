@@ -55,6 +55,11 @@ export interface DeviceConfig {
    * before anything reads it (docs/security-unpack.md). Absolute path, run as given.
    */
   securityUnpack: string | undefined;
+  /**
+   * `[pacman] finalize_at_boot`: the boot service (`aklite-offline boot`) finalizes a pending
+   * installation the way `run` does. Off by default: the technician runs `run`.
+   */
+  finalizeAtBoot: boolean;
 }
 
 export const DEFAULT_STORAGE_WATERMARK = 80;
@@ -170,6 +175,15 @@ const wholeNumber = (
     v.maxValue(max, message),
   );
 
+/** A TOML boolean, or the string "true" or "false" (as the reference writes its flags). */
+const onOff = v.pipe(
+  v.union(
+    [v.boolean(), v.picklist(['true', 'false'])],
+    (i) => `must be true or false, got ${shown(i.input)}`,
+  ),
+  v.transform((b) => b === true || b === 'true'),
+);
+
 /** A program run as given: empty (unset) or an absolute path. */
 const program = v.pipe(
   str,
@@ -229,6 +243,7 @@ const Sections = {
         v.check((b) => splitList(b).length > 0, 'must name a program'),
       ),
     ),
+    finalize_at_boot: v.optional(onOff),
     compose_apps_root: v.optional(str),
     reset_apps_root: v.optional(str),
   }),
@@ -301,5 +316,6 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
     probationSeconds: pacman.probation_seconds ?? DEFAULT_PROBATION_SECONDS,
     goldenCommit: orUndefined(pacman.golden_commit),
     securityUnpack: orUndefined(pacman.security_unpack),
+    finalizeAtBoot: pacman.finalize_at_boot ?? false,
   };
 }

@@ -76,6 +76,8 @@ export interface FakeDeviceOptions {
   probationSeconds?: number;
   /** Apps whose `up` fails. */
   failingApps?: string[];
+  /** More config lines, appended to the `[pacman]` table. */
+  pacman?: string[];
 }
 
 export class FakeDevice {
@@ -112,6 +114,7 @@ export class FakeDevice {
         'tags = "main"',
         'callback_program = "/bin/true"',
         `probation_seconds = ${o.probationSeconds ?? 1800}`,
+        ...(o.pacman ?? []),
         '',
       ].join('\n'),
     );
