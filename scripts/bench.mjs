@@ -52,6 +52,7 @@ import {
 import os from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import process from 'node:process';
+import { performance } from 'node:perf_hooks';
 import { Buffer } from 'node:buffer';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -66,6 +67,8 @@ const MiB = 1024 * 1024;
 const LIMITS = { install: 150 * MB, create: 250 * MB };
 /** The packing memory check: files packed, and the bound on that process's peak RSS (MiB). */
 const PACK_MEMORY = { files: 30000, limitMiB: 150 };
+/** The archive-size check (issue 14 §4): a real bundle padded to this many zip entries. */
+const ZIP_SCALE = { entries: 250_000, limitMiB: 150, seconds: 10 };
 const APPS_SHARE = 0.2;
 const HWID = 'sim-x86';
 const TAG = 'main';
@@ -95,6 +98,9 @@ const USAGE = `usage: node scripts/bench.mjs [options]     (pnpm bench -- [optio
   --seed S      seed of the generated content (default offline-ota-bench)
   --setup       run scripts/setup.sh first even when a build exists
   --pack-memory only the packing memory check (${PACK_MEMORY.files} small files under ${PACK_MEMORY.limitMiB} MiB); prints, writes no docs
+  --zip-scale   only the archive-size check: test-bundles/good-ci padded to ${ZIP_SCALE.entries} zip entries;
+                opening it (peak RSS, time), bundlectl show and verify (wall time, largest process);
+                prints, writes no docs
 
 Needs root, a build (scripts/setup.sh runs when there is none), ostree, fw_setenv, fw_printenv,
 chattr, tar and cp. Baselines use sha256sum, zip and unzip: one whose tool is missing is skipped
@@ -114,6 +120,7 @@ function parseArgs(argv) {
     seed: 'offline-ota-bench',
     setup: false,
     packMemoryOnly: false,
+    zipScaleOnly: false,
   };
   let sizeSet = false;
   let filesSet = false;
@@ -138,6 +145,7 @@ function parseArgs(argv) {
     else if (a === '--seed') o.seed = val(i++);
     else if (a === '--setup') o.setup = true;
     else if (a === '--pack-memory') o.packMemoryOnly = true;
+    else if (a === '--zip-scale') o.zipScaleOnly = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(USAGE);
       process.exit(0);
@@ -1001,7 +1009,7 @@ async function main() {
     MEDIA = join(WORK, 'out');
   }
   const bytes = Math.round(opts.sizeMb * MiB);
-  const needed = opts.packMemoryOnly ? 0 : bytes * 9;
+  const needed = opts.packMemoryOnly || opts.zipScaleOnly ? 0 : bytes * 9;
   const fsStat = statfsSync(WORK);
   const free = fsStat.bavail * fsStat.bsize;
   if (free < needed) {
@@ -1037,6 +1045,11 @@ async function main() {
   });
 
   try {
+    if (opts.zipScaleOnly) {
+      const rows = await zipScale();
+      for (const r of rows) process.stdout.write(`${r.ok ? 'holds' : 'EXCEEDED'}: ${r.line}\n`);
+      return rows.every((r) => r.ok) ? 0 : 1;
+    }
     if (opts.packMemoryOnly) {
       const b = await packMemory();
       process.stdout.write(
@@ -1064,6 +1077,104 @@ process.stdout.write(JSON.stringify({ entries: res.entries, maxRssKiB: process.r
  * peak RSS must stay under PACK_MEMORY.limitMiB (archiver's pack took about 360 MB).
  * Returns a memory bound row.
  */
+const ZIP_OPEN_CHILD = `
+const [zipJs, file] = process.argv.slice(1);
+const { openZipBundle } = await import(zipJs);
+const t0 = performance.now();
+const zip = await openZipBundle(file);
+const tuf = await zip.readTufFiles();
+const ms = performance.now() - t0;
+process.stdout.write(JSON.stringify({ entries: zip.entries().length, tuf: tuf.size, ms, maxRssKiB: process.resourceUsage().maxRSS }));
+await zip.close();
+`;
+
+/**
+ * The archive-size check (issue 14 §4): test-bundles/good-ci (a real signed bundle) padded
+ * with small files under ostree_repo/objects to ZIP_SCALE.entries zip entries, packed by
+ * packBundle; then, each in a fresh process: openZipBundle plus reading tuf/ (peak RSS and
+ * time), \`bundlectl show\` and \`bundlectl verify\` (wall time; the largest process with
+ * /usr/bin/time). Memory must stay under ZIP_SCALE.limitMiB and each answer within
+ * ZIP_SCALE.seconds. Moved here from the format unit tests, whose 70,000-entry test keeps
+ * the behaviour (every entry listed, memory per entry) without a machine-dependent bound.
+ */
+async function zipScale() {
+  const { entries, limitMiB, seconds } = ZIP_SCALE;
+  const dir = join(WORK, 'zip-scale');
+  const src = join(dir, 'bundle');
+  cpSyncTree(join(ROOT, 'test-bundles', 'good-ci'), src);
+  const objects = join(src, 'ostree_repo', 'objects');
+  const have = countFiles(src);
+  log(`padding test-bundles/good-ci from ${have} to ${entries} zip entries`);
+  for (let d = 0; d < 256; d++)
+    mkdirSync(join(objects, d.toString(16).padStart(2, '0')), { recursive: true });
+  const pad = entries - have - 256;
+  for (let i = 0; i < pad; i++) {
+    const hex = createHash('sha256').update(`pad ${i}`).digest('hex');
+    writeFileSync(join(objects, hex.slice(0, 2), `${hex.slice(2)}.filez`), hex);
+  }
+  const zip = join(dir, 'bundle.zip');
+  const packJs = pathToFileURL(join(ROOT, 'packages/bundle/dist/src/pack.js')).href;
+  let r = spawnSync(process.execPath, ['--input-type=module', '-e', PACK_CHILD, packJs, src, zip], {
+    encoding: 'utf8',
+    maxBuffer: 16 * MiB,
+  });
+  if (r.status !== 0) throw new Error(`packing the padded bundle failed: ${r.stderr}`);
+  const packed = JSON.parse(r.stdout).entries;
+  rmSync(src, { recursive: true, force: true });
+  const rows = [];
+  const zipJs = pathToFileURL(join(ROOT, 'packages/format/dist/src/zip-source.js')).href;
+  r = spawnSync(process.execPath, ['--input-type=module', '-e', ZIP_OPEN_CHILD, zipJs, zip], {
+    encoding: 'utf8',
+    maxBuffer: 16 * MiB,
+  });
+  if (r.status !== 0) throw new Error(`opening the padded bundle failed: ${r.stderr}`);
+  const open = JSON.parse(r.stdout);
+  const peak = open.maxRssKiB * 1024;
+  rows.push({
+    ok: peak < limitMiB * MiB && open.ms < seconds * 1000,
+    line: `open + read tuf/ of a ${packed}-entry zip: ${(open.ms / 1000).toFixed(2)} s, peak RSS ${(peak / MiB).toFixed(0)} MiB (bounds: ${seconds} s, ${limitMiB} MiB)`,
+  });
+  const bundlectl = join(ROOT, 'packages/bundle/bin/run.js');
+  const timeTool = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+  for (const cmd of ['show', 'verify']) {
+    const argv = [process.execPath, bundlectl, cmd, zip];
+    const t0 = performance.now();
+    const c = timeTool
+      ? spawnSync(timeTool, ['-f', 'MAXRSS_KIB %M', ...argv], {
+          encoding: 'utf8',
+          maxBuffer: 64 * MiB,
+        })
+      : spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 64 * MiB });
+    const secs = (performance.now() - t0) / 1000;
+    const m = /MAXRSS_KIB (\d+)/.exec(c.stderr ?? '');
+    const rss = m ? Number(m[1]) * 1024 : undefined;
+    rows.push({
+      ok: secs < seconds && (rss === undefined || rss < limitMiB * MiB),
+      line:
+        `bundlectl ${cmd} of the ${packed}-entry zip: exit ${c.status}, ${secs.toFixed(2)} s` +
+        (rss === undefined ? '' : `, largest process ${(rss / MiB).toFixed(0)} MiB`) +
+        ` (bounds: ${seconds} s, ${limitMiB} MiB)`,
+    });
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return rows;
+}
+
+function countFiles(dir) {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true }))
+    n += e.isDirectory() ? 1 + countFiles(join(dir, e.name)) : 1;
+  return n;
+}
+
+function cpSyncTree(from, to) {
+  mkdirSync(to, { recursive: true });
+  for (const e of readdirSync(from, { withFileTypes: true })) {
+    if (e.isDirectory()) cpSyncTree(join(from, e.name), join(to, e.name));
+    else copyFileSync(join(from, e.name), join(to, e.name));
+  }
+}
+
 async function packMemory() {
   const { files, limitMiB } = PACK_MEMORY;
   log(`packing ${files} small files (memory bound ${limitMiB} MiB)`);

@@ -19,6 +19,9 @@ if (!((maj === 20 && min >= 17) || (maj === 22 && min >= 9) || maj > 22)) {
 # Debian packages: command -> package.
 declare -A NEED=([ostree]=ostree [fw_setenv]=libubootenv-tool [fw_printenv]=libubootenv-tool [faketime]=faketime [gpg]=gnupg [unzip]=unzip)
 missing=()
+# The USB trigger's tests: FAT images (mkfs.vfat), mounted through FUSE (fusefat), and
+# systemd-analyze to verify the shipped units.
+NEED+=([mkfs.vfat]=dosfstools [fusefat]=fusefat [systemd-analyze]=systemd)
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
 done

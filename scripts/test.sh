@@ -27,7 +27,7 @@ export AKLITE_CLI=packages/aklite-offline/dist-device/aklite-offline.mjs
 # The workspace CLI, which the suite no longer runs, still starts and loads every command.
 echo "== smoke: workspace aklite-offline"
 node packages/aklite-offline/bin/run.js --version
-for c in check install run status probation; do
+for c in check install run status probation boot usb; do
   node packages/aklite-offline/bin/run.js "$c" --help >/dev/null
 done
 set +e
@@ -39,19 +39,33 @@ if [ "$rc" -ne 1 ] || ! grep -q 'primary_ecu_hardware_id is not set' <<<"$smoke"
   exit 1
 fi
 
+# Two lanes, so that both cores stay busy: aklite-offline's suite (the longest: end-to-end
+# installs on two mocha workers) beside the other packages one after the other. Each
+# package's output is kept and printed whole, in package order, once both lanes are done.
+PKGS=(format bundle device-sim aklite-offline testkit)
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+run_pkg() {
+  local pkg="$1" start=$SECONDS rc=0
+  (cd "packages/$pkg" && "$PNPM" run --silent test) >"$logs/$pkg.log" 2>&1 || rc=$?
+  echo "$rc" >"$logs/$pkg.rc"
+  echo "== finished: @offline-ota/$pkg (exit $rc, $((SECONDS - start)) s)"
+}
+echo "== tests: ${PKGS[*]} (two lanes; each package's output follows when all are done)"
+run_pkg aklite-offline &
+lane1=$!
+for pkg in format bundle device-sim testkit; do run_pkg "$pkg"; done
+wait "$lane1" || true
+
 passed=0; failed=0; status=0
-log="$(mktemp)"
-for pkg in format bundle device-sim aklite-offline testkit; do
+for pkg in "${PKGS[@]}"; do
   echo "== tests: @offline-ota/$pkg"
-  set +e
-  (cd "packages/$pkg" && "$PNPM" run --silent test) 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
-  set -e
-  p=$(grep -Eo '^ *[0-9]+ passing' "$log" | grep -Eo '[0-9]+' | tail -n1 || true)
-  f=$(grep -Eo '^ *[0-9]+ failing' "$log" | grep -Eo '[0-9]+' | tail -n1 || true)
+  cat "$logs/$pkg.log"
+  rc="$(cat "$logs/$pkg.rc")"
+  p=$(grep -Eo '^ *[0-9]+ passing' "$logs/$pkg.log" | grep -Eo '[0-9]+' | tail -n1 || true)
+  f=$(grep -Eo '^ *[0-9]+ failing' "$logs/$pkg.log" | grep -Eo '[0-9]+' | tail -n1 || true)
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
   if [ "$rc" -ne 0 ]; then status=1; [ -z "$f" ] && failed=$((failed + 1)); fi
 done
-rm -f "$log"
 echo "tests: $passed passed, $failed failed"
 exit "$status"

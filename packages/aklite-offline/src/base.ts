@@ -7,7 +7,14 @@
  * not turn it into 1 or 2). Text output is formatted in `cli/text.ts`, JSON in `cli/json.ts`.
  */
 import { Command, Flags, ux } from '@oclif/core';
-import { describe, ProgressDrawer, StatusCode, type StatusValue } from '@offline-ota/format';
+import {
+  describe,
+  isSuccess,
+  ProgressDrawer,
+  StatusCode,
+  type StatusValue,
+} from '@offline-ota/format';
+import { errorJson } from './cli/json.js';
 import { exitStatusOf } from './lib/exit-status.js';
 import { messageOf } from './lib/errors.js';
 import type { DeviceOptions } from './lib/device.js';
@@ -44,12 +51,45 @@ export const deviceFlags = {
     env: 'AKLITE_DEVICE_ROOT',
     default: '/',
   }),
+  loglevel: Flags.integer({
+    description:
+      "Log level, as aktualizr-lite's (0 trace, 1 debug, 2 info, 3 warning, 4 error, 5 fatal); 3 and above print no progress lines",
+    min: 0,
+    max: 5,
+  }),
 };
+
+/**
+ * aktualizr-lite's spellings of the JSON switch, as scripts pass them: `--json 1` and
+ * `--json=1` mean `--json`; `--json 0` and `--json=0` mean no JSON.
+ */
+export function normalizeArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const inline = /^--json=(.*)$/.exec(a);
+    const value = inline ? inline[1] : a === '--json' ? argv[i + 1] : undefined;
+    const on = value === '1' || value === 'true';
+    const off = value === '0' || value === 'false';
+    if (inline || a === '--json') {
+      if (!inline && (on || off)) i++;
+      if (!off) out.push('--json');
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
 
 /** The parsed device flags. */
 export interface DeviceFlags {
   config?: string[] | undefined;
   'device-root': string;
+  loglevel?: number | undefined;
 }
 
 export abstract class AkliteCommand<R = unknown> extends Command {
@@ -68,6 +108,7 @@ export abstract class AkliteCommand<R = unknown> extends Command {
    * `--json`): no progress at all.
    */
   protected device(flags: DeviceFlags, quiet = this.jsonEnabled()): DeviceOptions {
+    quiet ||= (flags.loglevel ?? 2) >= 3;
     return {
       deviceRoot: flags['device-root'],
       configPaths: flags.config ?? [],
@@ -112,15 +153,24 @@ export abstract class AkliteCommand<R = unknown> extends Command {
   }
 
   /**
-   * Prints a failure with its status and next step on stderr (also under `--json`: stdout
-   * only ever holds a result), then exits with the mapped status.
+   * Prints a failure with its status and next step on stderr, and under `--json` also as
+   * one JSON object on stdout (`ErrorJson`: code, name, message, hint), then exits with
+   * the mapped status.
    */
   protected fail(err: unknown): never {
     const code = exitStatusOf(err);
     this.drawer?.clear();
-    ux.stderr(`ERROR: ${messageOf(err)}`);
+    if (this.jsonEnabled())
+      ux.stdout(JSON.stringify(errorJson(code, messageOf(err), err as object), null, 2));
+    ux.stderr(`${isSuccess(code) ? '' : 'ERROR: '}${messageOf(err)}`);
     ux.stderr(describe(code));
     return this.exit(code);
+  }
+
+  /** aktualizr-lite's `--json 1` is accepted before oclif parses the flags. */
+  override async init(): Promise<void> {
+    this.argv = normalizeArgv(this.argv);
+    await super.init();
   }
 
   /** Runs the command, lets oclif print the result (`--json`), then exits with the status. */
@@ -129,8 +179,18 @@ export abstract class AkliteCommand<R = unknown> extends Command {
     return this.exit(this.status);
   }
 
-  /** Errors (usage, failures) go to stderr with their exit code, never as JSON on stdout. */
-  protected override catch(err: Error): Promise<never> {
+  /**
+   * Errors oclif raises (usage: exit 2) go to stderr with their exit code, and under
+   * `--json` also as one `ErrorJson` object on stdout; the exit `fail()` or `_run()` asked
+   * for passes through.
+   */
+  protected override catch(
+    err: Error & { code?: unknown; oclif?: { exit?: number } },
+  ): Promise<never> {
+    if (err.code !== 'EEXIT' && this.jsonEnabled()) {
+      const exit = (err.oclif?.exit ?? StatusCode.UnknownError) as StatusValue;
+      ux.stdout(JSON.stringify(errorJson(exit, err.message), null, 2));
+    }
     return Promise.reject(err);
   }
 }

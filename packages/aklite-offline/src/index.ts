@@ -15,3 +15,4 @@ export * from './lib/deferral.js';
 export * from './lib/probation.js';
 export * from './lib/rollback.js';
 export * from './lib/boot.js';
+export * from './lib/usb.js';

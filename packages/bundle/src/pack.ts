@@ -204,7 +204,8 @@ export async function packBundle(o: PackBundleOptions): Promise<PackBundleResult
   const tmp = `${dst}.tmp-${randomBytes(6).toString('hex')}`;
   let handle: FileHandle | undefined;
   try {
-    handle = await open(tmp, 'wx+', 0o644);
+    // Write-only: the writer hashes as it writes and never reads the archive back.
+    handle = await open(tmp, 'wx', 0o644);
     const zip = new ZipWriter(handle, {
       name: o.dst,
       level: DEFLATE_LEVEL,

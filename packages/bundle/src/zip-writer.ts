@@ -7,6 +7,7 @@ import {
   ZIP64,
   ZIP_DOS_DATE_1980,
   ZIP_DOS_DIRECTORY,
+  ZIP_FLAG,
   ZIP_LEN,
   ZIP_LIMITS,
   ZIP_MADE_BY_UNIX,
@@ -25,12 +26,15 @@ import { wrapIo } from './fsutil.js';
  * writes the central directory from those records at the end. File contents pass through a
  * 256 KiB read buffer and a 1 MiB output buffer.
  *
- * Each entry is written as a local header with zeroed CRC and sizes, then its data (stored
- * or raw deflate), then the local header is rewritten in place with the CRC and sizes
- * counted on the way: no data descriptors, so every local header is complete. A header
- * still in the output buffer is patched there; one already on disk is patched with a
- * positional write. The sha256 of the file is computed in file order from bytes that will
- * not change again (only the part of an entry larger than the output buffer is read back).
+ * An entry whose content is in memory (up to 256 KiB) gets a complete local header at once.
+ * A file streamed from disk whose worst-case output fits in the 1 MiB output buffer is
+ * written with zeroed CRC and sizes, and its local header is completed in the buffer before
+ * any of it reaches the file. A larger one sets general-purpose bit 3: its local header
+ * keeps CRC and sizes at zero and a data descriptor (with signature; 64-bit sizes when the
+ * local header has a ZIP64 field) follows its data. So every byte is final when it leaves
+ * the buffer, the archive's sha256 is taken as it is written, and nothing is read back (it
+ * used to read back every large entry: 8.7 GB read to write a 4.4 GB zip). The central
+ * directory, which the device's reader goes by, always holds the CRC and sizes.
  *
  * What is written is fixed, so the same entries always give the same bytes: time
  * 1980-01-01 00:00 (DOS date 0x0021, time 0), flags 0 (names are printable ASCII),
@@ -61,6 +65,8 @@ const MAX_NAME_LENGTH = ZIP_LIMITS.maxNameLength;
 const F_DEFLATED = 1;
 const F_DIR = 2;
 const F_LOCAL_ZIP64 = 4;
+/** Sizes and CRC follow the data in a data descriptor (general-purpose bit 3). */
+const F_DESCRIPTOR = 8;
 
 const deflateRaw = promisify(deflateRawCb);
 
@@ -116,15 +122,18 @@ export interface ZipWriterSummary {
 }
 
 /**
- * The output file: a buffer of the bytes after `bufStart`, positional writes, patches of
- * bytes already written, and a sha256 over the bytes no patch can change any more.
+ * The output file: a buffer of the bytes after `bufStart`, positional writes, and a sha256
+ * of every byte in file order, taken as the buffer is written out. Bytes may be patched
+ * only while they are still in the buffer (`hold` marks where the patchable part begins);
+ * a flush while something is held is a defect of the writer, so every hashed byte is final
+ * and nothing is ever read back from the file.
  */
 class Output {
   private readonly buf = Buffer.allocUnsafe(OUTPUT_BUFFER);
   private bufStart = 0;
   private bufLen = 0;
   private readonly hash = createHash('sha256');
-  private hashed = 0;
+  private held: number | undefined;
 
   constructor(
     private readonly fh: FileHandle,
@@ -134,6 +143,11 @@ class Output {
 
   get position(): number {
     return this.bufStart + this.bufLen;
+  }
+
+  /** Bytes that can still be appended before the buffer must be written out. */
+  get room(): number {
+    return this.buf.length - this.bufLen;
   }
 
   async append(data: Uint8Array): Promise<void> {
@@ -147,52 +161,31 @@ class Output {
     }
   }
 
-  /** Overwrites bytes at `position` (which must lie before the current position). */
-  async patch(position: number, data: Uint8Array): Promise<void> {
-    let from = 0;
-    if (position < this.bufStart) {
-      const n = Math.min(data.length, this.bufStart - position);
-      await this.writeAt(data.subarray(0, n), position);
-      from = n;
-    }
-    if (from < data.length) this.buf.set(data.subarray(from), position + from - this.bufStart);
+  /** From here on, bytes stay in the buffer until `release`, so that they can be patched. */
+  hold(): void {
+    this.held = this.position;
   }
 
-  /** Writes the buffer to the file. */
+  /** Overwrites bytes at `position`, which must lie in the held part of the buffer. */
+  patch(position: number, data: Uint8Array): void {
+    if (this.held === undefined || position < this.held || position + data.length > this.position) {
+      throw new Error(`zip writer defect: patch at ${position} outside the held bytes`);
+    }
+    this.buf.set(data, position - this.bufStart);
+  }
+
+  release(): void {
+    this.held = undefined;
+  }
+
+  /** Hashes the buffer and writes it to the file. */
   async flush(): Promise<void> {
     if (this.bufLen === 0) return;
-    await this.writeAt(this.buf.subarray(0, this.bufLen), this.bufStart);
-    this.bufStart += this.bufLen;
-    this.bufLen = 0;
-    this.onOutput(this.bufStart);
-  }
-
-  /**
-   * Marks every byte written so far as final and adds it to the hash: from the buffer, or
-   * read back from the file for what was flushed before it was final.
-   */
-  async settle(): Promise<void> {
-    if (this.hashed < this.bufStart) {
-      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, this.bufStart - this.hashed));
-      while (this.hashed < this.bufStart) {
-        const want = Math.min(chunk.length, this.bufStart - this.hashed);
-        const got = await this.readAt(chunk.subarray(0, want), this.hashed);
-        this.hash.update(chunk.subarray(0, got));
-        this.hashed += got;
-      }
+    if (this.held !== undefined) {
+      throw new Error('zip writer defect: an entry held for patching left the output buffer');
     }
-    const end = this.position;
-    if (this.hashed < end) {
-      this.hash.update(this.buf.subarray(this.hashed - this.bufStart, this.bufLen));
-      this.hashed = end;
-    }
-  }
-
-  digest(): string {
-    return this.hash.digest('hex');
-  }
-
-  private async writeAt(data: Uint8Array, position: number): Promise<void> {
+    const data = this.buf.subarray(0, this.bufLen);
+    this.hash.update(data);
     let done = 0;
     try {
       while (done < data.length) {
@@ -200,32 +193,21 @@ class Output {
           data,
           done,
           data.length - done,
-          position + done,
+          this.bufStart + done,
         );
         done += bytesWritten;
       }
     } catch (err) {
       throw wrapIo(err, `cannot write ${this.name}`, this.name);
     }
+    this.bufStart += this.bufLen;
+    this.bufLen = 0;
+    this.onOutput(this.bufStart);
   }
 
-  private async readAt(into: Buffer, position: number): Promise<number> {
-    let got = 0;
-    try {
-      while (got < into.length) {
-        const { bytesRead } = await this.fh.read(into, got, into.length - got, position + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-    } catch (err) {
-      throw wrapIo(err, `cannot read back ${this.name}`, this.name);
-    }
-    if (got !== into.length) {
-      throw new BundleError('IO_FAILED', `${this.name} became shorter while it was written`, {
-        file: this.name,
-      });
-    }
-    return got;
+  /** The sha256 of the file; call after the last flush. */
+  digest(): string {
+    return this.hash.digest('hex');
   }
 }
 
@@ -278,6 +260,8 @@ interface EntryValues {
   size: number;
   compressedSize: number;
   localZip64: boolean;
+  /** CRC and sizes are in a data descriptor: zero here. */
+  descriptor: boolean;
   version: number;
 }
 
@@ -287,7 +271,7 @@ function localHeader(v: EntryValues): Buffer {
   );
   b.writeUInt32LE(ZIP_SIG.local, 0);
   b.writeUInt16LE(v.version, 4);
-  b.writeUInt16LE(0, 6); // flags
+  b.writeUInt16LE(v.descriptor ? ZIP_FLAG.dataDescriptor : 0, 6);
   b.writeUInt16LE(v.method, 8);
   b.writeUInt16LE(0, 10); // time
   b.writeUInt16LE(ZIP_DOS_DATE_1980, 12);
@@ -303,6 +287,21 @@ function localHeader(v: EntryValues): Buffer {
     b.writeUInt16LE(16, x + 2);
     b.writeBigUInt64LE(BigInt(v.size), x + 4);
     b.writeBigUInt64LE(BigInt(v.compressedSize), x + 12);
+  }
+  return b;
+}
+
+/** The data descriptor of an entry whose local header left CRC and sizes at zero. */
+function dataDescriptor(crc: number, size: number, compressedSize: number, wide: boolean): Buffer {
+  const b = Buffer.alloc(wide ? ZIP_LEN.dataDescriptor64 : ZIP_LEN.dataDescriptor);
+  b.writeUInt32LE(ZIP_SIG.dataDescriptor, 0);
+  b.writeUInt32LE(crc, 4);
+  if (wide) {
+    b.writeBigUInt64LE(BigInt(compressedSize), 8);
+    b.writeBigUInt64LE(BigInt(size), 16);
+  } else {
+    b.writeUInt32LE(compressedSize, 8);
+    b.writeUInt32LE(size, 12);
   }
   return b;
 }
@@ -375,7 +374,6 @@ export class ZipWriter {
     const raw = encodeName(name);
     const i = this.records.add(name, this.out.position, F_DIR | (this.force ? F_LOCAL_ZIP64 : 0));
     await this.out.append(localHeader(this.values(i, raw, ZIP_METHOD.stored)));
-    await this.out.settle();
   }
 
   /**
@@ -426,17 +424,24 @@ export class ZipWriter {
       const method = deflate ? ZIP_METHOD.deflated : ZIP_METHOD.stored;
       const largest = deflate ? deflateBound(size) : size;
       const localZip64 = this.force || largest >= this.maxBytes;
+      const headerLength = ZIP_LEN.local + raw.length + (localZip64 ? LOCAL_ZIP64_EXTRA_LEN : 0);
+      // Completed in the buffer when the whole entry surely fits there; else a descriptor.
+      const descriptor = headerLength + largest > OUTPUT_BUFFER;
+      if (!descriptor && headerLength + largest > this.out.room) await this.out.flush();
       const start = this.out.position;
       const i = this.records.add(
         name,
         start,
-        (deflate ? F_DEFLATED : 0) | (localZip64 ? F_LOCAL_ZIP64 : 0),
+        (deflate ? F_DEFLATED : 0) |
+          (localZip64 ? F_LOCAL_ZIP64 : 0) |
+          (descriptor ? F_DESCRIPTOR : 0),
       );
-      // CRC and sizes are zero here and patched below, once the data is written.
+      if (!descriptor) this.out.hold();
+      // CRC and sizes are zero here: patched below, or in the descriptor after the data.
       await this.out.append(localHeader(this.values(i, raw, method)));
       const r = this.records;
-      if (deflate) await this.writeDeflated(fh, path, first, i);
-      else await this.writeStored(fh, path, first, i);
+      if (deflate) await this.writeDeflated(fh, path, first, size, i);
+      else await this.writeStored(fh, path, first, size, i);
       if (r.size[i] !== size) throw changedWhilePacking(path, r.size[i], size);
       if (!localZip64 && r.compressedSize[i] >= this.maxBytes) {
         // deflateBound rules this out; a defect, not a condition of the input.
@@ -446,8 +451,12 @@ export class ZipWriter {
           { file: path },
         );
       }
-      await this.out.patch(start, localHeader(this.values(i, raw, method)));
-      await this.out.settle();
+      if (descriptor) {
+        await this.out.append(dataDescriptor(r.crc[i], r.size[i], r.compressedSize[i], localZip64));
+      } else {
+        this.out.patch(start, localHeader(this.values(i, raw, method)));
+        this.out.release();
+      }
       if (deflate) this.deflated++;
       else this.stored++;
     } finally {
@@ -504,7 +513,6 @@ export class ZipWriter {
     eocd.writeUInt16LE(0, 20); // comment length
     await this.out.append(eocd);
     await this.out.flush();
-    await this.out.settle();
     return {
       bytes: this.out.position,
       sha256: this.out.digest(),
@@ -532,6 +540,7 @@ export class ZipWriter {
       size: r.size[i],
       compressedSize: r.compressedSize[i],
       localZip64,
+      descriptor: (r.flags[i] & F_DESCRIPTOR) !== 0,
       version:
         localZip64 || this.centralZip64(i).length > 0 ? ZIP_VERSION.zip64 : ZIP_VERSION.default,
     };
@@ -563,7 +572,7 @@ export class ZipWriter {
     b.writeUInt32LE(ZIP_SIG.central, 0);
     b.writeUInt16LE(ZIP_MADE_BY_UNIX | version, 4);
     b.writeUInt16LE(version, 6);
-    b.writeUInt16LE(0, 8); // flags
+    b.writeUInt16LE((r.flags[i] & F_DESCRIPTOR) !== 0 ? ZIP_FLAG.dataDescriptor : 0, 8);
     b.writeUInt16LE((r.flags[i] & F_DEFLATED) !== 0 ? ZIP_METHOD.deflated : ZIP_METHOD.stored, 10);
     b.writeUInt16LE(0, 12); // time
     b.writeUInt16LE(ZIP_DOS_DATE_1980, 14);
@@ -611,7 +620,6 @@ export class ZipWriter {
       localHeader(this.values(i, raw, deflate ? ZIP_METHOD.deflated : ZIP_METHOD.stored)),
     );
     await this.out.append(packed);
-    await this.out.settle();
     if (deflate) this.deflated++;
     else this.stored++;
   }
@@ -637,12 +645,17 @@ export class ZipWriter {
     return got;
   }
 
-  private async writeStored(fh: FileHandle, path: string, first: number, i: number) {
+  /**
+   * Streams a file stored as it is. `size` is what stat said: a file found longer fails
+   * before the excess is written (it could overrun the room its header was given).
+   */
+  private async writeStored(fh: FileHandle, path: string, first: number, size: number, i: number) {
     const r = this.records;
     let n = first;
     let pos = 0;
     let crc = 0;
     for (;;) {
+      if (pos + n > size) throw changedWhilePacking(path, pos + n, size);
       const chunk = this.readBuf.subarray(0, n);
       crc = crc32(chunk, crc);
       await this.out.append(chunk);
@@ -655,7 +668,14 @@ export class ZipWriter {
     r.compressedSize[i] = pos;
   }
 
-  private async writeDeflated(fh: FileHandle, path: string, first: number, i: number) {
+  /** Streams a file through raw deflate; a file found longer than `expected` fails. */
+  private async writeDeflated(
+    fh: FileHandle,
+    path: string,
+    first: number,
+    expected: number,
+    i: number,
+  ) {
     const r = this.records;
     let crc = 0;
     let size = 0;
@@ -665,6 +685,7 @@ export class ZipWriter {
     async function* input(): AsyncGenerator<Buffer> {
       let n = first;
       for (;;) {
+        if (size + n > expected) throw changedWhilePacking(path, size + n, expected);
         // A copy: the deflate stream may still hold a chunk when the buffer is refilled.
         const chunk = Buffer.from(readBuf.subarray(0, n));
         crc = crc32(chunk, crc);

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STORE_BLOBS, storeReader, type SmallBlobReader } from './apps.js';
-import { FormatError, messageOf } from './errors.js';
-import { IoError } from './io/errors.js';
+import { errnoOf, FormatError, messageOf } from './errors.js';
+import { IoError, MEDIA_GONE_ERRNOS } from './io/errors.js';
 import { readFileCapped } from './io/fs.js';
 import { commitObjectPath, hasCompleteCommit } from './ostree.js';
 import { BUNDLE_DIRS, SHA256_HEX_RE, tufFileCap } from './layout.js';
@@ -141,6 +141,12 @@ async function readCapped(path: string, cap: number, name: string): Promise<Buff
       throw new FormatError('PATH_ESCAPE', `tuf/${name} is a symbolic link; refusing it`, {
         file: path,
       });
+    if (err.errno !== undefined && MEDIA_GONE_ERRNOS.has(err.errno))
+      throw new FormatError(
+        'MEDIA_UNREADABLE',
+        `cannot read tuf/${name}: ${messageOf(err.cause)}; the media went away`,
+        { cause: err.cause, file: path },
+      );
     throw new FormatError('TUF_MISSING', `cannot read tuf/${name}: ${messageOf(err.cause)}`, {
       cause: err.cause,
       file: path,
@@ -155,6 +161,12 @@ export async function readTufDir(bundleDir: string): Promise<{ files: Map<string
   try {
     names = await readdir(tufDir);
   } catch (err) {
+    if (MEDIA_GONE_ERRNOS.has(errnoOf(err) ?? ''))
+      throw new FormatError(
+        'MEDIA_UNREADABLE',
+        `cannot read ${tufDir}: ${messageOf(err)}; the media went away`,
+        { cause: err, file: tufDir },
+      );
     throw new FormatError(
       'TUF_MISSING',
       `TUF metadata not found: ${tufDir} is missing; is this a bundle directory?`,

@@ -16,9 +16,10 @@
  *   9. selectMatchingTargets   §Targets: manifest ∩ trusted Targets, hardware id, tags
  *  10. checkContent            §OSTree repository, §Apps: the content is on the media
  *
- * An older bundle than the device has seen (TUF_ROLLBACK at 6) falls back to the stored
- * metadata while it is valid (`cached`). `commit()` puts the working copy in force with
- * the trust store's atomic swap.
+ * A stick whose metadata is older than the device's (TUF_ROLLBACK at 6) is refused with
+ * words that name the role and both versions (exit 3, issue 11 §3): nothing of it is used,
+ * the device's trusted metadata stays. `commit()` puts the working copy in force with the
+ * trust store's atomic swap.
  */
 import type { BundleSource } from './bundle-source.js';
 import { openBundleSource } from './bundle-source.js';
@@ -33,9 +34,7 @@ import {
   selectMatchingTargets,
   walkRootChain,
   type ContentRecord,
-  type TrustedSet,
 } from './checkin-steps.js';
-import { FormatError, messageOf } from './errors.js';
 import { BUNDLE_MANIFEST_FIELD, type BundleType } from './layout.js';
 import type { BundleManifestSigned } from './manifest.js';
 import type { Envelope } from './metadata.js';
@@ -43,9 +42,9 @@ import type { TargetEntry } from './target.js';
 import { readTrustedCopies, updateTufRoles, type TufUpdateRecord } from './tuf-client.js';
 import {
   commitWorkCopy,
+  type TrustCommit,
   discardWorkCopy,
   openWorkCopy,
-  trustedDir,
   type TrustCheckpoint,
 } from './trust-store.js';
 
@@ -92,18 +91,19 @@ export interface CheckBundleResult {
   manifest: Envelope<BundleManifestSigned>;
   /** Newest root version after the chain walk. */
   rootVersion: number;
-  /** True when the bundle's TUF metadata was older than the device's and the stored copy was used. */
-  cached: boolean;
   /** Every trusted Target listed by the manifest and fitting the device (before the content check). */
   matching: TargetEntry[];
   /** Matching Targets whose content is on the media, by ascending version. */
   available: TargetEntry[];
   /** Per matching Target without content: why. */
   unavailable: { name: string; reason: string }[];
-  /** What was verified (undefined `tuf` roles when `cached`: the stored ones were checked). */
-  verified: Verified | undefined;
-  /** Put the refreshed copy in force (trust-store.ts: one rename of a symlink). */
-  commit(): Promise<void>;
+  /** What was verified. */
+  verified: Verified;
+  /**
+   * Put the refreshed copy in force (trust-store.ts: one rename of a symlink). With
+   * `keepPrevious`, the previous version stays until `finish()`, and `revert()` puts it back.
+   */
+  commit(opts?: { keepPrevious?: boolean }): Promise<TrustCommit>;
   /** Remove the working copy without changing the trusted metadata. */
   discard(): Promise<void>;
 }
@@ -133,24 +133,14 @@ async function checkBundleFrom(
   const workDir = await openWorkCopy(opts.trustDir, type, trusted);
   const discard = () => discardWorkCopy(workDir);
   try {
-    let cached = false;
-    let tuf: TufUpdateRecord | undefined;
-    let set: TrustedSet;
-    try {
-      tuf = updateTufRoles(
-        meta.files,
-        await readTrustedCopies(workDir),
-        newestRoot.signed,
-        opts.now,
-      ).record;
-      await refreshWithTufJs(meta, opts.bundleDir, workDir, chain.length);
-      set = await checkStoredSet(workDir, opts.now, meta.rootVersions.at(-1) ?? 0);
-    } catch (err) {
-      if (!(err instanceof FormatError) || err.code !== 'TUF_ROLLBACK') throw err;
-      set = await fallBackToStored(err, trustedDir(opts.trustDir, type), opts.now);
-      await discard();
-      cached = true;
-    }
+    const tuf = updateTufRoles(
+      meta.files,
+      await readTrustedCopies(workDir),
+      newestRoot.signed,
+      opts.now,
+    ).record;
+    await refreshWithTufJs(meta, opts.bundleDir, workDir, chain.length);
+    const set = await checkStoredSet(workDir, opts.now, meta.rootVersions.at(-1) ?? 0);
     const matching = selectMatchingTargets(set.targets, info.targets, opts);
     const content = await checkContent(matching, opts, source, opts.bundleDir);
     return {
@@ -158,51 +148,24 @@ async function checkBundleFrom(
       tag: info.tag,
       manifest,
       rootVersion: newestRoot.signed.version,
-      cached,
       matching,
       available: content.available,
       unavailable: content.unavailable,
-      verified:
-        tuf === undefined
-          ? undefined
-          : {
-              root: { trusted: trusted.signed.version, newest: newestRoot.signed.version },
-              manifest: {
-                keyids: signedManifest.validKeyids,
-                threshold: signedManifest.threshold,
-                expires: manifest.signed.expires,
-              },
-              tuf,
-              content: content.records,
-            },
-      commit: async () => {
-        if (cached) return;
-        await commitWorkCopy(opts.trustDir, type, workDir, opts.checkpoint);
+      verified: {
+        root: { trusted: trusted.signed.version, newest: newestRoot.signed.version },
+        manifest: {
+          keyids: signedManifest.validKeyids,
+          threshold: signedManifest.threshold,
+          expires: manifest.signed.expires,
+        },
+        tuf,
+        content: content.records,
       },
+      commit: (o) => commitWorkCopy(opts.trustDir, type, workDir, opts.checkpoint, o),
       discard,
     };
   } catch (err) {
     await discard();
     throw err;
-  }
-}
-
-/**
- * TUF §5.4.3/§5.5.5 refused the bundle as older than the device's metadata: the device's
- * stored set is used instead while it is still valid (the check-in is then `cached`).
- */
-async function fallBackToStored(
-  rollback: FormatError,
-  stored: string,
-  now: Date,
-): Promise<TrustedSet> {
-  try {
-    return await checkStoredSet(stored, now, 0);
-  } catch (err) {
-    throw new FormatError(
-      'TUF_SECURITY',
-      `${rollback.message}; the device's stored metadata cannot be used either: ${messageOf(err)}`,
-      { cause: err },
-    );
   }
 }

@@ -4,12 +4,13 @@
  * code does not compile until it is given a status here.
  */
 import { FormatError, type FormatErrorCode } from './errors.js';
+import { ExecError, IoError, type ExecErrorCode, type IoErrorCode } from './io/errors.js';
 import { StatusCode, type StatusValue } from './status.js';
 
 export const FORMAT_STATUS: Readonly<Record<FormatErrorCode, StatusValue>> = {
   ROOT_CHAIN_BROKEN: StatusCode.CheckinSecurityError,
   TUF_SECURITY: StatusCode.CheckinSecurityError,
-  TUF_ROLLBACK: StatusCode.CheckinSecurityError,
+  TUF_ROLLBACK: StatusCode.CheckinOkCached,
   INVALID_KEY: StatusCode.CheckinSecurityError,
   INVALID_TIME: StatusCode.CheckinSecurityError,
   INVALID_METADATA: StatusCode.CheckinSecurityError,
@@ -31,6 +32,8 @@ export const FORMAT_STATUS: Readonly<Record<FormatErrorCode, StatusValue>> = {
   NO_MATCHING_TARGETS: StatusCode.CheckinNoMatchingTargets,
   NO_TARGET_CONTENT: StatusCode.CheckinNoTargetContent,
   CONTENT_INVALID: StatusCode.VerificationFailed,
+  MEDIA_UNREADABLE: StatusCode.DownloadFailure,
+  NO_SPACE: StatusCode.NoSpace,
   // Not check-in outcomes: a host-side argument, an unreadable file, a store that a
   // locked start-up repairs.
   INVALID_JSON: StatusCode.UnknownError,
@@ -40,7 +43,33 @@ export const FORMAT_STATUS: Readonly<Record<FormatErrorCode, StatusValue>> = {
   TRUST_STORE_INCONSISTENT: StatusCode.UnknownError,
 };
 
-/** The exit status a check-in failure maps to; anything but a FormatError is 1. */
+/**
+ * The device-safe I/O module's codes (io/errors.ts). A failed file-system call or device
+ * tool that escapes its caller unwrapped is a failure of the device, not of the media:
+ * callers that know better (a read from the media, a full disk) wrap it in their own code.
+ */
+export const IO_STATUS: Readonly<Record<IoErrorCode, StatusValue>> = {
+  IO_FAILED: StatusCode.UnknownError,
+  TOO_LARGE: StatusCode.UnknownError,
+  NOT_A_FILE: StatusCode.UnknownError,
+};
+
+export const EXEC_STATUS: Readonly<Record<ExecErrorCode, StatusValue>> = {
+  NOT_FOUND: StatusCode.UnknownError,
+  SPAWN_FAILED: StatusCode.UnknownError,
+  FAILED: StatusCode.UnknownError,
+  TIMED_OUT: StatusCode.UnknownError,
+  OUTPUT_TOO_LARGE: StatusCode.UnknownError,
+};
+
+/**
+ * The exit status of any error of the format package (FormatError, IoError, ExecError),
+ * each through its exhaustive table. Anything else is not one of the project's errors
+ * (a bug) and is 1.
+ */
 export function exitStatusFor(err: unknown): StatusValue {
-  return err instanceof FormatError ? FORMAT_STATUS[err.code] : StatusCode.UnknownError;
+  if (err instanceof FormatError) return FORMAT_STATUS[err.code];
+  if (err instanceof IoError) return IO_STATUS[err.code];
+  if (err instanceof ExecError) return EXEC_STATUS[err.code];
+  return StatusCode.UnknownError;
 }

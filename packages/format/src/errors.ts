@@ -33,7 +33,11 @@ export type FormatErrorCode =
   | 'CONTENT_INVALID'
   | 'BUNDLE_INVALID'
   | 'IO_ERROR'
-  | 'TRUST_STORE_INCONSISTENT';
+  | 'TRUST_STORE_INCONSISTENT'
+  /** The media went away while it was read (EIO, ENXIO, ENODEV, ESTALE, ENOTCONN, a file that shrank). */
+  | 'MEDIA_UNREADABLE'
+  /** The device's file system ran out of space (ENOSPC, EDQUOT). */
+  | 'NO_SPACE';
 
 export interface OfflineOtaErrorOptions {
   /** The error this one wraps (a third-party error, or a lower layer's). */

@@ -25,3 +25,4 @@ export * from './progress-drawer.js';
 export * from './json.js';
 export * from './io/index.js';
 export * from './ostree.js';
+export * from './ostree-objects.js';

@@ -159,8 +159,8 @@ function signedBytes(signed: unknown, what: string): Buffer {
 /**
  * Checks that `env` carries valid signatures from at least `role.threshold` distinct
  * keys of `role`, where the keys come from `keys` (a root's `keys`). Closes two gaps of
- * tuf-js: key ids are recomputed from the key objects, and one public key listed under
- * two ids counts once.
+ * tuf-js: key ids are recomputed from the key objects as written, and one public key
+ * listed under two ids counts once (`publicKeyIdentity`).
  */
 export function verifyThreshold(
   env: Envelope<unknown>,
@@ -193,7 +193,7 @@ export function verifyThreshold(
       }
       continue;
     }
-    if (keyIdOf(key) !== sig.keyid) {
+    if (keyIdAsWritten(key, opts.what) !== sig.keyid) {
       throw new FormatError(
         'INVALID_KEY',
         `${opts.what}: key id ${sig.keyid} does not match its key object`,
@@ -208,8 +208,10 @@ export function verifyThreshold(
       }
       continue;
     }
-    if (countedPublic.has(key.keyval.public)) continue;
-    countedPublic.add(key.keyval.public);
+    // One public key counts once, whatever key ids it is listed under.
+    const identity = publicKeyIdentity(key);
+    if (countedPublic.has(identity)) continue;
+    countedPublic.add(identity);
     valid.push(sig.keyid);
   }
   if (valid.length < role.threshold) {
@@ -258,7 +260,38 @@ function checkCommon(signed: Record<string, unknown>, type: string, what: string
   }
 }
 
-/** Parses and shape-checks a root document, recomputing every key id. */
+/**
+ * The identity of a public key for counting toward a threshold: its type and public
+ * bytes. Two key ids whose key objects differ only in other fields (for example
+ * `keyid_hash_algorithms`, which some TUF tooling writes) name one key.
+ */
+export function publicKeyIdentity(key: TufPublicKey): string {
+  return `${key.keytype}:${key.keyval.public}`;
+}
+
+/**
+ * The key id of a key object as it came (TUF: sha256 of its canonical JSON), every field
+ * included. Content canonical JSON cannot hold is invalid metadata naming the file.
+ */
+function keyIdAsWritten(key: unknown, what: string): string {
+  try {
+    return keyIdOf(key as TufPublicKey);
+  } catch (err) {
+    throw new FormatError('INVALID_METADATA', `${what}: ${messageOf(err)}`, {
+      cause: err,
+      file: what,
+    });
+  }
+}
+
+/**
+ * Parses and shape-checks a root document. The document is kept exactly as it came:
+ * fields this device does not know (in the root, its keys, its roles, or whole roles
+ * beyond the four top-level ones) stay, because signatures are verified over the bytes as
+ * signed, and every key id is recomputed from its key object as written. The rule "one
+ * public key counts once" is checked here for each role's threshold and again when
+ * signatures are counted (`verifyThreshold`).
+ */
 export function parseRoot(value: unknown, what: string): Envelope<RootSigned> {
   const env = parseEnvelope(value, what);
   const s = env.signed;
@@ -268,20 +301,17 @@ export function parseRoot(value: unknown, what: string): Envelope<RootSigned> {
   if (!isObject(s.keys)) fail(what, '"keys" must be an object');
   const keys: Record<string, TufPublicKey> = {};
   for (const [keyid, k] of Object.entries(s.keys)) {
-    const key = parsePublicKey(k, `${what} key ${keyid}`);
-    if (keyIdOf(key) !== keyid) {
+    parsePublicKey(k, `${what} key ${keyid}`);
+    if (keyIdAsWritten(k, what) !== keyid) {
       throw new FormatError(
         'INVALID_KEY',
         `${what}: key id ${keyid} is not the sha256 of its key object`,
-        {
-          file: what,
-        },
+        { file: what },
       );
     }
-    keys[keyid] = key;
+    keys[keyid] = k as TufPublicKey;
   }
   if (!isObject(s.roles)) fail(what, '"roles" must be an object');
-  const roles = {} as Record<RoleName, RoleKeys>;
   for (const name of TOP_LEVEL_ROLES) {
     const r = s.roles[name];
     if (
@@ -297,40 +327,20 @@ export function parseRoot(value: unknown, what: string): Envelope<RootSigned> {
       fail(what, `role "${name}" lists a key id that is not in "keys"`);
     }
     if (new Set(keyids).size !== keyids.length) fail(what, `role "${name}" lists a key id twice`);
-    const distinctPublic = new Set((keyids as string[]).map((k) => keys[k].keyval.public));
-    if (distinctPublic.size < (r.threshold as number)) {
+    const distinct = new Set((keyids as string[]).map((k) => publicKeyIdentity(keys[k])));
+    if (distinct.size < (r.threshold as number)) {
       fail(
         what,
-        `role "${name}" has threshold ${String(r.threshold)} but only ${distinctPublic.size} distinct key(s)`,
+        `role "${name}" has threshold ${String(r.threshold)} but only ${distinct.size} distinct public key(s) (one public key under several key ids counts once)`,
       );
     }
-    roles[name] = { keyids: keyids as string[], threshold: r.threshold as number };
   }
   const chain = s[ROOT_CHAIN_FIELD];
   if (chain !== undefined && !BUNDLE_TYPES.includes(chain as BundleType)) {
     fail(what, `${ROOT_CHAIN_FIELD} must be "ci" or "prod"`);
   }
-  const parsed: Envelope<RootSigned> = {
-    signatures: env.signatures,
-    // Unknown fields are kept: they are part of the signed bytes.
-    signed: {
-      ...s,
-      _type: 'root',
-      spec_version: s.spec_version as string,
-      version: s.version as number,
-      expires: s.expires as string,
-      consistent_snapshot: s.consistent_snapshot,
-      keys,
-      roles,
-    },
-  };
-  // Signatures are verified over `parsed.signed`: it must be exactly what was signed. A
-  // field inside "keys" or "roles" that the parsing above drops would otherwise be
-  // accepted unsigned (issue 14 §5).
-  if (!signedBytes(parsed.signed, what).equals(signedBytes(s, what))) {
-    fail(what, '"keys" or "roles" hold fields or roles this device does not know');
-  }
-  return parsed;
+  // Exactly what was signed: signatures are verified over these bytes.
+  return { signatures: env.signatures, signed: s as unknown as RootSigned };
 }
 
 /**

@@ -187,8 +187,15 @@ export class OstreeCli implements OstreePort {
     args: readonly string[],
     op: OstreeOp = { op: 'other', args, what: `ostree ${args[0] ?? ''}` },
   ): Promise<ExecResult> {
+    // A deploy freezes and thaws the sysroot's file system (FIFREEZE/FITHAW): it runs in
+    // its own process group, so a signal to the caller's group (Ctrl-C, a kill of the
+    // group) cannot stop it between the two and leave the file system frozen.
+    const ownGroup = op.op === 'deploy' || op.op === 'undeploy';
     try {
-      return await execChecked(this.bin, args, this.options.env ? { env: this.options.env } : {});
+      return await execChecked(this.bin, args, {
+        ...(this.options.env ? { env: this.options.env } : {}),
+        ...(ownGroup ? { processGroup: true } : {}),
+      });
     } catch (err) {
       throw this.fail(op, err);
     }

@@ -68,8 +68,9 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
   },
   3: {
     success: true,
-    description: 'Check-in used the stored metadata; nothing to install',
-    next: 'Nothing to do.',
+    description:
+      "The stick's metadata is older than the device's; the device kept its own and nothing was installed",
+    next: "Bring a bundle created from the factory's current metadata (bundlectl create).",
   },
   4: {
     success: false,

@@ -152,7 +152,8 @@ export async function commitWorkCopy(
   type: BundleType,
   work: string,
   checkpoint: TrustCheckpoint = () => undefined,
-): Promise<void> {
+  opts: { keepPrevious?: boolean } = {},
+): Promise<TrustCommit> {
   await fsyncTree(work);
   checkpoint('trust-work-synced');
 
@@ -181,12 +182,55 @@ export async function commitWorkCopy(
   await fsyncDir(trustDir);
   checkpoint('trust-link-flipped');
 
-  if (previous !== undefined) {
+  const dropPrevious = async () => {
+    if (previous === undefined) return;
     await rm(join(trustDir, previous), { recursive: true, force: true });
     await fsyncDir(trustDir);
-  }
+  };
+  if (opts.keepPrevious !== true) await dropPrevious();
   checkpoint('trust-old-removed');
+  let settled = opts.keepPrevious !== true;
+  return {
+    async finish() {
+      if (settled) return;
+      settled = true;
+      await dropPrevious();
+    },
+    async revert() {
+      if (settled) return;
+      settled = true;
+      if (previous !== undefined) {
+        const back = linkTmpName(type);
+        await symlink(previous, join(trustDir, back));
+        await rename(join(trustDir, back), trustedDir(trustDir, type));
+      } else {
+        await rm(trustedDir(trustDir, type), { force: true });
+      }
+      await fsyncDir(trustDir);
+      await rm(join(trustDir, version), { recursive: true, force: true });
+      await fsyncDir(trustDir);
+    },
+  };
 }
+
+/**
+ * A swap that kept the previous version (`keepPrevious`), so that a step after it that
+ * fails (an install running out of space while it deploys) can put the previous version
+ * back. A power cut meanwhile leaves the new version in force: recovery removes the kept
+ * one like any superseded version.
+ */
+export interface TrustCommit {
+  /** Removes the kept previous version: the new one stays. */
+  finish(): Promise<void>;
+  /** Puts the previous version (or, on a store that had none, no version) back in force. */
+  revert(): Promise<void>;
+}
+
+/** The TrustCommit of a commit that changed nothing (a cached check-in). */
+export const NOTHING_COMMITTED: TrustCommit = {
+  finish: () => Promise.resolve(),
+  revert: () => Promise.resolve(),
+};
 
 export interface TrustRecovery {
   /** Per type: the version now in force (`<type>` points at it), if any. */

@@ -49,6 +49,8 @@ export interface TufUpdateRecord {
 interface Verified {
   signed: Record<string, unknown> & { version: number; expires: string };
   record: RoleRecord;
+  /** The file it came from, for messages: `tuf/<name>` or `trusted <name>`. */
+  what: string;
 }
 
 type RoleFile = 'timestamp' | 'snapshot' | 'targets';
@@ -70,7 +72,6 @@ function refuse(code: FormatErrorCode, what: string, text: string, cause?: unkno
   const prefix: Partial<Record<FormatErrorCode, string>> = {
     TUF_SECURITY: 'TUF metadata in the bundle is not trusted',
     TUF_EXPIRED: 'TUF metadata expired',
-    TUF_ROLLBACK: "TUF metadata provided in the offline bundle is older than the device's",
     TUF_FAILURE: 'TUF metadata update failed',
     TUF_MISSING: 'TUF metadata not found in the bundle',
   };
@@ -78,6 +79,19 @@ function refuse(code: FormatErrorCode, what: string, text: string, cause?: unkno
     cause,
     file: what,
   });
+}
+
+/**
+ * TUF §5.4.3, §5.5.5: the stick's metadata is older than what the device trusts. The
+ * device keeps its own and uses nothing of the stick's (exit 3, docs/exit-codes.md); the
+ * words say which role, which versions, and which file named the older one.
+ */
+function older(role: string, stick: number, device: number, what: string): never {
+  throw new FormatError(
+    'TUF_ROLLBACK',
+    `this stick's metadata (${role} v${stick}, ${what}) is older than the device's (v${device}): the device keeps the metadata it trusts and uses nothing from this stick; bring a bundle created from the factory's current metadata`,
+    { file: what },
+  );
 }
 
 /**
@@ -93,6 +107,11 @@ function parseRole(bytes: Buffer, role: RoleFile, what: string): Envelope<Verifi
     if (!Number.isSafeInteger(s.version) || (s.version as number) < 1)
       throw new Error('version must be a positive integer');
     parseTufTime(s.expires, `${what} expires`);
+    // tuf-js refuses metadata with two entries for one key id; so does the spec's
+    // reference implementation. Refused here first, with the file's name.
+    const ids = env.signatures.map((x) => x.keyid);
+    const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (twice !== undefined) throw new Error(`key ${twice} has more than one signature entry`);
     return env as Envelope<Verified['signed']>;
   } catch (err) {
     refuse('TUF_SECURITY', what, messageOf(err), err);
@@ -127,8 +146,9 @@ function checkAgainstMeta(bytes: Buffer, meta: MetaFile, what: string): void {
 function metaOf(signed: Record<string, unknown>, file: string, what: string): MetaFile {
   const meta = (signed.meta as Record<string, unknown> | undefined)?.[file];
   const m = meta as MetaFile | undefined;
+  // Signed metadata that does not describe the next file is not to be used (11).
   if (m === undefined || typeof m !== 'object' || !Number.isSafeInteger(m.version))
-    refuse('TUF_FAILURE', what, `no version of ${file} in its meta`);
+    refuse('TUF_SECURITY', what, `its signed meta has no version of ${file}`);
   return m;
 }
 
@@ -145,6 +165,7 @@ function trustedCopy(
     const sig = checkSignatures(env, root, role, what);
     return {
       signed: env.signed,
+      what,
       record: {
         version: env.signed.version,
         source: 'device',
@@ -173,6 +194,7 @@ function fromBundle(
   const sig = checkSignatures(env, root, role, what);
   return {
     signed: env.signed,
+    what,
     record: {
       version: env.signed.version,
       source: 'bundle',
@@ -208,22 +230,13 @@ export function updateTimestamp(
   if (old !== undefined) {
     const what = 'tuf/timestamp.json';
     if (fresh.signed.version < old.signed.version)
-      refuse(
-        'TUF_ROLLBACK',
-        what,
-        `version ${fresh.signed.version} is less than current version ${old.signed.version}`,
-      );
+      older('timestamp', fresh.signed.version, old.signed.version, what);
     if (fresh.signed.version === old.signed.version) {
       inForce = old;
     } else {
-      const was = metaOf(old.signed, TUF_FILES.snapshot, 'trusted timestamp.json').version;
+      const was = metaOf(old.signed, TUF_FILES.snapshot, old.what).version;
       const now_ = metaOf(fresh.signed, TUF_FILES.snapshot, what).version;
-      if (now_ < was)
-        refuse(
-          'TUF_ROLLBACK',
-          what,
-          `names snapshot version ${now_}, less than current version ${was}`,
-        );
+      if (now_ < was) older('snapshot', now_, was, what);
     }
   }
   checkNotExpired(inForce, 'timestamp.json', now);
@@ -243,7 +256,7 @@ export function updateSnapshot(
   timestamp: Verified,
   now: Date,
 ): Verified {
-  const meta = metaOf(timestamp.signed, TUF_FILES.snapshot, 'timestamp.json');
+  const meta = metaOf(timestamp.signed, TUF_FILES.snapshot, timestamp.what);
   const old = trustedCopy(trusted.snapshot, 'snapshot', root);
   if (
     old !== undefined &&
@@ -259,13 +272,9 @@ export function updateSnapshot(
     for (const [file, info] of Object.entries(oldMeta)) {
       const next = newMeta[file];
       if (next === undefined)
-        refuse('TUF_FAILURE', what, `${file} is missing from the new snapshot`);
+        refuse('TUF_SECURITY', what, `${file} is missing from the new snapshot`);
       if (next.version < info.version)
-        refuse(
-          'TUF_ROLLBACK',
-          what,
-          `version ${next.version} of ${file} is less than current version ${info.version}`,
-        );
+        older(file.replace(/\.json$/, ''), next.version, info.version, what);
     }
   }
   checkNotExpired(fresh, 'snapshot.json', now);
@@ -291,7 +300,7 @@ export function updateTargets(
   snapshot: Verified,
   now: Date,
 ): Verified {
-  const meta = metaOf(snapshot.signed, TUF_FILES.targets, 'snapshot.json');
+  const meta = metaOf(snapshot.signed, TUF_FILES.targets, snapshot.what);
   const current = (v: Verified) =>
     v.signed.version === meta.version && !isExpired(v.signed.expires, now);
   if (trusted.targets !== undefined) {

@@ -18,6 +18,8 @@ import { FormatError } from './errors.js';
 export class BundleFetcher implements Fetcher {
   /** The refusal this fetcher last threw, if any. */
   failure: FormatError | undefined;
+  /** The file tuf-js asked for last (`tuf/<name>`): the one a later tuf-js refusal is about. */
+  lastFile: string | undefined;
 
   /**
    * @param base the directory whose file URLs tuf-js asks for (`<bundle>/tuf`)
@@ -32,6 +34,7 @@ export class BundleFetcher implements Fetcher {
     const path = fileURLToPath(url);
     const name = path.startsWith(this.base + '/') ? path.slice(this.base.length + 1) : undefined;
     const buf = name === undefined || name.includes('/') ? undefined : this.files.get(name);
+    this.lastFile = `tuf/${name ?? path}`;
     if (buf === undefined) {
       this.failure = new FormatError(
         'TUF_MISSING',

@@ -9,7 +9,10 @@
 export const ZIP_SIG = {
   /** Local file header (APPNOTE 4.3.7). */
   local: 0x04034b50,
-  /** Data descriptor (APPNOTE 4.3.9); written by streaming writers, never by ours. */
+  /**
+   * Data descriptor (APPNOTE 4.3.9): CRC-32 and sizes after an entry's data. Ours writes
+   * one only after an entry too large to hold in its output buffer until its header is final.
+   */
   dataDescriptor: 0x08074b50,
   /** Central directory file header (APPNOTE 4.3.12). */
   central: 0x02014b50,
@@ -28,6 +31,10 @@ export const ZIP_LEN = {
   zip64Eocd: 56,
   zip64Locator: 20,
   eocd: 22,
+  /** Signature, CRC-32 and two 32-bit sizes. */
+  dataDescriptor: 16,
+  /** Signature, CRC-32 and two 64-bit sizes (an entry whose local header has a ZIP64 field). */
+  dataDescriptor64: 24,
 } as const;
 
 /** Compression methods (APPNOTE 4.4.5); a bundle zip uses these two only. */

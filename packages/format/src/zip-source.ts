@@ -65,6 +65,7 @@ import {
   ZIP_UNIX,
 } from './zip-format.js';
 import { fsyncDir } from './io/fs.js';
+import { MEDIA_GONE_ERRNOS, NO_SPACE_ERRNOS } from './io/errors.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -129,6 +130,11 @@ export interface CopyEntryOptions {
 
 export interface ExtractPrefixOptions {
   onProgress?: (p: ZipProgress) => void;
+  /**
+   * Only these entries (full names, under the prefix) are written; the others are never
+   * read. Every name must be in the archive (FILE_MISSING otherwise, before any write).
+   */
+  only?: ReadonlySet<string>;
 }
 
 export interface ZipBundle {
@@ -292,7 +298,14 @@ const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoExcept
 
 function ioError(what: string, err: unknown, file?: string): FormatError {
   if (err instanceof FormatError) return err;
-  return new FormatError('IO_ERROR', `${what}: ${messageOf(err)}`, {
+  const errno = errnoOf(err) ?? '';
+  const code = MEDIA_GONE_ERRNOS.has(errno)
+    ? 'MEDIA_UNREADABLE'
+    : NO_SPACE_ERRNOS.has(errno)
+      ? 'NO_SPACE'
+      : 'IO_ERROR';
+  const said = code === 'MEDIA_UNREADABLE' ? ': the media went away' : '';
+  return new FormatError(code, `${what}: ${messageOf(err)}${said}`, {
     cause: err,
     ...(file === undefined ? {} : { file }),
   });
@@ -813,7 +826,7 @@ export async function openZipBundle(path: string, opts: ZipBundleOptions = {}): 
     checkUnique(entries, chk);
     checkExtents(entries, bounds, chk);
     checkTotal(entries, chk, limits.maxTotalSize);
-    return new ZipBundleImpl(path, fh, entries, chk);
+    return new ZipBundleImpl(path, fh, size, entries, chk);
   } catch (err) {
     await fh.close();
     throw err instanceof FormatError ? err : ioError(`cannot read ${path}`, err, path);
@@ -833,6 +846,8 @@ class ZipBundleImpl implements ZipBundle {
   constructor(
     readonly path: string,
     private readonly fh: FileHandle,
+    /** The archive's size when it was opened: a later, smaller one is media going away. */
+    private readonly openedSize: number,
     private readonly all: readonly Entry[],
     private readonly chk: ArchiveChecker,
   ) {
@@ -885,6 +900,7 @@ class ZipBundleImpl implements ZipBundle {
       this.chk.entryFail('INVALID_METADATA', e.name, `has a local header that ${what}`);
     // One read for the header and the name it should hold (names are at most 1 KiB).
     const head = await readAt(this.fh, e.offset, ZIP_LEN.local + e.nameLength, scratch);
+    if (head.length < ZIP_LEN.local + e.nameLength) await this.assertNotShrunk(e);
     if (head.length < ZIP_LEN.local || head.readUInt32LE(0) !== ZIP_SIG.local) {
       throw bad('is missing');
     }
@@ -923,7 +939,9 @@ class ZipBundleImpl implements ZipBundle {
    * is valid only until the next is asked for; without, every chunk is a new buffer.
    */
   private async *chunks(e: Entry, scratch?: Buffer): AsyncGenerator<Buffer> {
-    const start = await this.dataStart(e, scratch);
+    const start = await this.dataStart(e, scratch).catch((err: unknown) => {
+      throw ioError(`cannot read ${e.name} from ${this.path}`, err, this.path);
+    });
     // A small deflated entry (most are: OSTree dirtree and dirmeta objects, JSON) is
     // inflated in one call, its zlib state freed at once; a large one is streamed.
     const small =
@@ -966,6 +984,7 @@ class ZipBundleImpl implements ZipBundle {
       raw?.destroy();
     }
     if (count !== e.size) {
+      await this.assertNotShrunk(e);
       throw this.chk.entryFail(
         'CONTENT_INVALID',
         e.name,
@@ -975,6 +994,31 @@ class ZipBundleImpl implements ZipBundle {
     if (crc >>> 0 !== e.crc32) {
       throw this.chk.entryFail('CONTENT_INVALID', e.name, 'fails its CRC-32 check (corrupt data)');
     }
+  }
+
+  /**
+   * A read that ended early because the archive got shorter than it was when opened is the
+   * media going away (a stick pulled, a copy truncated while read), not corrupt content:
+   * MEDIA_UNREADABLE. An archive that was short from the start stays CONTENT_INVALID.
+   */
+  private async assertNotShrunk(e: Entry): Promise<void> {
+    let now: number | undefined;
+    let cause: unknown;
+    try {
+      now = (await this.fh.stat()).size;
+    } catch (err) {
+      cause = err;
+    }
+    if (now !== undefined && now >= this.openedSize) return;
+    throw new FormatError(
+      'MEDIA_UNREADABLE',
+      `${this.path} ` +
+        (now === undefined
+          ? `can no longer be read (${messageOf(cause)})`
+          : `shrank from ${this.openedSize} to ${now} bytes`) +
+        ` while ${e.name} was read: the media went away`,
+      { file: this.path, ...(cause === undefined ? {} : { cause }) },
+    );
   }
 
   /**
@@ -1134,8 +1178,28 @@ class ZipBundleImpl implements ZipBundle {
     const root = resolve(stagingDir);
     await requireDirectory(root, 'the staging directory');
     // In archive order, so that the media is read front to back.
+    const only = opts.only;
+    if (only !== undefined) {
+      for (const name of only) {
+        const e = this.byName.get(name);
+        if (e === undefined || !name.startsWith(prefix)) {
+          throw new FormatError(
+            'FILE_MISSING',
+            `${basename(this.path)} holds no entry \`${name}\``,
+            {
+              file: name,
+            },
+          );
+        }
+      }
+    }
     const selected = this.all
-      .filter((e) => e.name.startsWith(prefix) && e.name !== prefix)
+      .filter(
+        (e) =>
+          e.name.startsWith(prefix) &&
+          e.name !== prefix &&
+          (only === undefined ? true : e.isDir ? false : only.has(e.name)),
+      )
       .sort((a, b) => a.offset - b.offset);
     const total = selected.reduce((sum, e) => sum + e.size, 0);
     const run: ExtractRun = {

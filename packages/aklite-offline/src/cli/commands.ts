@@ -15,6 +15,7 @@ import Probation from '../commands/probation.js';
 import Rollback from '../commands/rollback.js';
 import Run from '../commands/run.js';
 import Status from '../commands/status.js';
+import Usb from '../commands/usb.js';
 
 export const COMMANDS = {
   allow: Allow,
@@ -27,4 +28,5 @@ export const COMMANDS = {
   rollback: Rollback,
   run: Run,
   status: Status,
+  usb: Usb,
 };

@@ -8,8 +8,10 @@
  * without changing this file).
  */
 import * as v from 'valibot';
+import { allStatuses, type StatusValue } from '@offline-ota/format';
 import type { CheckResult, DeviceStatus, ListEntry } from '../lib/query.js';
 import type { DeferralResult, ProbationResult } from '../lib/control.js';
+import type { UsbResult } from '../lib/usb.js';
 
 const App = v.strictObject({ name: v.string(), uri: v.string(), on: v.boolean() });
 
@@ -108,6 +110,27 @@ export const ProbationJson = v.strictObject({
 });
 export type ProbationJson = v.InferOutput<typeof ProbationJson>;
 
+/** `usb --json` (docs/device-integration.md): what the USB trigger found, checked and installed. */
+export const UsbJson = v.strictObject({
+  status: v.number(),
+  device: v.string(),
+  bundle: v.strictObject({ name: v.string(), kind: v.picklist(['dir', 'zip']) }),
+  ignored: v.array(v.string()),
+  auto_install: v.boolean(),
+  check: v.strictObject({ status: v.number(), targets: CheckJson }),
+  install: v.nullable(
+    v.strictObject({
+      status: v.number(),
+      target: v.string(),
+      from: v.nullable(v.string()),
+      message: v.string(),
+    }),
+  ),
+  unmounted: v.boolean(),
+  message: v.string(),
+});
+export type UsbJson = v.InferOutput<typeof UsbJson>;
+
 export const checkJson = (res: CheckResult): CheckJson => res.targets;
 
 export const listJson = (res: ListEntry[]): ListJson => res;
@@ -122,3 +145,71 @@ export const deferralJson = (res: DeferralResult): DeferralJson => ({
 });
 
 export const probationJson = (res: ProbationResult): ProbationJson => res;
+
+export const usbJson = (res: UsbResult): UsbJson => ({
+  status: res.status,
+  device: res.device,
+  bundle: res.bundle,
+  ignored: res.ignored,
+  auto_install: res.autoInstall,
+  check: { status: res.check.status, targets: checkJson(res.check) },
+  install:
+    res.install === null
+      ? null
+      : {
+          status: res.install.status,
+          target: res.install.target,
+          from: res.install.from,
+          message: res.install.message,
+        },
+  unmounted: res.unmounted,
+  message: res.message,
+});
+
+/**
+ * A failure under `--json` (every command): the exit status with its name and next step,
+ * the message, and the project's error code and file when there are ones.
+ */
+export const ErrorJson = v.strictObject({
+  code: v.number(),
+  name: v.string(),
+  message: v.string(),
+  hint: v.string(),
+  error: v.optional(v.string()),
+  file: v.optional(v.string()),
+});
+export type ErrorJson = v.InferOutput<typeof ErrorJson>;
+
+export function errorJson(
+  status: StatusValue,
+  message: string,
+  err?: { code?: unknown; file?: unknown },
+): ErrorJson {
+  const info = allStatuses().find((x) => x.value === status);
+  const out: ErrorJson = {
+    code: status,
+    name: info?.name ?? 'UnknownError',
+    message,
+    hint: info?.next ?? '',
+  };
+  if (typeof err?.code === 'string') out.error = err.code;
+  if (typeof err?.file === 'string') out.file = err.file;
+  return out;
+}
+
+/** `install --json`. */
+export const InstallJson = v.strictObject({
+  status: v.number(),
+  target: v.string(),
+  from: v.nullable(v.string()),
+  message: v.string(),
+});
+export type InstallJson = v.InferOutput<typeof InstallJson>;
+
+/** `rollback --json`. */
+export const RollbackJson = v.strictObject({
+  status: v.number(),
+  target: v.string(),
+  message: v.string(),
+});
+export type RollbackJson = v.InferOutput<typeof RollbackJson>;

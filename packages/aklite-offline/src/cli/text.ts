@@ -5,6 +5,7 @@
 import { describe, type StatusValue } from '@offline-ota/format';
 import type { CheckResult, DeviceStatus, ListEntry } from '../lib/query.js';
 import type { DeferralResult, ProbationResult } from '../lib/control.js';
+import type { UsbResult } from '../lib/usb.js';
 
 /** `check` (reference §3.9: `Found Targets: `, one block per Target). */
 export function checkText(res: CheckResult): string[] {
@@ -87,3 +88,18 @@ export const probationText = (res: ProbationResult): string[] =>
 
 /** `defer`, `allow`. */
 export const deferralText = (res: DeferralResult): string[] => [res.message];
+
+/** `usb`: the stick and its bundle, the check, then the install's outcome or why none ran. */
+export function usbText(res: UsbResult): string[] {
+  const bundle =
+    res.bundle.name === '.'
+      ? 'the stick itself'
+      : `${res.bundle.name} (${res.bundle.kind === 'dir' ? 'directory' : 'single file'})`;
+  return [
+    `Stick ${res.device}: bundle ${bundle}` +
+      (res.ignored.length > 0 ? `; ignored ${res.ignored.join(', ')}` : ''),
+    ...checkText(res.check),
+    '',
+    ...(res.install === null ? [res.message] : outcomeText(res.install)),
+  ];
+}

@@ -24,7 +24,9 @@ import {
   blobPath,
   BUNDLE_DIRS,
   CAPS,
+  errnoInChain,
   FormatError,
+  MEDIA_GONE_ERRNOS,
   planAppBlobs,
   requiredApps,
   storeReader,
@@ -149,19 +151,25 @@ async function stageBlob(
 
 /**
  * Maps a failure to read content out of a single-file bundle: content that is not what the
- * archive or the signed metadata says is VERIFICATION_FAILED (70), anything else (an I/O
- * error, a truncated file) DOWNLOAD_FAILED (50).
+ * archive or the signed metadata says (a local header that disagrees with the directory
+ * included) is VERIFICATION_FAILED (70), anything else (the media going away, a file that
+ * shrank while read) DOWNLOAD_FAILED (50).
  */
 export function zipReadError(err: unknown, what: string, zipPath: string): AkliteError {
   const invalid =
     err instanceof FormatError &&
-    ['CONTENT_INVALID', 'FILE_TOO_LARGE', 'PATH_ESCAPE'].includes(err.code);
+    ['CONTENT_INVALID', 'FILE_TOO_LARGE', 'PATH_ESCAPE', 'INVALID_METADATA'].includes(err.code);
+  const gone =
+    (err instanceof FormatError && err.code === 'MEDIA_UNREADABLE') ||
+    MEDIA_GONE_ERRNOS.has(errnoInChain(err) ?? '');
   return new AkliteError(
     invalid ? 'VERIFICATION_FAILED' : 'DOWNLOAD_FAILED',
     `cannot use ${what} from ${zipPath}: ${messageOf(err)}; ` +
       (invalid
         ? 'the media is corrupted or tampered with: do not use it'
-        : 'check the media and try again'),
+        : gone && !messageOf(err).includes('media went away')
+          ? 'the media went away: reconnect it, check it and try again'
+          : 'check the media and try again'),
     { cause: err, file: zipPath },
   );
 }

@@ -7,7 +7,9 @@ import {
   checkBundle,
   requiredApps,
   type BundleSource,
+  NOTHING_COMMITTED,
   type CheckBundleResult,
+  type TrustCommit,
   type TargetEntry,
 } from '@offline-ota/format';
 import { AkliteError } from './errors.js';
@@ -17,8 +19,11 @@ import { isFailed, type DeviceState, type TargetRecord } from './state.js';
 
 export interface CheckIn {
   result: CheckBundleResult;
-  /** Persist the refreshed trusted metadata. */
-  commit(): Promise<void>;
+  /**
+   * Persist the refreshed trusted metadata, keeping the previous version until `finish()`
+   * (install's commit phase: a later step that fails puts it back with `revert()`).
+   */
+  commit(): Promise<TrustCommit>;
   /** Drop the working copy; the device's trusted metadata stays as it was. */
   discard(): Promise<void>;
 }
@@ -55,9 +60,16 @@ export async function checkIn(
   return {
     result,
     async commit() {
-      if (settled) return;
+      if (settled) return NOTHING_COMMITTED;
       settled = true;
-      await result.commit();
+      const c = await result.commit({ keepPrevious: true });
+      return {
+        finish: () => c.finish(),
+        async revert() {
+          await c.revert();
+          await tidy();
+        },
+      };
     },
     async discard() {
       if (settled) return;

@@ -60,12 +60,32 @@ export interface DeviceConfig {
    * installation the way `run` does. Off by default: the technician runs `run`.
    */
   finalizeAtBoot: boolean;
+  /** `[usb]`: the opt-in USB trigger (usb.ts). */
+  usb: UsbConfig;
+}
+
+/** `[usb]`: how the USB trigger (`aklite-offline usb`, usb.ts) mounts a stick and what it does. */
+export interface UsbConfig {
+  /** `[usb] auto_install`: install what `check` selects; false: check and log only. */
+  autoInstall: boolean;
+  /** `[usb] mount_command`, split on spaces, `{device}` and `{dir}` replaced; run without a shell. */
+  mountCommand: string[];
+  /** `[usb] unmount_command`, split on spaces, `{dir}` replaced. */
+  unmountCommand: string[];
+  /** `[usb] mount_dir`, under the device root: where the stick is mounted while the trigger runs. */
+  mountDir: string;
+  /** `[usb] lock_wait_seconds`: how long the trigger waits while another instance holds the lock. */
+  lockWaitSeconds: number;
 }
 
 export const DEFAULT_STORAGE_WATERMARK = 80;
 export const DEFAULT_COMPOSE_COMMAND = 'docker compose';
 export const DEFAULT_CALLBACK_TIMEOUT_SECONDS = 30;
 export const DEFAULT_PROBATION_SECONDS = 1800;
+export const DEFAULT_USB_MOUNT_COMMAND = 'mount -o ro,nodev,nosuid,noexec {device} {dir}';
+export const DEFAULT_USB_UNMOUNT_COMMAND = 'umount {dir}';
+export const DEFAULT_USB_MOUNT_DIR = '/run/aklite-offline/usb';
+export const DEFAULT_USB_LOCK_WAIT_SECONDS = 60;
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
 type Table = Record<string, unknown>;
@@ -139,6 +159,8 @@ export function mergeConfig(tables: readonly Table[]): Table {
 }
 
 const splitList = (s: string): string[] => s.split(/[,\s]+/).filter((x) => x !== '');
+/** A command line of the config: words split on white space only (mount options hold commas). */
+const splitWords = (s: string): string[] => s.split(/\s+/).filter((x) => x !== '');
 
 export interface LoadConfigOptions {
   deviceRoot: string;
@@ -175,15 +197,6 @@ const wholeNumber = (
     v.maxValue(max, message),
   );
 
-/** A TOML boolean, or the string "true" or "false" (as the reference writes its flags). */
-const onOff = v.pipe(
-  v.union(
-    [v.boolean(), v.picklist(['true', 'false'])],
-    (i) => `must be true or false, got ${shown(i.input)}`,
-  ),
-  v.transform((b) => b === true || b === 'true'),
-);
-
 /** A program run as given: empty (unset) or an absolute path. */
 const program = v.pipe(
   str,
@@ -192,6 +205,26 @@ const program = v.pipe(
     (i) => `must be an absolute path, got "${String(i.input)}"`,
   ),
 );
+
+/** A TOML boolean, or the string "true"/"false" (as the reference reads every value). */
+const flag = v.pipe(
+  v.union(
+    [v.boolean(), v.picklist(['true', 'false'])],
+    (i) => `must be true or false, got ${shown(i.input)}`,
+  ),
+  v.transform((b) => b === true || b === 'true'),
+);
+
+/** A command line run without a shell: a program and the placeholders it must use. */
+const commandLine = (placeholders: readonly string[]) =>
+  v.pipe(
+    str,
+    v.check((c) => splitWords(c).length > 0, 'must name a program'),
+    v.check(
+      (c) => placeholders.every((p) => c.includes(p)),
+      `must use ${placeholders.join(' and ')}`,
+    ),
+  );
 
 /** A section: absent is empty; keys this client does not read are kept and ignored. */
 const section = <E extends v.ObjectEntries>(entries: E) =>
@@ -243,11 +276,26 @@ const Sections = {
         v.check((b) => splitList(b).length > 0, 'must name a program'),
       ),
     ),
-    finalize_at_boot: v.optional(onOff),
+    finalize_at_boot: v.optional(flag),
     compose_apps_root: v.optional(str),
     reset_apps_root: v.optional(str),
   }),
   storage: section({ path: v.optional(str) }),
+  usb: section({
+    auto_install: v.optional(flag),
+    mount_command: v.optional(commandLine(['{device}', '{dir}'])),
+    unmount_command: v.optional(commandLine(['{dir}'])),
+    lock_wait_seconds: v.optional(wholeNumber(0, 86400)),
+    mount_dir: v.optional(
+      v.pipe(
+        str,
+        v.check(
+          (p) => p.startsWith('/') && p.replaceAll('/', '') !== '' && !p.split('/').includes('..'),
+          (i) => `must be an absolute directory other than / (no ..), got ${shown(i.input)}`,
+        ),
+      ),
+    ),
+  }),
   bootloader: section({
     reboot_sentinel_dir: v.optional(str),
     reboot_sentinel_name: v.optional(str),
@@ -258,6 +306,7 @@ const ConfigFile = v.looseObject({
   provision: v.optional(Sections.provision, {}),
   pacman: v.optional(Sections.pacman, {}),
   storage: v.optional(Sections.storage, {}),
+  usb: v.optional(Sections.usb, {}),
   bootloader: v.optional(Sections.bootloader, {}),
 });
 
@@ -280,7 +329,7 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
       `config key ${keyOf(issue)} ${issue.message} (read from ${where})`,
     );
   }
-  const { provision, pacman, storage, bootloader } = parsed.output;
+  const { provision, pacman, storage, usb, bootloader } = parsed.output;
   /** Device paths in the config are absolute on the device; re-root them under the device root. */
   const rooted = (p: string): string => join(deviceRoot, p);
   const orUndefined = (s: string | undefined): string | undefined => (s === '' ? undefined : s);
@@ -317,5 +366,12 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
     goldenCommit: orUndefined(pacman.golden_commit),
     securityUnpack: orUndefined(pacman.security_unpack),
     finalizeAtBoot: pacman.finalize_at_boot ?? false,
+    usb: {
+      autoInstall: usb.auto_install ?? false,
+      mountCommand: splitWords(usb.mount_command ?? DEFAULT_USB_MOUNT_COMMAND),
+      unmountCommand: splitWords(usb.unmount_command ?? DEFAULT_USB_UNMOUNT_COMMAND),
+      mountDir: rooted(usb.mount_dir ?? DEFAULT_USB_MOUNT_DIR),
+      lockWaitSeconds: usb.lock_wait_seconds ?? DEFAULT_USB_LOCK_WAIT_SECONDS,
+    },
   };
 }

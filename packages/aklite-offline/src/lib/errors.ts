@@ -45,10 +45,14 @@ export type AkliteErrorCode =
   | 'SECURITY_VIOLATION'
   /** The security_unpack program failed otherwise (other exit, signal, cannot run). */
   | 'UNPACK_FAILED'
-  /** `ostree pull-local` failed (`PullError`; install reports it as 70 or 50, or wraps it). */
+  /** `ostree pull-local` failed (`PullError`; install reports it as 50, 60 or 70, or wraps it). */
   | 'PULL_FAILED'
   /** An app's compose project could not be set up or started (`AppStartError`). */
-  | 'APP_START_FAILED';
+  | 'APP_START_FAILED'
+  /** `usb`: the stick holds no bundle at its top level (usb.ts). */
+  | 'NO_BUNDLE'
+  /** `usb`: the stick holds more than one bundle; the message names them (usb.ts). */
+  | 'MANY_BUNDLES';
 
 export class AkliteError extends OfflineOtaError<AkliteErrorCode> {}
 

@@ -5,6 +5,7 @@
  * A new code does not compile until it has a status here.
  */
 import {
+  exitStatusFor,
   FORMAT_STATUS,
   FormatError,
   StatusCode,
@@ -12,6 +13,7 @@ import {
   type StatusValue,
 } from '@offline-ota/format';
 import { AkliteError, type AkliteErrorCode } from './errors.js';
+import { isNoSpace } from './space.js';
 
 const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> = {
   ...FORMAT_STATUS,
@@ -37,9 +39,16 @@ const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> =
   // Install turns a media pull into 70/50 itself; one that escapes is a device failure.
   PULL_FAILED: StatusCode.UnknownError,
   APP_START_FAILED: StatusCode.UnknownError,
+  // The USB trigger: a stick without a bundle lacks the bundle's metadata (14); two
+  // bundles are a mistake the message names (1).
+  NO_BUNDLE: StatusCode.CheckinMetadataNotFound,
+  MANY_BUNDLES: StatusCode.UnknownError,
 };
 
 export function exitStatusOf(err: unknown): StatusValue {
+  // A full file system is 60 wherever it struck (issue 14 §1), whatever wrapped it.
+  if (isNoSpace(err)) return StatusCode.NoSpace;
   if (err instanceof AkliteError || err instanceof FormatError) return STATUS[err.code];
-  return StatusCode.UnknownError;
+  // The I/O module's errors through their tables; anything else is a bug: 1.
+  return exitStatusFor(err);
 }

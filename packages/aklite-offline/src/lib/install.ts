@@ -9,15 +9,18 @@
  *
  * A power cut during commit is repaired by `recover` on the next start.
  */
-import { lstat, mkdir, readdir, statfs } from 'node:fs/promises';
+import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BUNDLE_DIRS,
+  FormatError,
   requiredApps,
   StatusCode,
+  writeFileAtomic,
   type BundleSource,
   type BundleType,
   type TargetEntry,
+  type TrustCommit,
   type ZipBundle,
 } from '@offline-ota/format';
 import { commitBlobs, missingBlobs, stageBlobs, zipReadError, type StagedBlob } from './apps.js';
@@ -27,19 +30,20 @@ import { assertNotDeferred } from './deferral.js';
 import {
   deployCommit,
   loadState,
+  makeBootedDefault,
   openDevice,
   recover,
   withLock,
   type Device,
   type DeviceOptions,
 } from './device.js';
-import { openMedia } from './media.js';
-import { AkliteError, messageOf } from './errors.js';
+import { openMedia, recheckObjects, targetObjects, type TargetObjects } from './media.js';
+import { AkliteError, isErrno, messageOf } from './errors.js';
 import { removeTree } from './fsutil.js';
-import { checkSpaceFor } from './space.js';
+import { checkSpaceFor, isFull, isNoSpace, noSpaceError } from './space.js';
 import { PullError, type ProgressPhase } from './ports.js';
 import { assertNotInProbation, settleProbation } from './probation.js';
-import { isFailed, writeState, type DeviceState } from './state.js';
+import { isFailed, stateFile, writeState, type DeviceState } from './state.js';
 
 export interface InstallOptions extends DeviceOptions {
   /** The bundle directory (`--src-dir`). */
@@ -63,10 +67,37 @@ export interface InstallResult {
 
 export async function install(opts: InstallOptions): Promise<InstallResult> {
   const dev = await openDevice(opts);
-  return withLock(dev, () => installLocked(dev, opts));
+  return withLock(dev, () => installLocked(watchCheckpoints(dev), opts));
 }
 
-async function installLocked(dev: Device, opts: InstallOptions): Promise<InstallResult> {
+/** Devices whose checkpoint port threw: see watchCheckpoints. */
+const cutAtCheckpoint = new WeakSet<Device>();
+
+/**
+ * The device with its checkpoint port watched. A checkpoint port that throws stands for
+ * the process dying there (the in-memory power-cut tests): nothing after it may run, not
+ * even the undo of the commit phase, or the test would check a device no power cut leaves.
+ */
+function watchCheckpoints(dev: Device): Device {
+  const watched: Device = {
+    ...dev,
+    ports: {
+      ...dev.ports,
+      checkpoint: (step) => {
+        try {
+          dev.ports.checkpoint(step);
+        } catch (err) {
+          cutAtCheckpoint.add(watched);
+          throw err;
+        }
+      },
+    },
+  };
+  return watched;
+}
+
+/** `install` for a caller that already holds the lock (the USB trigger, usb.ts). */
+export async function installLocked(dev: Device, opts: InstallOptions): Promise<InstallResult> {
   const { state } = await loadState(dev);
   await recover(dev, state);
   if (state.pending) {
@@ -89,7 +120,11 @@ async function installLocked(dev: Device, opts: InstallOptions): Promise<Install
     try {
       return await installFrom(dev, state, cb, media, opts);
     } finally {
-      await media.close();
+      // Closing what was read cannot undo what was installed: a stick pulled after its last
+      // read (its close fails) does not turn a done install into a failure.
+      await media.close().catch((err: unknown) => {
+        dev.ports.progress(`Note: closing ${opts.srcDir} failed: ${messageOf(err)}`);
+      });
     }
   } catch (err) {
     // The step in progress reports FAILED (nothing when no step is open).
@@ -178,53 +213,6 @@ async function installFrom(
   }
 }
 
-async function extractMediaRepo(dev: Device, zip: ZipBundle, dir: string): Promise<void> {
-  try {
-    await zip.extractPrefix(`${BUNDLE_DIRS.ostree}/`, dir, {
-      onProgress: (p) =>
-        dev.ports.byteProgress({ phase: 'extract-repo', done: p.done, total: p.total }),
-    });
-  } catch (err) {
-    throw zipReadError(err, 'the OSTree repo', zip.path);
-  }
-}
-
-interface ObjectsSize {
-  /** Bytes of the bundle's OSTree objects (an estimate of what a pull writes). */
-  bytes: number;
-  /** The same, each object rounded up to whole blocks of `blockSize` (what a file system grows by). */
-  allocated: number;
-}
-
-/** The size of the bundle's OSTree objects. */
-async function ostreeObjectsSize(media: BundleSource, blockSize: number): Promise<ObjectsSize> {
-  const size: ObjectsSize = { bytes: 0, allocated: 0 };
-  const add = (n: number) => {
-    size.bytes += n;
-    size.allocated += Math.ceil(n / blockSize) * blockSize;
-  };
-  if (media.zip !== undefined) {
-    const prefix = `${BUNDLE_DIRS.ostree}/objects/`;
-    for (const e of media.zip.entries()) if (e.name.startsWith(prefix)) add(e.size);
-    return size;
-  }
-  const objects = join(media.path, BUNDLE_DIRS.ostree, 'objects');
-  let dirs: string[] = [];
-  try {
-    dirs = await readdir(objects);
-  } catch {
-    return size;
-  }
-  for (const d of dirs) {
-    if (!/^[0-9a-f]{2}$/.test(d)) continue;
-    for (const f of await readdir(join(objects, d)).catch(() => [] as string[])) {
-      const st = await lstat(join(objects, d, f)).catch(() => undefined);
-      if (st?.isFile()) add(st.size);
-    }
-  }
-  return size;
-}
-
 /** How often the growth of a repo's file system is sampled during an OSTree pull. */
 const GROWTH_INTERVAL_MS = 500;
 
@@ -284,6 +272,121 @@ async function checkSpace(dev: Device, required: number): Promise<void> {
   }
 }
 
+/** Bytes a file system grows by when `bytes` are written as files of `sizes` (whole blocks). */
+function allocated(sizes: Iterable<number>, blockSize: number): number {
+  let n = 0;
+  for (const s of sizes) n += Math.ceil(s / blockSize) * blockSize;
+  return n;
+}
+
+/**
+ * Writes the Target's objects out of a single-file bundle into `dir` (an archive repo made
+ * here): only the objects the commit's walk named, each checked for size and CRC on the
+ * way; nothing else of the archive is read or written.
+ */
+async function extractTargetObjects(
+  dev: Device,
+  zip: ZipBundle,
+  dir: string,
+  objects: TargetObjects,
+): Promise<void> {
+  await dev.ports.ostree.initRepo(dir, 'archive');
+  try {
+    await zip.extractPrefix(`${BUNDLE_DIRS.ostree}/`, dir, {
+      only: new Set(objects.paths.map((rel) => `${BUNDLE_DIRS.ostree}/${rel}`)),
+      onProgress: (p) =>
+        dev.ports.byteProgress({ phase: 'extract-repo', done: p.done, total: p.total }),
+    });
+  } catch (err) {
+    if (isNoSpace(err)) throw err;
+    throw zipReadError(err, 'the OSTree repo', zip.path);
+  }
+}
+
+/**
+ * The error for a failed pull of the Target from `src` into `dest`, decided without
+ * reading ostree's messages (docs/architecture.md §Field failures): the Target's objects
+ * in `src` are read again (media.ts `recheckObjects`): gone → 50, corrupt → 70; a
+ * destination file system left with less than the pull still needed → 60; otherwise the
+ * pull's own re-hash refused an object whose bytes are readable and well-formed → 70.
+ */
+async function pullFailure(
+  err: PullError,
+  src: string,
+  fromMedia: string,
+  objects: TargetObjects,
+  dest: string,
+  remaining: number,
+): Promise<AkliteError> {
+  const check = await recheckObjects(src, objects);
+  if (check.verdict === 'unreadable') {
+    return new AkliteError(
+      'DOWNLOAD_FAILED',
+      `${err.message}; reading it again failed (${check.detail}): the media went away or cannot be read; ` +
+        `check the media (${fromMedia}) and try again`,
+      { cause: err },
+    );
+  }
+  if (check.verdict === 'readable' && (await isFull(dest, remaining)))
+    return noSpaceError(dest, err, remaining);
+  return new AkliteError(
+    'VERIFICATION_FAILED',
+    `${err.message}` +
+      (check.detail === '' ? '' : ` (${check.detail})`) +
+      '; the OSTree repo on the media is corrupted or tampered with: do not use this media',
+    { cause: err },
+  );
+}
+
+/**
+ * What install changed of the device's records, to put back when a step of the commit
+ * phase fails (a full disk while deploying): the bytes of `state.json` (or its absence),
+ * the boot counter variables, whether a deployment was made, the trust store swap.
+ */
+interface Undo {
+  stateBytes: Buffer | undefined;
+  bootEnv: Record<string, string> | undefined;
+  deployed: boolean;
+  sentinel: boolean;
+  trust: TrustCommit | undefined;
+}
+
+/**
+ * Bytes held in `<storage>/.undo-reserve` while the records are written, and released
+ * before an undo, so that undoing a deploy (which writes boot loader entries) has room on
+ * a file system that filled meanwhile. Removed at the next install after a power cut.
+ */
+const UNDO_RESERVE = 4 * 1024 * 1024;
+const reservePath = (dev: Device) => join(dev.config.storageDir, '.undo-reserve');
+
+async function snapshotRecords(dev: Device): Promise<Undo> {
+  const stateBytes = await readFile(stateFile(dev.config.storageDir)).catch((err: unknown) => {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  });
+  return { stateBytes, bootEnv: undefined, deployed: false, sentinel: false, trust: undefined };
+}
+
+/** Puts the records back as `snapshotRecords` found them (reverse order of the writes). */
+async function undoRecords(dev: Device, t: TargetEntry, u: Undo): Promise<void> {
+  const { ports } = dev;
+  if (u.deployed) await makeBootedDefault(dev, t.commit);
+  if (u.bootEnv !== undefined) await ports.bootEnv.set(u.bootEnv);
+  if (u.sentinel) await ports.sentinel.remove();
+  const file = stateFile(dev.config.storageDir);
+  if (u.stateBytes === undefined) await rm(file, { force: true });
+  else await writeFileAtomic(file, u.stateBytes);
+  await u.trust?.revert();
+}
+
+/** The U-Boot variables install sets, as they are now (unset ones as ''). */
+async function bootCounters(dev: Device): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of ['upgrade_available', 'bootcount'])
+    out[name] = (await dev.ports.bootEnv.get(name)) ?? '';
+  return out;
+}
+
 async function installTarget(
   dev: Device,
   state: DeviceState,
@@ -291,7 +394,32 @@ async function installTarget(
   t: TargetEntry,
   media: BundleSource,
   bundleType: BundleType,
-  commitTuf: () => Promise<void>,
+  commitTuf: () => Promise<TrustCommit>,
+): Promise<InstallResult['status']> {
+  try {
+    return await installTargetSteps(dev, state, cb, t, media, bundleType, commitTuf);
+  } catch (err) {
+    if (err instanceof AkliteError && err.code === 'NO_SPACE') throw err;
+    // A device tool (ostree init, deploy) reports no system code: one that failed on a
+    // full file system is taken to have failed for want of space.
+    const toolFailed =
+      err instanceof AkliteError && (err.code === 'INSTALL_FAILED' || err.code === 'PULL_FAILED');
+    if (isNoSpace(err) || (toolFailed && (await isFull(dev.config.storageDir))))
+      throw await noSpaceError(dev.config.storageDir, err);
+    if (err instanceof FormatError && err.code === 'MEDIA_UNREADABLE')
+      throw new AkliteError('DOWNLOAD_FAILED', err.message, { cause: err, file: err.file });
+    throw err;
+  }
+}
+
+async function installTargetSteps(
+  dev: Device,
+  state: DeviceState,
+  cb: UpdateCallbacks,
+  t: TargetEntry,
+  media: BundleSource,
+  bundleType: BundleType,
+  commitTuf: () => Promise<TrustCommit>,
 ): Promise<InstallResult['status']> {
   const { ports, config } = dev;
   const kind: 'ostree' | 'apps' = t.commit === dev.booted.commit ? 'apps' : 'ostree';
@@ -302,6 +430,7 @@ async function installTarget(
       : [];
   const staging = join(config.storageDir, '.staging');
   await removeTree(staging);
+  await rm(reservePath(dev), { force: true });
 
   const needOstree =
     kind === 'ostree' && !(await ports.ostree.hasCommit(dev.sysrootRepo, t.commit));
@@ -310,10 +439,19 @@ async function installTarget(
     (s) => s.bsize,
     () => 4096,
   );
-  const objects = needOstree
-    ? await ostreeObjectsSize(media, blockSize)
-    : { bytes: 0, allocated: 0 };
-  const required = 2 * objects.bytes + blobs.reduce((n, b) => n + (b.size ?? 0), 0);
+  // Exactly the Target's objects (its commit walked on the media, every metadata object
+  // checked against its checksum): nothing else of the media is counted or copied.
+  const objects = needOstree ? await targetObjects(media, t.commit) : undefined;
+  const objectsAllocated = objects === undefined ? 0 : allocated(objects.sizes.values(), blockSize);
+  // At most two copies of the objects exist at once: the extracted copy of a single-file
+  // bundle and the scratch repo, then the scratch repo and the sysroot's (the extracted
+  // copy is removed before the sysroot is written).
+  const required =
+    2 * objectsAllocated +
+    allocated(
+      blobs.map((b) => b.size ?? 0),
+      blockSize,
+    );
   await checkSpace(dev, required);
   ports.checkpoint('space-checked');
 
@@ -322,35 +460,30 @@ async function installTarget(
   let staged: StagedBlob[];
   const stagingRepo = join(staging, 'repo');
   try {
-    if (needOstree) {
+    if (objects !== undefined) {
       ports.progress(
         `Pulling OSTree commit ${t.commit} from ${media.zip !== undefined ? media.path : mediaRepo} (every object re-hashed)`,
       );
       if (media.zip !== undefined) {
-        // A single-file bundle: its repo is extracted into the scratch area (entries
-        // checked for size and CRC), then pulled from there with every object re-hashed.
+        // A single-file bundle: the Target's objects are extracted into the scratch area
+        // (entries checked for size and CRC), then pulled from there with every object
+        // re-hashed.
         mediaRepo = join(staging, 'media-repo');
         await mkdir(mediaRepo, { recursive: true });
-        await extractMediaRepo(dev, media.zip, mediaRepo);
+        await extractTargetObjects(dev, media.zip, mediaRepo, objects);
       }
       await mkdir(stagingRepo, { recursive: true });
       await ports.ostree.initRepo(stagingRepo, 'archive');
       try {
-        await withGrowthProgress(dev, stagingRepo, 'pull-ostree', objects.allocated, () =>
+        await withGrowthProgress(dev, stagingRepo, 'pull-ostree', objectsAllocated, () =>
           ports.ostree.pullLocal(stagingRepo, mediaRepo, t.commit, true),
         );
       } catch (err) {
-        if (err instanceof PullError) {
-          throw new AkliteError(
-            err.kind === 'corrupt' ? 'VERIFICATION_FAILED' : 'DOWNLOAD_FAILED',
-            err.kind === 'corrupt'
-              ? `${err.message}; the OSTree repo on the media is corrupted or tampered with: do not use this media`
-              : `${err.message}; check the media (${mediaRepo}) and try again`,
-            { cause: err },
-          );
-        }
+        if (err instanceof PullError)
+          throw await pullFailure(err, mediaRepo, media.path, objects, staging, objectsAllocated);
         throw err;
       }
+      if (media.zip !== undefined) await removeTree(mediaRepo);
       ports.checkpoint('ostree-staged');
     }
     ports.progress(`Copying ${blobs.length} app blob(s) into ${config.appStore}`);
@@ -365,18 +498,27 @@ async function installTarget(
 
   await cb.post('OK');
   await cb.pre('install');
-  // Commit.
+  // Commit, first the content: objects into the sysroot repo, blobs into the store. No
+  // record says anything of the update yet, so a failure here leaves the device as it was
+  // (unreferenced objects and blobs are content-addressed and harmless).
   try {
-    if (needOstree) {
+    if (objects !== undefined) {
       ports.progress(`Writing the OSTree objects into ${dev.sysrootRepo}`);
-      await withGrowthProgress(dev, dev.sysrootRepo, 'write-ostree', undefined, () =>
-        ports.ostree.pullLocal(dev.sysrootRepo, stagingRepo, t.commit, false),
-      );
+      try {
+        await withGrowthProgress(dev, dev.sysrootRepo, 'write-ostree', undefined, () =>
+          ports.ostree.pullLocal(dev.sysrootRepo, stagingRepo, t.commit, false),
+        );
+      } catch (err) {
+        if (err instanceof PullError && (await isFull(dev.sysrootRepo, objectsAllocated)))
+          throw await noSpaceError(dev.sysrootRepo, err, objectsAllocated);
+        throw err;
+      }
     }
     ports.checkpoint('ostree-pulled');
     await commitBlobs(config.appStore, staged);
     ports.checkpoint('apps-copied');
   } catch (err) {
+    if (isNoSpace(err)) throw err;
     if (err instanceof AkliteError && !(err instanceof PullError)) throw err;
     throw new AkliteError(
       'INSTALL_FAILED',
@@ -386,7 +528,50 @@ async function installTarget(
   } finally {
     await removeTree(staging);
   }
-  await commitTuf();
+
+  // Then the records: trusted metadata, state, deployment, boot counters. A failure of any
+  // step puts back what the earlier ones wrote, so the device is left as it was; a power
+  // cut is repaired by `recover` and the trust store's recovery on the next start.
+  const undo = await snapshotRecords(dev);
+  // Room for undoing: released before the undo, whatever filled the file system meanwhile.
+  const reserve = reservePath(dev);
+  await writeFileAtomic(reserve, Buffer.alloc(UNDO_RESERVE));
+  try {
+    const status = await commitRecords(dev, state, cb, t, kind, bundleType, commitTuf, undo);
+    await rm(reserve, { force: true });
+    await undo.trust?.finish();
+    return status;
+  } catch (err) {
+    if (cutAtCheckpoint.has(dev)) throw err;
+    const full = isNoSpace(err) || (await isFull(dev.sysroot));
+    await rm(reserve, { force: true }).catch(() => undefined);
+    try {
+      await undoRecords(dev, t, undo);
+    } catch (undoErr) {
+      throw new AkliteError(
+        'INSTALL_FAILED',
+        `${messageOf(err)}; undoing the partial installation also failed: ${messageOf(undoErr)}. ` +
+          'Run the install again: the next start completes or undoes it',
+        { cause: err },
+      );
+    }
+    if (full) throw await noSpaceError(dev.sysroot, err);
+    throw err;
+  }
+}
+
+async function commitRecords(
+  dev: Device,
+  state: DeviceState,
+  cb: UpdateCallbacks,
+  t: TargetEntry,
+  kind: 'ostree' | 'apps',
+  bundleType: BundleType,
+  commitTuf: () => Promise<TrustCommit>,
+  undo: Undo,
+): Promise<InstallResult['status']> {
+  const { ports, config } = dev;
+  undo.trust = await commitTuf();
   // An unset device takes the type of its first installed bundle and keeps it.
   if (config.deviceType === undefined && state.deviceType === undefined)
     state.deviceType = bundleType;
@@ -403,10 +588,13 @@ async function installTarget(
   state.pending = { target: t, kind, phase: 'deploying', rollback: false, startedAt };
   await writeState(config.storageDir, state);
   ports.checkpoint('state-deploying');
+  undo.sentinel = true;
   await ports.sentinel.create();
   ports.progress(`Deploying ${t.commit} (os ${dev.booted.os})`);
+  undo.deployed = true;
   await deployCommit(dev, t.commit);
   ports.checkpoint('deployed');
+  undo.bootEnv = await bootCounters(dev);
   await ports.bootEnv.set({ upgrade_available: 1, bootcount: 0 });
   ports.checkpoint('bootenv-set');
   state.pending.phase = 'installed';

@@ -26,19 +26,17 @@ import { fsyncDir, pathExists, writeFileAtomic } from './fsutil.js';
 
 export type { Deployment, OstreePort } from '@offline-ota/format';
 
-export type PullFailure = 'corrupt' | 'unreadable';
-
-/** A failed pull, classified: a corrupted object (70) or unreadable media (50). */
+/**
+ * A failed `ostree pull-local`. It is not classified here: ostree's messages are not an
+ * interface. Install decides what it means by looking at the repo it pulled from and the
+ * file system it wrote to (install.ts `pullFailure`): media gone (50), corrupt (70), no
+ * space (60).
+ */
 export class PullError extends AkliteError {
-  constructor(
-    readonly kind: PullFailure,
-    message: string,
-  ) {
+  constructor(message: string) {
     super('PULL_FAILED', message);
   }
 }
-
-const CORRUPT_RE = /corrupt|checksum|mismatch|invalid|expected/i;
 
 /** The device's error for a failed `ostree` run, by operation (codes and messages as before). */
 function ostreeFailure(op: OstreeOp, err: ExecError): Error {
@@ -48,10 +46,7 @@ function ostreeFailure(op: OstreeOp, err: ExecError): Error {
     case 'init':
       return new AkliteError('INSTALL_FAILED', `ostree init ${op.repo} failed: ${line}`);
     case 'pull-local':
-      return new PullError(
-        CORRUPT_RE.test(err.stderr) ? 'corrupt' : 'unreadable',
-        `ostree pull-local of ${op.commit} from ${op.src} failed: ${line}`,
-      );
+      return new PullError(`ostree pull-local of ${op.commit} from ${op.src} failed: ${line}`);
     case 'status':
       return new AkliteError(
         'DEVICE_INVALID',
@@ -72,8 +67,41 @@ function ostreeFailure(op: OstreeOp, err: ExecError): Error {
   }
 }
 
-/** The OSTree port: the shared `ostree` adapter of `@offline-ota/format`, device errors. */
-export const ostreeTool: OstreePort = plainOstreePort(new OstreeCli({ failure: ostreeFailure }));
+/** Signals a service manager or a terminal sends to stop the device CLI. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/**
+ * Runs `work` (an `ostree admin deploy` or `undeploy`) with the stop signals held: one that
+ * arrives meanwhile is raised again once the work is done, so the process stops after the
+ * deploy, never in the middle of it (ostree freezes the sysroot's file system during a
+ * deploy, and its own process group keeps it from the caller's signals: format's
+ * `OstreeCli`). A SIGKILL still stops this process at once; ostree then finishes alone.
+ */
+export async function withStopSignalsHeld<T>(work: () => Promise<T>): Promise<T> {
+  let held: NodeJS.Signals | undefined;
+  const hold = (signal: NodeJS.Signals) => {
+    held ??= signal;
+  };
+  for (const s of STOP_SIGNALS) process.on(s, hold);
+  try {
+    return await work();
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, hold);
+    if (held !== undefined) process.kill(process.pid, held);
+  }
+}
+
+const ostreeCli = plainOstreePort(new OstreeCli({ failure: ostreeFailure }));
+
+/**
+ * The OSTree port: the shared `ostree` adapter of `@offline-ota/format`, device errors;
+ * deploys and undeploys run to their end (`withStopSignalsHeld`).
+ */
+export const ostreeTool: OstreePort = {
+  ...ostreeCli,
+  deploy: (sysroot, os, commit) => withStopSignalsHeld(() => ostreeCli.deploy(sysroot, os, commit)),
+  undeploy: (sysroot, index) => withStopSignalsHeld(() => ostreeCli.undeploy(sysroot, index)),
+};
 
 /**
  * The booted deployment from `<root>/proc/cmdline`: the `ostree=` argument resolved under

@@ -78,9 +78,14 @@ export interface CheckResult {
 /** Check-in against the bundle without changing the device (trusted metadata is not updated). */
 export async function check(opts: CheckOptions): Promise<CheckResult> {
   const dev = await openDevice(opts);
-  return withLock(dev, async () => {
+  return withLock(dev, () => checkLocked(dev, opts.srcDir));
+}
+
+/** `check` for a caller that already holds the lock (the USB trigger, usb.ts). */
+export function checkLocked(dev: Device, srcDir: string): Promise<CheckResult> {
+  return (async () => {
     const { state } = await loadState(dev);
-    const media = await openMedia(dev, opts.srcDir);
+    const media = await openMedia(dev, srcDir);
     let ci;
     try {
       ci = await checkIn(dev, state, media);
@@ -116,7 +121,7 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
       await ci.discard();
       await media.close();
     }
-  });
+  })();
 }
 
 /**

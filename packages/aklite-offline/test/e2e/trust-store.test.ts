@@ -67,12 +67,14 @@ describe('the trusted TUF metadata store', function () {
         const { root, v2Set } = await deviceOnV2();
         await cutPowerAt(root, ['install', '--src-dir', fx.bundles.appsOnly], step);
         await reboot(root);
-        // Any locked command repairs the store first; check changes nothing else.
-        const check = await aklite(root, ['check', '--src-dir', fx.bundles.v2]);
-        expect(check.code, check.stderr).to.equal(0);
-        const got = await trusted(root);
+        // Any locked command repairs the store first; check changes nothing else. Once the
+        // newer set is in force, the v2 stick is older than it: 3, in words (issue 11 §3).
         const flipped =
           TRUST_SWAP_STEPS.indexOf(step) >= TRUST_SWAP_STEPS.indexOf('trust-link-flipped');
+        const check = await aklite(root, ['check', '--src-dir', fx.bundles.v2]);
+        expect(check.code, check.stderr).to.equal(flipped ? 3 : 0);
+        if (flipped) expect(check.stderr).to.contain("is older than the device's");
+        const got = await trusted(root);
         if (flipped) {
           expect(versionOf(got?.['timestamp.json'])).to.be.greaterThan(
             versionOf(v2Set['timestamp.json'])!,
@@ -106,8 +108,12 @@ describe('the trusted TUF metadata store', function () {
       // The v1 bundle's timestamp and snapshot are older than the trusted v2 ones.
       const older = await readFile(join(fx.bundles.v1, 'tuf/timestamp.json'), 'utf8');
       expect(versionOf(older)).to.be.lessThan(versionOf(v2Set['timestamp.json'])!);
+      // Issue 11 §3: the older stick is refused in words with 3 (was a silent 0).
       const check = await aklite(root, ['check', '--src-dir', fx.bundles.v1]);
-      expect(check.code, check.stderr).to.equal(0);
+      expect(check.code, check.stderr).to.equal(3);
+      expect(check.stderr).to.match(
+        /this stick's metadata \(timestamp v\d+, tuf\/timestamp\.json\) is older than the device's/,
+      );
       expect(await trusted(root)).to.deep.equal(v2Set);
       expect(await leftovers(root)).to.deep.equal([]);
       expect((await lstat(join(tuf, 'ci'))).isSymbolicLink()).to.equal(true);

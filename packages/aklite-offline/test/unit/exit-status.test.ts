@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { FormatError } from '@offline-ota/format';
+import { ExecError, FormatError, IoError } from '@offline-ota/format';
 import { AkliteError, type AkliteErrorCode } from '../../src/lib/errors.js';
 import { exitStatusOf } from '../../src/lib/exit-status.js';
 import { AppStartError, PullError } from '../../src/lib/ports.js';
@@ -27,6 +27,8 @@ describe('exitStatusOf', function () {
     ['UNPACK_FAILED', 50],
     ['PULL_FAILED', 1],
     ['APP_START_FAILED', 1],
+    ['NO_BUNDLE', 14],
+    ['MANY_BUNDLES', 1],
   ];
   for (const [code, status] of table) {
     it(`maps ${code} to ${status}`, function () {
@@ -41,7 +43,7 @@ describe('exitStatusOf', function () {
   });
 
   it('gives the classes that had no code one (a PullError or AppStartError that escapes is 1)', function () {
-    const pull = new PullError('corrupt', 'x');
+    const pull = new PullError('x');
     expect(pull).to.be.instanceOf(AkliteError);
     expect(pull.code).to.equal('PULL_FAILED');
     expect(pull.name).to.equal('PullError');
@@ -49,6 +51,12 @@ describe('exitStatusOf', function () {
     expect(app.code).to.equal('APP_START_FAILED');
     expect(exitStatusOf(pull)).to.equal(1);
     expect(exitStatusOf(app)).to.equal(1);
+  });
+
+  it("maps the I/O module's errors through their tables (issue 11 §2)", function () {
+    expect(exitStatusOf(new IoError('IO_FAILED', 'x', { file: '/f' }))).to.equal(1);
+    expect(exitStatusOf(new ExecError('TIMED_OUT', 'x', { command: ['ostree'] }))).to.equal(1);
+    expect(exitStatusOf(new FormatError('TUF_ROLLBACK', 'x'))).to.equal(3);
   });
 
   it('maps anything else to 1', function () {

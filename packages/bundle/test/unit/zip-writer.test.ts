@@ -53,7 +53,8 @@ describe('ZipWriter', function () {
     opts: Partial<ZipWriterOptions> = {},
   ): Promise<{ path: string; summary: ZipWriterSummary }> {
     const path = join(dir, `out-${++count}.zip`);
-    const fh = await open(path, 'wx+');
+    // Write-only: a writer that read the archive back would fail here with EBADF.
+    const fh = await open(path, 'wx');
     try {
       const zip = new ZipWriter(fh, { name: path, level: 6, ...opts });
       for (const e of entries) {
@@ -110,7 +111,7 @@ describe('ZipWriter', function () {
     inputs = [
       { name: 'apps/', dir: true },
       await file('apps/blobs/sha256/layer', gzipSync(text)),
-      // over the 1 MiB output buffer: their local headers are patched on disk
+      // over the 1 MiB output buffer: CRC and sizes go in a data descriptor
       await file('apps/blobs/sha256/random', randomBytes(1536 * 1024 + 17)),
       // over the 256 KiB read buffer: deflated as a stream
       await file('apps/blobs/sha256/text', text),
@@ -159,8 +160,9 @@ describe('ZipWriter', function () {
       expect([summary.stored, summary.deflated]).to.deep.equal([3, 4]);
     });
 
-    it('writes complete local headers (no data descriptors) that agree with the directory', () => {
-      for (const r of zip.records) {
+    it('completes the local header of every entry that fits its output buffer', () => {
+      const large = new Set(['apps/blobs/sha256/random', 'ostree_repo/objects/ab/cdef.filez']);
+      for (const r of zip.records.filter((x) => !large.has(x.name))) {
         const local = localHeaderOf(zip, r.offset);
         expect(local.flags, r.name).to.equal(0);
         expect(local.version, r.name).to.equal(20);
@@ -169,6 +171,29 @@ describe('ZipWriter', function () {
         expect(local.compressedSize, r.name).to.equal(r.compressedSize);
         expect(local.size, r.name).to.equal(r.size);
       }
+    });
+
+    it('puts CRC and sizes of an entry larger than its output buffer in a data descriptor', () => {
+      for (const name of ['apps/blobs/sha256/random', 'ostree_repo/objects/ab/cdef.filez']) {
+        const r = zip.records.find((x) => x.name === name)!;
+        const local = localHeaderOf(zip, r.offset);
+        expect(local.flags, name).to.equal(0x0008);
+        expect([local.crc32, local.compressedSize, local.size], name).to.deep.equal([0, 0, 0]);
+        // The descriptor follows the data: signature, CRC-32, compressed size, size.
+        const at = r.offset + 30 + Buffer.byteLength(name) + local.extraLength + r.compressedSize;
+        const b = zip.bytes;
+        expect(b.readUInt32LE(at), name).to.equal(0x08074b50);
+        expect(
+          [b.readUInt32LE(at + 4), b.readUInt32LE(at + 8), b.readUInt32LE(at + 12)],
+          name,
+        ).to.deep.equal([r.crc32, r.compressedSize, r.size]);
+        expect(r.flags, `${name}: central record`).to.equal(0x0008);
+      }
+    });
+
+    it('hashes the archive as it writes it, never reading it back (its handle is write-only)', async () => {
+      const again = await write(inputs);
+      expect(again.summary.sha256).to.equal(sha256(await readFile(again.path)));
     });
 
     it('gives the same bytes when written again', async () => {

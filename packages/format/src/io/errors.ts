@@ -8,6 +8,43 @@ import { errnoOf, OfflineOtaError } from '../errors.js';
  * wrapping one into its own error code keeps a message that says what went wrong where.
  */
 
+/**
+ * System error codes of media that went away while read: an I/O error of the device
+ * (EIO), a device or mount gone (ENXIO, ENODEV, ESTALE) or a FUSE file system whose
+ * daemon died (ENOTCONN). Media that is merely missing a file is ENOENT, not one of these.
+ */
+export const MEDIA_GONE_ERRNOS: ReadonlySet<string> = new Set([
+  'EIO',
+  'ENXIO',
+  'ENODEV',
+  'ESTALE',
+  'ENOTCONN',
+]);
+
+/** System error codes of a file system that has no room left (space or quota). */
+export const NO_SPACE_ERRNOS: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
+
+/**
+ * The first system error code along an error's `cause` chain (an IoError's `errno`
+ * included), at most 16 links deep.
+ */
+export function errnoInChain(err: unknown): string | undefined {
+  let cur: unknown = err;
+  for (let i = 0; i < 16 && cur !== undefined && cur !== null; i++) {
+    // An error of this project carries its own `code` (not a system one) and, for
+    // IoError, the system code in `errno`.
+    const code =
+      cur instanceof IoError
+        ? cur.errno
+        : cur instanceof OfflineOtaError
+          ? undefined
+          : errnoOf(cur);
+    if (code !== undefined && /^E[A-Z0-9]+$/.test(code)) return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 export type IoErrorCode =
   /** A file-system call failed; `errno` holds the system code (ENOENT, ENOSPC, …). */
   | 'IO_FAILED'

@@ -16,9 +16,10 @@ import { canonicalJson } from '../../src/canonical.js';
 import { checkBundle, type CheckBundleOptions } from '../../src/checkin.js';
 import { exitStatusFor } from '../../src/error-status.js';
 import { FormatError } from '../../src/errors.js';
-import { generateSigningKey, type SigningKey } from '../../src/keys.js';
+import { generateSigningKey, keyIdOf, type SigningKey, type TufPublicKey } from '../../src/keys.js';
 import { buildBundleManifest } from '../../src/manifest.js';
-import { signEnvelope, SPEC_VERSION, type RootSigned } from '../../src/metadata.js';
+import { signEnvelope, SPEC_VERSION, type Envelope, type RootSigned } from '../../src/metadata.js';
+import { CAPS } from '../../src/layout.js';
 import { StatusCode } from '../../src/status.js';
 import { formatTufTime } from '../../src/time.js';
 import { recoverTrustStore } from '../../src/trust-store.js';
@@ -45,6 +46,30 @@ function makeKeys(): Keys {
   };
 }
 
+/**
+ * A signing key whose key object carries `keyid_hash_algorithms`, as python-tuf's tooling
+ * writes it; its key id is the sha256 of that object (issue 11 §1).
+ */
+function foreign(k: SigningKey): SigningKey {
+  const publicKey = {
+    ...k.publicKey,
+    keyid_hash_algorithms: ['sha256', 'sha512'],
+  } as TufPublicKey;
+  return { ...k, publicKey, keyid: keyIdOf(publicKey) };
+}
+
+function foreignKeys(k: Keys): Keys {
+  return {
+    root: k.root.map(foreign),
+    targets: k.targets.map(foreign),
+    snapshot: foreign(k.snapshot),
+    timestamp: foreign(k.timestamp),
+  };
+}
+
+/** Unknown fields a root of another TUF implementation may carry in `signed` and its roles. */
+let rootExtras: { signed: Record<string, unknown>; role: Record<string, unknown> } | undefined;
+
 function rootSigned(
   k: Keys,
   version: number,
@@ -52,6 +77,27 @@ function rootSigned(
   expires = days(365),
 ): RootSigned {
   const all = [...k.root, ...k.targets, k.snapshot, k.timestamp];
+  if (rootExtras !== undefined) {
+    const role = rootExtras.role;
+    const base = rootSignedPlain(k, version, targetsThreshold, expires, all);
+    return {
+      ...rootExtras.signed,
+      ...base,
+      roles: Object.fromEntries(
+        Object.entries(base.roles).map(([name, r]) => [name, { ...role, ...r }]),
+      ) as RootSigned['roles'],
+    };
+  }
+  return rootSignedPlain(k, version, targetsThreshold, expires, all);
+}
+
+function rootSignedPlain(
+  k: Keys,
+  version: number,
+  targetsThreshold: number,
+  expires: string,
+  all: SigningKey[],
+): RootSigned {
   return {
     _type: 'root',
     'x-offline-ota-chain': 'ci',
@@ -239,6 +285,50 @@ async function mutateJson(path: string, fn: (j: Record<string, unknown>) => void
   await writeFile(path, JSON.stringify(j));
 }
 
+/** Role files below the root, each with the parent that signs its length and hashes. */
+const ROLES = ['timestamp', 'snapshot', 'targets'] as const;
+type Role = (typeof ROLES)[number];
+const PARENT: Record<Role, Role | undefined> = {
+  timestamp: undefined,
+  snapshot: 'timestamp',
+  targets: 'snapshot',
+};
+const SIGNER = (k: Keys, role: Role): SigningKey[] =>
+  role === 'targets' ? k.targets.slice(0, 1) : [k[role]];
+
+async function readDoc(f: Fixture, role: Role): Promise<Envelope<Record<string, unknown>>> {
+  return JSON.parse(await readFile(join(f.bundle, 'tuf', `${role}.json`), 'utf8')) as Envelope<
+    Record<string, unknown>
+  >;
+}
+
+/**
+ * Re-signs `role` after `edit` and every parent after it, so the change is signed by the
+ * right keys: only the change itself is wrong.
+ */
+async function resign(
+  f: Fixture,
+  role: Role,
+  edit: (signed: Record<string, unknown>) => void,
+): Promise<void> {
+  const doc = await readDoc(f, role);
+  edit(doc.signed);
+  const bytes = await writeJson(
+    join(f.bundle, 'tuf', `${role}.json`),
+    signEnvelope(doc.signed, SIGNER(f.keys, role)),
+  );
+  const parent = PARENT[role];
+  if (parent === undefined) return;
+  await resign(f, parent, (s) => {
+    const meta = s.meta as Record<string, Record<string, unknown>>;
+    meta[`${role}.json`] = {
+      ...meta[`${role}.json`],
+      length: bytes.length,
+      hashes: { sha256: sha(bytes) },
+    };
+  });
+}
+
 describe('checkBundle', function () {
   this.timeout(20000);
   let fx: Fixture;
@@ -253,7 +343,6 @@ describe('checkBundle', function () {
       expect(r.type).to.equal('ci');
       expect(r.rootVersion).to.equal(2);
       expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
-      expect(r.cached).to.equal(false);
       await r.commit();
       const stored = JSON.parse(await readFile(join(fx.trust, 'ci', 'root.json'), 'utf8')) as {
         signed: RootSigned;
@@ -297,6 +386,30 @@ describe('checkBundle', function () {
       const r = await checkBundle({ ...fx.opts, bundleDir: file });
       expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
       await r.discard();
+    });
+
+    it('accepts roots, keys and roles with the fields of another TUF implementation (tuf-js agrees)', async () => {
+      rootExtras = {
+        signed: { 'x-tool': 'python-tuf 0.x', _comment: ['written', 'elsewhere'] },
+        role: { name: 'r', 'x-paths': ['a'] },
+      };
+      try {
+        fx = await makeFixture({
+          keys: foreignKeys(makeKeys()),
+          rootKey2: foreign(generateSigningKey()),
+        });
+      } finally {
+        rootExtras = undefined;
+      }
+      const r = await checkBundle(fx.opts);
+      expect(r.rootVersion).to.equal(2);
+      expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
+      expect(r.verified.tuf.timestamp.keyids).to.deep.equal([fx.keys.timestamp.keyid]);
+      await r.commit();
+      const stored = JSON.parse(await readFile(join(fx.trust, 'ci', 'root.json'), 'utf8')) as {
+        signed: Record<string, unknown>;
+      };
+      expect(stored.signed['x-tool']).to.equal('python-tuf 0.x');
     });
 
     it('accepts any tag on a device without tags and any type on an untyped device', async () => {
@@ -447,7 +560,7 @@ describe('checkBundle', function () {
     it('names the roots, key ids counted, versions, digests and content it verified', async () => {
       fx = await makeFixture();
       const r = await checkBundle(fx.opts);
-      const v = r.verified!;
+      const v = r.verified;
       expect(v.root).to.deep.equal({ trusted: 1, newest: 2 });
       expect(v.manifest.keyids).to.deep.equal([fx.keys.targets[0].keyid]);
       expect(v.manifest.threshold).to.equal(1);
@@ -466,49 +579,169 @@ describe('checkBundle', function () {
     });
   });
 
-  describe('when the device has seen newer metadata', () => {
-    it('falls back to the stored metadata while it is valid', async () => {
+  describe('when the device has seen newer metadata (issue 11 §3)', () => {
+    /**
+     * Device trusts (timestamp, snapshot, targets) at v5; on the stick `role` is v4 and the
+     * roles that name it are v6, each re-signed by its own key: only the version is older.
+     */
+    for (const role of ROLES) {
+      it(`refuses a stick whose ${role} is older with 3, naming the versions, trust unchanged`, async () => {
+        fx = await makeFixture({ version: 5 });
+        await (await checkBundle(fx.opts)).commit();
+        const before = await treeDigest(fx.trust);
+        await resign(fx, role, (s) => {
+          s.version = 4;
+        });
+        for (let p = PARENT[role]; p !== undefined; p = PARENT[p])
+          await resign(fx, p, (s) => {
+            s.version = 6;
+            const meta = s.meta as Record<string, Record<string, unknown>>;
+            const child = Object.keys(meta)[0];
+            meta[child].version = child === `${role}.json` ? 4 : 6;
+          });
+        const err = await checkBundle(fx.opts).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(FormatError);
+        const e = err as FormatError;
+        expect(e.code, e.message).to.equal('TUF_ROLLBACK');
+        expect(exitStatusFor(e)).to.equal(StatusCode.CheckinOkCached);
+        expect(e.message).to.match(
+          new RegExp(
+            `this stick's metadata \\(${role} v4, tuf/\\w+\\.json\\) is older than the device's \\(v5\\)`,
+          ),
+        );
+        expect(await treeDigest(fx.trust)).to.equal(before);
+      });
+    }
+
+    it('refuses a whole older bundle (every role older) with 3, trust unchanged', async () => {
       const keys = makeKeys();
       const rootKey2 = generateSigningKey();
       const newer = await makeFixture({ version: 9, keys, rootKey2 });
       fx = await makeFixture({ version: 5, keys, rootKey2 });
       try {
-        const first = await checkBundle(newer.opts);
-        await first.commit();
-        const r = await checkBundle({ ...fx.opts, trustDir: newer.trust });
-        expect(r.cached).to.equal(true);
-        expect(r.available.map((t) => t.name)).to.deep.equal(['sim-lmp-2']);
+        await (await checkBundle(newer.opts)).commit();
         const before = await treeDigest(newer.trust);
-        await r.commit();
+        const err = await checkBundle({ ...fx.opts, trustDir: newer.trust }).catch(
+          (e: unknown) => e,
+        );
+        expect((err as FormatError).code).to.equal('TUF_ROLLBACK');
+        expect((err as FormatError).message).to.contain(
+          "this stick's metadata (timestamp v5, tuf/timestamp.json) is older than the device's (v9)",
+        );
         expect(await treeDigest(newer.trust)).to.equal(before);
       } finally {
         await rm(newer.dir, { recursive: true, force: true });
       }
     });
-
-    it('treats a newer timestamp naming an older snapshot as a rollback (TUF 5.4.3)', async () => {
-      fx = await makeFixture({ version: 5 });
-      await (await checkBundle(fx.opts)).commit();
-      const sb = await readFile(join(fx.bundle, 'tuf/snapshot.json'));
-      await writeJson(
-        join(fx.bundle, 'tuf/timestamp.json'),
-        signEnvelope(
-          {
-            _type: 'timestamp',
-            spec_version: SPEC_VERSION,
-            version: 6,
-            expires: days(30),
-            meta: {
-              'snapshot.json': { version: 4, length: sb.length, hashes: { sha256: sha(sb) } },
-            },
-          },
-          [fx.keys.timestamp],
-        ),
-      );
-      const r = await checkBundle(fx.opts);
-      expect(r.cached).to.equal(true);
-      expect(r.verified).to.equal(undefined);
-      await r.discard();
-    });
   });
+});
+
+describe('checkBundle on signed metadata one verifier alone would miss (issue 11 §2)', function () {
+  this.timeout(20000);
+  let fx: Fixture;
+  afterEach(async () => {
+    if (fx) await rm(fx.dir, { recursive: true, force: true });
+  });
+
+  interface Case {
+    name: string;
+    role: Role;
+    mutate: (f: Fixture) => Promise<void>;
+  }
+  // Generated: every mutation on every role file it applies to.
+  const cases: Case[] = [];
+  for (const role of ROLES) {
+    if (PARENT[role] !== undefined) {
+      cases.push({
+        name: `a ${role}.json longer than the length its parent signed`,
+        role,
+        mutate: async (f) => {
+          const p = join(f.bundle, 'tuf', `${role}.json`);
+          await writeFile(p, Buffer.concat([await readFile(p), Buffer.from('\n  ')]));
+        },
+      });
+      cases.push({
+        name: `a ${role}.json whose parent signed no length and no hashes, longer than the cap`,
+        role,
+        mutate: async (f) => {
+          await resign(f, PARENT[role]!, (s) => {
+            const meta = s.meta as Record<string, Record<string, unknown>>;
+            meta[`${role}.json`] = { version: meta[`${role}.json`].version };
+          });
+          const p = join(f.bundle, 'tuf', `${role}.json`);
+          const doc = await readDoc(f, role);
+          await writeFile(p, JSON.stringify(doc) + ' '.repeat(CAPS[role]));
+        },
+      });
+    }
+    cases.push({
+      name: `duplicate signature entries in ${role}.json`,
+      role,
+      mutate: async (f) => {
+        const doc = await readDoc(f, role);
+        doc.signatures.push(doc.signatures[0]);
+        const bytes = await writeJson(join(f.bundle, 'tuf', `${role}.json`), doc);
+        const parent = PARENT[role];
+        if (parent !== undefined)
+          await resign(f, parent, (s) => {
+            const meta = s.meta as Record<string, Record<string, unknown>>;
+            meta[`${role}.json`] = {
+              ...meta[`${role}.json`],
+              length: bytes.length,
+              hashes: { sha256: sha(bytes) },
+            };
+          });
+      },
+    });
+    for (const [what, value] of [
+      ['a float', 1.5],
+      ['a non-ASCII string', 'Grüße'],
+      ['an integer past 2^53', 2 ** 53 + 2],
+    ] as const) {
+      cases.push({
+        name: `${what} inside the signed part of ${role}.json`,
+        role,
+        mutate: async (f) => {
+          const p = join(f.bundle, 'tuf', `${role}.json`);
+          const doc = await readDoc(f, role);
+          doc.signed['x-extra'] = value;
+          await writeFile(p, JSON.stringify(doc));
+        },
+      });
+    }
+  }
+  for (const [role, child] of [
+    ['timestamp', 'snapshot'],
+    ['snapshot', 'targets'],
+  ] as const) {
+    cases.push({
+      name: `a ${role}.json whose meta lacks ${child}.json (signed)`,
+      role,
+      mutate: (f) =>
+        resign(f, role, (s) => {
+          s.meta = { 'other.json': { version: 1 } };
+        }),
+    });
+  }
+
+  for (const c of cases) {
+    it(`refuses ${c.name} with 11 naming tuf/${c.role}.json, trust unchanged`, async () => {
+      fx = await makeFixture();
+      await c.mutate(fx);
+      const before = await treeDigest(fx.trust);
+      const err = await checkBundle(fx.opts).then(
+        async (r) => {
+          await r.discard();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(err, 'refused').to.be.instanceOf(FormatError);
+      const e = err as FormatError;
+      expect(exitStatusFor(e), `${e.code}: ${e.message}`).to.equal(StatusCode.CheckinSecurityError);
+      expect(e.file, e.message).to.match(new RegExp(`(^|/)tuf/${c.role}\\.json$`));
+      expect(e.message).to.contain(`tuf/${c.role}.json`);
+      expect(await treeDigest(fx.trust)).to.equal(before);
+    });
+  }
 });

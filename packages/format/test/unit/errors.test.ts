@@ -42,7 +42,8 @@ describe('errors', function () {
     const pinned: Record<FormatErrorCode, number> = {
       ROOT_CHAIN_BROKEN: 11,
       TUF_SECURITY: 11,
-      TUF_ROLLBACK: 11,
+      // Issue 11 §3: an older stick is refused with the reference's "using cached metadata".
+      TUF_ROLLBACK: 3,
       INVALID_KEY: 11,
       INVALID_TIME: 11,
       INVALID_METADATA: 11,
@@ -69,6 +70,8 @@ describe('errors', function () {
       INVALID_ARGUMENT: 1,
       IO_ERROR: 1,
       TRUST_STORE_INCONSISTENT: 1,
+      MEDIA_UNREADABLE: 50,
+      NO_SPACE: 60,
     };
     for (const [code, status] of Object.entries(pinned)) {
       it(`maps ${code} to ${status}`, function () {
@@ -106,11 +109,13 @@ describe('errors', function () {
 
     it('classifies by class, not by message', function () {
       expect(classifyTufError(new ValueError('anything')).code).to.equal('TUF_SECURITY');
-      // A message that the old regexes would have called a rollback or a signature failure.
+      // A message that the old regexes would have called a rollback or a signature failure:
+      // its class (a plain Error) decides, and whatever tuf-js refuses after our verifier
+      // accepted it is untrusted metadata (issue 11 §2; was TUF_FAILURE, 4).
       expect(classifyTufError(new Error('is less than current version')).code).to.equal(
-        'TUF_FAILURE',
+        'TUF_SECURITY',
       );
-      expect(classifyTufError(new Error('signed by 0/1 keys')).code).to.equal('TUF_FAILURE');
+      expect(classifyTufError(new Error('signed by 0/1 keys')).code).to.equal('TUF_SECURITY');
     });
   });
 });

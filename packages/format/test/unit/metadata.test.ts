@@ -276,17 +276,21 @@ describe('parseRoot', () => {
     });
   });
 
-  describe('when keys or roles hold a field that parsing would drop (issue 14 §5)', () => {
-    it('refuses an unknown field inside a key with INVALID_METADATA', () => {
+  describe('when keys or roles hold a field added after signing (issue 14 §5, issue 11 §1)', () => {
+    // Unknown fields are kept as written (issue 11 §1), so one added after signing is
+    // refused by the key id or the signature it changes, never accepted unsigned.
+    it('refuses an unknown field inside a key with INVALID_KEY (its key id changed)', () => {
       const doc = signedRoot({ root: [r1] });
       (doc.signed.keys[r1.keyid] as Record<string, unknown>)['x-extra'] = 'unsigned';
-      expectFormatError(() => parseRoot(doc, '1.root.json'), 'INVALID_METADATA');
+      expectFormatError(() => parseRoot(doc, '1.root.json'), 'INVALID_KEY');
     });
 
-    it('refuses a role this device does not know with INVALID_METADATA', () => {
+    it('keeps a role this device does not know, and refuses its signature with THRESHOLD_NOT_MET', () => {
       const doc = signedRoot({ root: [r1] });
       doc.signed.roles.mirror = { keyids: [r1.keyid], threshold: 1 };
-      expectFormatError(() => parseRoot(doc, '1.root.json'), 'INVALID_METADATA');
+      const parsed = parseRoot(doc, '1.root.json');
+      expect(parsed.signed).to.deep.equal(doc.signed);
+      expectFormatError(() => verifySelfSignedRoot(parsed, '1.root.json'), 'THRESHOLD_NOT_MET');
     });
   });
 

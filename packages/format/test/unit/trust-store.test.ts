@@ -242,3 +242,46 @@ describe('trust store', function () {
     });
   });
 });
+
+describe('trust store: a swap that keeps the previous version (install commit phase)', function () {
+  const made: string[] = [];
+  after(async function () {
+    for (const d of made) await rm(d, { recursive: true, force: true });
+  });
+
+  for (const layout of ['link', 'empty'] as const) {
+    it(`revert() puts the ${layout === 'link' ? 'previous set' : 'empty store'} back exactly; finish() keeps the new one`, async function () {
+      const oldSet = await setOf(OLD);
+      const newSet = await setOf(NEW);
+      const trustDir = await storeWith(layout);
+      made.push(trustDir);
+      const names = async () => (await readdir(trustDir)).sort();
+      const beforeNames = await names();
+      const beforeLink = layout === 'link' ? await readlinkOf(trustDir) : undefined;
+
+      let work = await openWorkCopy(trustDir, 'ci', SHIPPED_ROOT);
+      await writeSet(work, NEW);
+      let c = await commitWorkCopy(trustDir, 'ci', work, undefined, { keepPrevious: true });
+      expect(await inForce(trustDir)).to.deep.equal(newSet);
+      await c.revert();
+      expect(await inForce(trustDir)).to.deep.equal(layout === 'link' ? oldSet : null);
+      expect(await names()).to.deep.equal(beforeNames);
+      if (beforeLink !== undefined) expect(await readlinkOf(trustDir)).to.equal(beforeLink);
+
+      work = await openWorkCopy(trustDir, 'ci', SHIPPED_ROOT);
+      await writeSet(work, NEW);
+      c = await commitWorkCopy(trustDir, 'ci', work, undefined, { keepPrevious: true });
+      // A power cut now: recovery keeps the new set in force and drops the kept one.
+      if (layout === 'link') expect((await names()).length).to.equal(beforeNames.length + 1);
+      await c.finish();
+      await c.revert(); // settled: does nothing
+      expect(await inForce(trustDir)).to.deep.equal(newSet);
+      expect((await names()).filter((n) => n.startsWith('.ci.v-'))).to.have.length(1);
+    });
+  }
+});
+
+async function readlinkOf(trustDir: string): Promise<string> {
+  const { readlink } = await import('node:fs/promises');
+  return readlink(trustedDir(trustDir, 'ci'));
+}

@@ -1,0 +1,134 @@
+/**
+ * The power-cut sweep (issue 14 §3), a separate, slower job: `scripts/power-cut-sweep.sh`.
+ * Not in the default test run (its files are outside `test/unit` and `test/e2e`); the main
+ * suite keeps the named checkpoints of `test/e2e/power-cut.test.ts`.
+ *
+ * For every checkpoint of install (the trust store's swap steps included) and of run, from
+ * a bundle directory and from a single-file bundle: SIGKILL there, reboot the simulated
+ * device, assert the exact deployment it boots, then complete the update with the
+ * documented commands and assert the device runs the new Target and keeps booting it. A
+ * line per point goes to stdout (`SWEEP <point> ok|FAIL`), for the script's count.
+ */
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { TRUST_SWAP_STEPS } from '@offline-ota/format';
+import type { CheckpointName } from '../../src/lib/ports.js';
+import {
+  aklite,
+  cleanupAll,
+  cutPowerAt,
+  getFixtures,
+  install,
+  mustRun,
+  newDevice,
+  readState,
+  reboot,
+  REPO,
+  runCmd,
+  simStatus,
+  type Fixtures,
+} from '../e2e/helpers.js';
+
+type Src = '--src-dir' | '--src-file';
+
+async function installFrom(root: string, src: Src, bundle: string) {
+  return src === '--src-dir' ? install(root, bundle) : aklite(root, ['install', src, bundle]);
+}
+
+async function completeUpdate(root: string, src: Src, bundle: string): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    const r = await runCmd(root);
+    if (r.code === 0) return;
+    if (r.code === 40) {
+      const again = await installFrom(root, src, bundle);
+      if (again.code === 0 || again.code === 42) return;
+      expect(again.code, again.stderr).to.be.oneOf([100, 10]);
+      if (again.code === 100) await reboot(root);
+      continue;
+    }
+    expect(r.code, r.stderr).to.equal(100);
+    await reboot(root);
+  }
+  throw new Error('the update did not complete after four rounds');
+}
+
+/** Install's checkpoints in order, and what the device boots after a cut there. */
+const INSTALL: [CheckpointName, 'old' | 'new'][] = [
+  ['space-checked', 'old'],
+  ['ostree-staged', 'old'],
+  ['apps-staged', 'old'],
+  ['ostree-pulled', 'old'],
+  ['apps-copied', 'old'],
+  ...TRUST_SWAP_STEPS.filter((s) => s !== 'trust-legacy-moved').map(
+    (s): [CheckpointName, 'old'] => [s, 'old'],
+  ),
+  ['tuf-committed', 'old'],
+  ['state-deploying', 'old'],
+  ['deployed', 'new'],
+  ['bootenv-set', 'new'],
+  ['installed', 'new'],
+];
+const RUN: CheckpointName[] = [
+  'apps-extracted',
+  'apps-started',
+  'bootenv-cleared',
+  'current-target-written',
+  'state-current',
+];
+
+describe('power-cut sweep', function () {
+  this.timeout(900_000);
+  let fx: Fixtures;
+  let v1: string;
+  let v2: string;
+  let zip: string;
+  before(async function () {
+    fx = await getFixtures();
+    v1 = fx.commits[fx.t.v1]!;
+    v2 = fx.commits[fx.t.v2]!;
+    zip = join(fx.work, 'v2-sweep.zip');
+    await mustRun(process.execPath, [
+      join(REPO, 'packages/bundle/bin/run.js'),
+      'pack',
+      fx.bundles.v2,
+      zip,
+    ]);
+  });
+  after(cleanupAll);
+  afterEach(function () {
+    const t = this.currentTest;
+    if (t) console.log(`SWEEP ${t.title} ${t.state === 'passed' ? 'ok' : 'FAIL'}`);
+  });
+
+  for (const src of ['--src-dir', '--src-file'] as const) {
+    const bundle = () => (src === '--src-dir' ? fx.bundles.v2 : zip);
+    for (const [step, boots] of INSTALL) {
+      it(`install ${src} at ${step}: boots ${boots}, a re-run completes`, async function () {
+        const root = await newDevice(fx);
+        await cutPowerAt(root, ['install', src, bundle()], step);
+        await reboot(root);
+        expect((await simStatus(root)).booted.commit).to.equal(boots === 'old' ? v1 : v2);
+        await completeUpdate(root, src, bundle());
+        const st = await simStatus(root);
+        expect(st.booted.commit).to.equal(v2);
+        expect(st.apps.running).to.deep.equal(['shellhttpd']);
+        expect((await readState(root))?.current?.name).to.equal(fx.t.v2);
+        await reboot(root);
+        expect((await simStatus(root)).booted.commit).to.equal(v2);
+      });
+    }
+  }
+  for (const step of RUN) {
+    it(`run at ${step}: boots new, run completes`, async function () {
+      const root = await newDevice(fx);
+      expect((await install(root, fx.bundles.v2)).code).to.equal(100);
+      await reboot(root);
+      await cutPowerAt(root, ['run'], step);
+      await reboot(root);
+      expect((await simStatus(root)).booted.commit).to.equal(v2);
+      await completeUpdate(root, '--src-dir', fx.bundles.v2);
+      expect((await simStatus(root)).booted.commit).to.equal(v2);
+      expect((await readState(root))?.current?.name).to.equal(fx.t.v2);
+    });
+  }
+});
