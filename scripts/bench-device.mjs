@@ -56,6 +56,7 @@ for (const f of [ONE_FILE, WORKSPACE, join(PKG, 'dist/src/index.js')]) {
 /** Bytes of the files under `dir`, not following links, leaving out nested node_modules. */
 function treeBytes(dir) {
   let n = 0;
+  if (!existsSync(dir)) return 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (e.name === 'node_modules') continue;
     const p = join(dir, e.name);
