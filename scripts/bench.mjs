@@ -70,6 +70,10 @@ const PACK_MEMORY = { files: 30000, limitMiB: 150 };
 /** The archive-size check (issue 14 §4): a real bundle padded to this many zip entries. */
 const ZIP_SCALE = { entries: 250_000, limitMiB: 150, seconds: 10 };
 const APPS_SHARE = 0.2;
+/** The share of Target 2's rootfs files that Target 3 rewrites (the delta section). */
+const DELTA_SHARE = 0.02;
+/** The issue's targets for a delta (issue 12 §4). */
+const DELTA_TARGETS = { floorRatio: 1.05, createS: 5, createRss: 200 * MB, installRatio: 1.2 };
 const HWID = 'sim-x86';
 const TAG = 'main';
 const OS_NAME = 'lmp';
@@ -823,10 +827,189 @@ function invocation(argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Delta bundles
+
+/**
+ * Copies the rootfs `src` to `dst` (`cp -a`), then rewrites every 1/share-th regular file
+ * with new bytes of the same size. Returns the number of files changed.
+ */
+function changeShare(src, dst, share, content) {
+  mkdirSync(dirname(dst), { recursive: true });
+  const r = spawnSync('cp', ['-a', src, dst]);
+  if (r.status !== 0) throw new Error(`cp -a ${src} ${dst} failed`);
+  const files = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) =>
+      a.name < b.name ? -1 : 1,
+    )) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) files.push(p);
+    }
+  };
+  walk(dst);
+  const every = Math.max(1, Math.round(1 / share));
+  let changed = 0;
+  for (let i = 0; i < files.length; i += every) {
+    const size = Math.max(1, statSync(files[i]).size);
+    writeFileSync(files[i], content.random(size));
+    changed++;
+  }
+  return changed;
+}
+
+/** `ostree ls -R -C` of a commit: the object names (`<checksum>.<type>`, archive repo). */
+function commitObjectNames(repo, commit) {
+  const r = spawnSync('ostree', ['ls', `--repo=${repo}`, '-R', '-C', commit], {
+    encoding: 'utf8',
+    maxBuffer: 512 * MiB,
+  });
+  if (r.status !== 0) throw new Error(`ostree ls -R of ${commit} failed: ${r.stderr}`);
+  const out = new Set();
+  for (const line of r.stdout.split('\n')) {
+    const d = /^d[0-7]+ \d+ \d+ +\d+ ([0-9a-f]{64}) ([0-9a-f]{64}) /.exec(line);
+    if (d) {
+      out.add(`${d[1]}.dirtree`);
+      out.add(`${d[2]}.dirmeta`);
+      continue;
+    }
+    const f = /^[-l][0-7]+ \d+ \d+ +\d+ ([0-9a-f]{64}) /.exec(line);
+    if (f) out.add(`${f[1]}.filez`);
+  }
+  return out;
+}
+
+const objectFile = (repo, name) => join(repo, 'objects', name.slice(0, 2), name.slice(2));
+
+/**
+ * The delta section: `create --from` against the floor (the objects Target 3 has and
+ * Target 2 lacks, plus its commit object) and against `ostree static-delta generate`; the
+ * install of the delta on a device booted on Target 2 against the bare `ostree pull-local
+ * --untrusted` of the same objects + `ostree admin deploy` on another such device.
+ */
+async function benchDelta({ M, factory, published, bundlectl, aklite, newDevice, changed }) {
+  const repo = join(factory, 'ostree_repo');
+  const from = published[2];
+  const to = published[3];
+  log('delta: the floor (objects of Target 3 that Target 2 lacks)');
+  const fromObjects = commitObjectNames(repo, from.commit);
+  let floor = statSync(objectFile(repo, `${to.commit}.commit`)).size;
+  let floorObjects = 1;
+  for (const name of commitObjectNames(repo, to.commit)) {
+    if (fromObjects.has(name)) continue;
+    floor += statSync(objectFile(repo, name)).size;
+    floorObjects++;
+  }
+
+  log('delta: create --from');
+  const bundle = M('delta');
+  const create = await measure(
+    'bundlectl create --from',
+    bundlectl('create', to.name, bundle, '--tag', TAG, '--from', '2', '--factory', factory),
+  );
+  const size = treeSize(bundle);
+  const repoSize = treeSize(join(bundle, 'ostree_repo'));
+  const full = treeSize(M('bundle'));
+
+  log('delta: ostree static-delta generate');
+  const staticDelta = await measure('ostree static-delta generate', [
+    'ostree',
+    'static-delta',
+    'generate',
+    `--repo=${repo}`,
+    `--from=${from.commit}`,
+    `--to=${to.commit}`,
+  ]);
+  const staticSize = existsSync(join(repo, 'deltas')) ? treeSize(join(repo, 'deltas')).bytes : 0;
+  rmSync(join(repo, 'deltas'), { recursive: true, force: true });
+
+  log('delta: install on a device booted on Target 2');
+  let dev = await newDevice('dev-delta', 2);
+  const install = await measure(
+    'aklite-offline install --src-dir (delta)',
+    aklite('install', '--src-dir', bundle, '--device-root', dev),
+    { expect: [100] },
+  );
+  removeDevice(dev);
+  dev = await newDevice('dev-delta-base', 2);
+  const base = combine([
+    await measure('ostree pull-local --untrusted (delta)', [
+      'ostree',
+      `--repo=${join(dev, 'sysroot/ostree/repo')}`,
+      'pull-local',
+      '--untrusted',
+      join(bundle, 'ostree_repo'),
+      to.commit,
+    ]),
+    await measure('ostree admin deploy (delta)', [
+      'ostree',
+      'admin',
+      `--sysroot=${join(dev, 'sysroot')}`,
+      'deploy',
+      `--os=${OS_NAME}`,
+      to.commit,
+    ]),
+  ]);
+  removeDevice(dev);
+  return {
+    rows: [
+      {
+        title: '`create --from` (delta) vs `ostree static-delta generate`',
+        m: create,
+        baseline: combine([staticDelta]),
+        limit: 'create',
+      },
+      { title: '`install --src-dir` (delta)', m: install, baseline: base, limit: 'install' },
+    ],
+    report: {
+      changed,
+      floor,
+      floorObjects,
+      size,
+      repoSize,
+      full,
+      create,
+      staticDelta,
+      staticSize,
+      install,
+      base,
+    },
+  };
+}
+
+/** The delta section of the report, with the issue's targets. */
+function deltaReport(d) {
+  const t = DELTA_TARGETS;
+  const mark = (ok) => (ok ? 'holds' : '**missed**');
+  const ratio = d.repoSize.bytes / d.floor;
+  const installRatio = d.install.wall / d.base.wall;
+  return [
+    '### Delta bundles',
+    '',
+    `Target 3 is Target 2 with ${d.changed.toLocaleString('en-US')} rootfs files (${DELTA_SHARE * 100}%) rewritten and the same apps; \`bundlectl create <target 3> --from 2\` writes a delta for devices running Target 2. The floor is what Target 3 has and Target 2 lacks: ${d.floorObjects.toLocaleString('en-US')} OSTree objects (its commit object included) and no app blob.`,
+    '',
+    '| what | size | wall | peak RSS (node / largest process) |',
+    '|---|--:|--:|--:|',
+    `| full bundle of Target 2 (for scale) | ${fmtSize(d.full.bytes)} | — | — |`,
+    `| floor (objects Target 3 has, Target 2 lacks) | ${fmtSize(d.floor)} | — | — |`,
+    `| delta bundle: \`create --from\` (its \`ostree_repo/\`; whole bundle ${fmtSize(d.size.bytes)} with \`tuf/\`) | ${fmtSize(d.repoSize.bytes)} | ${fmtS(d.create.wall)} | ${fmtMB(d.create.nodePeak)} / ${fmtMB(d.create.largest)} |`,
+    `| \`ostree static-delta generate --from 2 --to 3\` | ${fmtSize(d.staticSize)} | ${fmtS(d.staticDelta.wall)} | — / ${fmtMB(d.staticDelta.largest)} |`,
+    `| \`install --src-dir\` of the delta on Target 2 | — | ${fmtS(d.install.wall)} | ${fmtMB(d.install.nodePeak)} / ${fmtMB(d.install.largest)} |`,
+    `| bare \`ostree pull-local --untrusted\` of the delta + \`ostree admin deploy\` | — | ${fmtS(d.base.wall)} | — / ${fmtMB(d.base.largest)} |`,
+    '',
+    `- ${mark(ratio <= t.floorRatio)}: delta repo ≤ ${t.floorRatio} × the floor (${ratio.toFixed(3)}×; the bundle's \`tuf/\` metadata comes on top).`,
+    `- ${mark(d.create.wall <= t.createS)}: \`create --from\` in ≤ ${t.createS} s (${fmtS(d.create.wall)}).`,
+    `- ${mark((d.create.nodePeak ?? 0) <= t.createRss)}: \`create --from\` node peak RSS ≤ ${fmtMB(t.createRss)} (${fmtMB(d.create.nodePeak)}).`,
+    `- ${mark(installRatio <= t.installRatio)}: install ≤ ${t.installRatio} × the bare tools (${installRatio.toFixed(2)}×; the install also checks the base with one \`ostree ls -R\` and pulls twice, into a verified scratch repo and then into the sysroot).`,
+    '',
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 function report(o) {
-  const { opts, info, git, wl, rows, setup, bounds, notes, cmdline, date, total } = o;
+  const { opts, info, git, wl, rows, delta, setup, bounds, notes, cmdline, date, total } = o;
   const L = [];
   L.push('# Benchmarks', '');
   L.push(
@@ -866,6 +1049,7 @@ function report(o) {
     );
   }
   L.push('');
+  L.push(...deltaReport(delta));
   L.push('### Memory bounds', '');
   for (const b of bounds) {
     L.push(
@@ -1291,11 +1475,40 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
     );
     published[v] = { name: `${HWID}-${OS_NAME}-${v}`, commit: entry.target.hashes.sha256 };
   }
+  // Target 3 (the delta section): Target 2's rootfs with DELTA_SHARE of its files rewritten,
+  // and the same apps.
+  log(`target 3: ${DELTA_SHARE * 100}% of the rootfs files changed`);
+  const changed = changeShare(W('src/v2/rootfs'), W('src/v3/rootfs'), DELTA_SHARE, content);
+  setup.push(
+    await measure(
+      'targets publish v3',
+      bundlectl(
+        'targets',
+        'publish',
+        '--factory',
+        factory,
+        '--rootfs',
+        W('src/v3/rootfs'),
+        '--hardware-id',
+        HWID,
+        '--version',
+        '3',
+        '--tag',
+        TAG,
+        ...apps2.projects.flatMap((d) => ['--app', d]),
+      ),
+    ),
+  );
+  published[3] = {
+    name: `${HWID}-${OS_NAME}-3`,
+    commit: JSON.parse(readFileSync(join(factory, 'targets', `${HWID}-${OS_NAME}-3.json`), 'utf8'))
+      .target.hashes.sha256,
+  };
   const target = published[2].name;
   const commit = published[2].commit;
   rmSync(W('src'), { recursive: true, force: true });
 
-  const newDevice = async (name) => {
+  const newDevice = async (name, on = 1) => {
     const dev = W(name);
     setup.push(
       await measure(
@@ -1306,7 +1519,7 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
           '--factory',
           factory,
           '--target',
-          published[1].name,
+          published[on].name,
           '--tag',
           TAG,
           '--type',
@@ -1472,7 +1685,20 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
     limit: 'install',
   });
 
-  // 7. Report.
+  // 7. Delta: Target 3 from Target 2 (docs/bundle-format.md §Delta bundles).
+  const delta = await benchDelta({
+    W,
+    M,
+    factory,
+    published,
+    bundlectl,
+    aklite,
+    newDevice,
+    changed,
+  });
+  rows.push(...delta.rows);
+
+  // 8. Report.
   const bounds = rows.map((r) => ({
     what: r.title.replace(/`/g, ''),
     peak: r.m.nodePeak ?? 0,
@@ -1492,6 +1718,7 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
       zipBytes: statSync(bundleZip).size,
     },
     rows,
+    delta: delta.report,
     setup,
     bounds,
     notes,

@@ -3,7 +3,7 @@
 # Target, a production bundle is created on "removable media" and signed 2 of 3 with
 # offline keys, checked, and installed on a simulated device (real OSTree sysroot, real
 # U-Boot environment) that reboots into the new version. Also shows a tampered stick
-# being refused. Work files go to $DEMO_DIR (default: a new temporary directory).
+# being refused, and a delta bundle's size next to the full one. Work files go to $DEMO_DIR (default: a new temporary directory).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
@@ -41,6 +41,11 @@ device_sim create "$WORK/device" --factory "$WORK/factory" --target sim-x86-lmp-
 
 step "Bundle on the stick (unsigned until release managers sign it)"
 bundlectl create sim-x86-lmp-2 "$WORK/usb" --wave wave-2 --factory "$WORK/factory" --expires-in-days 30
+
+step "A delta of version 2 for devices running version 1: only what version 1 lacks"
+bundlectl create sim-x86-lmp-2 "$WORK/usb-delta" --tag main --from 1 --factory "$WORK/factory"
+printf 'full bundle:  %s bytes\ndelta bundle: %s bytes\n' \
+  "$(du -sb "$WORK/usb" | cut -f1)" "$(du -sb "$WORK/usb-delta" | cut -f1)"
 
 step "Release manager 1 signs; the device would still refuse it (exit 15)"
 bundlectl sign "$WORK/usb" --keys "$WORK/offline-keys/targets-key-1.tgz"

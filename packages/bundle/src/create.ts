@@ -26,12 +26,14 @@ import {
   type BundleType,
   type CheckBundleResult,
   type Clock,
+  type DeltaInfo,
   type Envelope,
   type SnapshotSigned,
   type TargetsSigned,
   type TimestampSigned,
 } from '@offline-ota/format';
 import { appBlobs, writeAppIndex } from './app-store.js';
+import { copyDeltaObjects, planDelta, resolveBases, type DeltaPlan } from './delta.js';
 import { WriteTransaction } from './bundle-tx.js';
 import { BundleError, errorMessage } from './errors.js';
 import { nextVersions, type Factory } from './factory.js';
@@ -61,6 +63,11 @@ export interface CreateBundleOptions {
   tufOnly?: boolean;
   allowMultipleTargets?: boolean;
   /**
+   * `--from`: base Targets (names or versions). The bundle becomes a delta of `target`
+   * (docs/bundle-format.md §Delta bundles): only what not every base has.
+   */
+  from?: readonly string[];
+  /**
    * `zip`: write `dst` as one zip file (docs/bundle-format.md §Single-file bundles). The
    * directory bundle is built and verified in a staging directory next to `dst`, packed,
    * then removed. Only for CI bundles: production bundles are signed after creation.
@@ -87,6 +94,8 @@ export interface CreateBundleResult {
     unavailable: { name: string; reason: string }[];
     signaturesPending: boolean;
   };
+  /** With `from`: the bases, what the delta leaves out and what it carries. */
+  delta?: DeltaInfo & { carried: DeltaPlan['carried'] };
   /** With `archive: 'zip'`: the zip written, and `show` of the bundle it holds. */
   archive?: PackBundleResult & { show: ShowResult };
 }
@@ -226,6 +235,7 @@ async function buildTuf(
   source: Source,
   chain: RootFile[],
   targetNames: string[],
+  deltas: Record<string, DeltaInfo>,
   o: CreateBundleOptions,
 ): Promise<TufFiles> {
   const newest = chain.at(-1)!.env.signed;
@@ -285,6 +295,7 @@ async function buildTuf(
     targets: targetNames,
     expires: plan.bundle,
     version: v.timestamp,
+    deltas,
   });
   // CI bundles are signed with the online CI targets key; production bundles are signed
   // one release manager at a time with `bundlectl sign`.
@@ -319,11 +330,13 @@ async function copyApp(
   uri: string,
   tx: WriteTransaction,
   bytes: ByteProgress,
+  omitted: ReadonlySet<string>,
 ): Promise<number> {
   const { digest } = parseAppUri(uri, `app ${app}`);
   const blobs = await appBlobs(factory.paths.appStore, digest, `app ${app}`);
   let copied = 0;
   for (const b of blobs) {
+    if (omitted.has(b.hex)) continue;
     const dst = blobPath(dstStore, b.hex);
     if (await exists(dst)) continue;
     await tx.mkdirs(blobDir(dstStore));
@@ -336,8 +349,9 @@ async function copyApp(
     );
     copied++;
   }
+  // The browsing index of an app a delta leaves out entirely is left out with it.
   const indexDir = join(dstStore, 'apps', app, digest);
-  if (!(await exists(indexDir))) {
+  if (!omitted.has(digest) && !(await exists(indexDir))) {
     await tx.mkdirs(indexDir);
     await writeAppIndex(
       dstStore,
@@ -355,12 +369,14 @@ async function appBytesToCopy(
   factory: Factory,
   dstStore: string,
   apps: Record<string, string>,
+  omitted: ReadonlySet<string>,
 ): Promise<number> {
   const sizes = new Map<string, number>();
   for (const [app, uri] of Object.entries(apps)) {
     const { digest } = parseAppUri(uri, `app ${app}`);
     for (const b of await appBlobs(factory.paths.appStore, digest, `app ${app}`))
-      if (!(await exists(blobPath(dstStore, b.hex)))) sizes.set(b.hex, b.size);
+      if (!omitted.has(b.hex) && !(await exists(blobPath(dstStore, b.hex))))
+        sizes.set(b.hex, b.size);
   }
   return [...sizes.values()].reduce((a, b) => a + b, 0);
 }
@@ -427,6 +443,13 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
   const source = await resolveSource(factory, o);
   const entry = parseTargetEntry(o.target, source.targets.env.signed.targets[o.target]);
   const existing = await checkDestination(o);
+  const from = o.from ?? [];
+  if (from.length > 0 && o.tufOnly === true) {
+    throw new BundleError(
+      'INVALID_ARGUMENT',
+      '--from cannot be combined with --tuf-only: a delta is made when its content is written (the bases of an existing bundle are kept by --tuf-only)',
+    );
+  }
 
   let targetNames = [o.target];
   if (existing) {
@@ -446,12 +469,61 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
     }
     targetNames = [...new Set([...info.targets, o.target])].sort();
   }
+  // §Delta bundles: the deltas of an existing bundle stay; this Target is a delta only
+  // with --from (without, it is written whole), except that --tuf-only changes no content.
+  const deltas: Record<string, DeltaInfo> = {
+    ...(existing?.signed['x-offline-bundle'].deltas ?? {}),
+  };
+  const deltaCommits = new Set(
+    Object.entries(deltas)
+      .filter(([n]) => n !== o.target)
+      .map(([n]) => source.targets.env.signed.targets[n])
+      .filter((t) => t !== undefined)
+      .map((t) => t.hashes.sha256),
+  );
+  let plan: DeltaPlan | undefined;
+  if (from.length > 0) {
+    const bases = resolveBases(
+      source.targets.env.signed.targets,
+      entry,
+      from,
+      `the ${source.kind} targets of ${source.kind === 'Wave' ? `wave ${o.wave ?? ''}` : `tag ${source.tag}`}`,
+    );
+    for (const b of bases) {
+      if (!(await ostreeHasCommit(factory.paths.ostreeRepo, b.commit))) {
+        throw new BundleError(
+          'FACTORY_INVALID',
+          `the factory's OSTree repo (${factory.paths.ostreeRepo}) does not hold ${b.commit}, the commit of base ${b.name}; publish that Target again or choose another base`,
+        );
+      }
+    }
+    if (!(await ostreeHasCommit(factory.paths.ostreeRepo, entry.commit))) {
+      throw new BundleError(
+        'FACTORY_INVALID',
+        `ERROR: ostree repo does not contain target's hash ${entry.commit} (${factory.paths.ostreeRepo}); publish the Target again`,
+      );
+    }
+    progress({
+      step: 'ostree',
+      message: `Computing the delta of ${o.target} from ${bases.map((b) => b.name).join(', ')}`,
+    });
+    plan = await planDelta(
+      factory.paths.ostreeRepo,
+      factory.paths.appStore,
+      entry,
+      bases,
+      o.noApps !== true,
+    );
+    deltas[o.target] = { bases: plan.bases, omitted: plan.omitted };
+  } else if (o.tufOnly !== true) {
+    delete deltas[o.target];
+  }
   const chain = await readRootChain(factory.paths.tufDir(source.type));
   progress({
     step: 'tuf',
     message: `Refreshing and downloading TUF metadata for Target ${o.target} to ${join(o.dst, BUNDLE_DIRS.tuf)}...`,
   });
-  const tuf = await buildTuf(factory, source, chain, targetNames, o);
+  const tuf = await buildTuf(factory, source, chain, targetNames, deltas, o);
 
   const tx = new WriteTransaction();
   const apps = o.noApps === true || o.tufOnly === true ? {} : targetAppsForBundle(entry);
@@ -468,6 +540,7 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
       // Apps first: their blobs are tracked one by one, so a failure here leaves an
       // existing bundle exactly as it was.
       const store = join(o.dst, BUNDLE_DIRS.apps);
+      const omittedBlobs = plan?.omittedBlobs ?? new Set<string>();
       if (Object.keys(apps).length === 0 && o.noApps !== true) {
         progress({
           step: 'apps',
@@ -478,10 +551,10 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
         progress,
         'apps',
         'Copying apps',
-        await appBytesToCopy(factory, store, apps),
+        await appBytesToCopy(factory, store, apps, omittedBlobs),
       );
       for (const [app, uri] of Object.entries(apps)) {
-        const n = await copyApp(factory, store, app, uri, tx, appBytes);
+        const n = await copyApp(factory, store, app, uri, tx, appBytes, omittedBlobs);
         progress({ step: 'apps', message: `App ${app}: ${uri} (${n} blob(s) copied)` });
       }
       if (Object.keys(apps).length > 0) appBytes.finish();
@@ -490,7 +563,24 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
         tx.noteCreated(repo);
         await ostreeInitArchive(repo);
       }
-      if (!(await ostreeHasCommit(repo, entry.commit))) {
+      if (plan !== undefined) {
+        const before = await listObjects(repo);
+        tx.onRollback(async () => {
+          for (const p of await listObjects(repo)) if (!before.has(p)) await rm(p, { force: true });
+        });
+        const copying = new ByteProgress(
+          progress,
+          'ostree',
+          `Copying the ${plan.carried.objects} OSTree objects of the delta`,
+          plan.carried.bytes,
+        );
+        await copyDeltaObjects(factory.paths.ostreeRepo, repo, plan.objects, (n) => copying.add(n));
+        copying.finish();
+      } else if (
+        !(await ostreeHasCommit(repo, entry.commit)) ||
+        // The commit is there as another Target's delta: a full Target needs all of it.
+        deltaCommits.has(entry.commit)
+      ) {
         progress({ step: 'ostree', message: `Pulling OSTree commit ${entry.commit}` });
         const before = await listObjects(repo);
         tx.onRollback(async () => {
@@ -549,6 +639,9 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
       expires: tuf.expires,
       versions: tuf.versions,
       apps,
+      ...(plan === undefined
+        ? {}
+        : { delta: { bases: plan.bases, omitted: plan.omitted, carried: plan.carried } }),
       selfCheck: {
         available: check?.available.map((t) => t.name) ?? [],
         unavailable: check?.unavailable ?? [],

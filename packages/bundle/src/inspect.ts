@@ -24,6 +24,7 @@ import {
   type BundleManifestSigned,
   type BundleType,
   type Clock,
+  type DeltaInfo,
   type Envelope,
   type RootSigned,
   type StatusValue,
@@ -91,6 +92,11 @@ export interface ShowTarget {
   commit?: string;
   hardwareId?: string;
   apps?: Record<string, string>;
+  /**
+   * A delta Target (docs/bundle-format.md §Delta bundles): the bases a device must run, and
+   * what the bundle leaves out for it (`omitted.bytes`: the size saved).
+   */
+  delta?: DeltaInfo;
 }
 
 /** The stable `--json` shape of `bundlectl show` (docs/factory.md §show). */
@@ -104,6 +110,8 @@ export interface ShowResult {
   remaining: string;
   rootVersion: number;
   targets: ShowTarget[];
+  /** True when some Target is a delta (`targets[].delta`). */
+  delta: boolean;
   signatures: string[];
   allowedKeys: string[];
   threshold: number;
@@ -262,7 +270,12 @@ export async function showBundle(bundle: string, clock: Clock = systemClock): Pr
     expired: isExpired(manifest.signed.expires, now),
     remaining: describeRemaining(manifest.signed.expires, now),
     rootVersion: root.signed.version,
-    targets: info.targets.map((n) => described[n] ?? { name: n }),
+    targets: info.targets.map((n) => {
+      const t = described[n] ?? { name: n };
+      const d = info.deltas?.[n];
+      return d === undefined ? t : { ...t, delta: d };
+    }),
+    delta: info.deltas !== undefined,
     signatures: status.signatures,
     allowedKeys: status.allowed,
     threshold: status.threshold,
@@ -350,6 +363,8 @@ export interface VerifyBundleResult {
   rootVersion?: number;
   available: string[];
   unavailable: { name: string; reason: string }[];
+  /** The delta Targets among `available`, with their bases (§Delta bundles). */
+  deltas: Record<string, DeltaInfo>;
 }
 
 /**
@@ -415,10 +430,23 @@ export async function verifyBundle(o: VerifyBundleOptions): Promise<VerifyBundle
       appsEnabled: o.appsEnabled ?? true,
     });
     await res.discard();
+    const allDeltas = res.manifest.signed['x-offline-bundle'].deltas ?? {};
+    const deltas = Object.fromEntries(
+      res.available
+        .filter((t) => allDeltas[t.name] !== undefined)
+        .map((t) => [t.name, allDeltas[t.name]]),
+    );
+    const deltaNote = Object.entries(deltas)
+      .map(
+        ([n, d]) =>
+          `; ${n} is a delta: a device installs it only if it runs ${d.bases.map((b) => b.name).join(' or ')}, complete`,
+      )
+      .join('');
     return {
       status: StatusCode.Ok,
       ok: true,
-      message: `The bundle passes the device's checks: ${res.available.map((t) => t.name).join(', ')}`,
+      message: `The bundle passes the device's checks: ${res.available.map((t) => t.name).join(', ')}${deltaNote}`,
+      deltas,
       type: res.type,
       tag: res.tag,
       rootVersion: res.rootVersion,
@@ -433,6 +461,7 @@ export async function verifyBundle(o: VerifyBundleOptions): Promise<VerifyBundle
       ...(type === undefined ? {} : { type }),
       available: [],
       unavailable: [],
+      deltas: {},
     };
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -2,7 +2,7 @@
  * The host's OSTree: the shared port of `@offline-ota/format` (`OstreeCli`: the real
  * `ostree`, run with `LC_ALL=C`; `OSTREE_BIN` may point tests elsewhere) with failures
  * wrapped into `OSTREE_FAILED`, plus what only the host does: commit, read a commit's
- * sizes, fsck, and count the bytes of a pull as they arrive.
+ * sizes and objects, fsck, and count the bytes of a pull as they arrive.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import {
   formatTufTime,
   OstreeCli,
   repoHasCommit,
+  type CommitTreeObjects,
   type ExecError,
   type OstreeOp,
 } from '@offline-ota/format';
@@ -20,6 +21,8 @@ function described(op: OstreeOp): string {
   switch (op.op) {
     case 'init':
       return `ostree init of ${op.repo}`;
+    case 'ls':
+      return `ostree ls -R of ${op.commit} in ${op.repo}`;
     case 'pull-local':
       return `ostree pull-local of ${op.commit} into ${op.repo}`;
     case 'status':
@@ -184,6 +187,11 @@ export async function ostreePullLocal(
     clearInterval(timer);
   }
   onBytes((await watcher.scan()) - base);
+}
+
+/** Every object of a commit's tree in a repo (`ostree ls -R -C`, one call). */
+export function ostreeCommitObjects(repo: string, commit: string): Promise<CommitTreeObjects> {
+  return ostree().commitObjects(repo, commit);
 }
 
 export async function ostreeFsck(repo: string): Promise<void> {

@@ -80,6 +80,8 @@ function described(op: OstreeOp): string {
   switch (op.op) {
     case 'init':
       return `creating the OSTree repo ${op.repo}`;
+    case 'ls':
+      return `listing the objects of commit ${op.commit} in ${op.repo}`;
     case 'pull-local':
       return `pulling commit ${op.commit} from ${op.src}`;
     case 'status':

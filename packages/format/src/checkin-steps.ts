@@ -23,6 +23,7 @@ import {
 } from './layout.js';
 import { parseBoundedJson, readBoundedJson } from './json.js';
 import {
+  deltaOf,
   parseBundleManifest,
   verifyBundleManifest,
   type BundleManifestSigned,
@@ -436,6 +437,11 @@ export interface ContentRecord {
   commit: string;
   /** The app blob digests (sha256) present with their listed size. */
   blobs: string[];
+  /**
+   * A delta Target (§Delta bundles): the media holds its commit object and what no base
+   * has; the device completes it from one of these bases, which it checks itself.
+   */
+  deltaBases?: string[];
 }
 
 /** §OSTree repository and §Apps: why a Target's content is not on the media, or null. */
@@ -444,10 +450,13 @@ async function contentProblem(
   opts: ContentOptions,
   source: BundleSource,
   blobs: string[],
+  delta: boolean,
 ): Promise<string | null> {
   if (!(await bundleHasCommit(source, entry.commit)))
     return `OSTree commit ${entry.commit} is not in ostree_repo`;
-  if (!opts.appsEnabled) return null;
+  // §Delta bundles: the app blobs every base has are left out; the device finds them in
+  // its own store (aklite-offline's base check), so only the commit object is checked here.
+  if (!opts.appsEnabled || delta) return null;
   const reader = source.blobReader();
   for (const [app, uri] of Object.entries(requiredApps(entry, opts.composeApps))) {
     try {
@@ -480,14 +489,21 @@ export async function checkContent(
   opts: ContentOptions,
   source: BundleSource,
   bundleDir: string,
+  manifest?: BundleManifestSigned,
 ): Promise<ContentCheck> {
   const out: ContentCheck = { available: [], unavailable: [], records: [] };
   for (const t of matching) {
     const blobs: string[] = [];
-    const problem = await contentProblem(t, opts, source, blobs);
+    const delta = manifest === undefined ? undefined : deltaOf(manifest, t.name);
+    const problem = await contentProblem(t, opts, source, blobs, delta !== undefined);
     if (problem === null) {
       out.available.push(t);
-      out.records.push({ name: t.name, commit: t.commit, blobs });
+      out.records.push({
+        name: t.name,
+        commit: t.commit,
+        blobs,
+        ...(delta === undefined ? {} : { deltaBases: delta.bases.map((b) => b.name) }),
+      });
     } else {
       out.unavailable.push({ name: t.name, reason: problem });
     }

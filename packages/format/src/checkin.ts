@@ -15,6 +15,7 @@
  *   8. checkStoredSet          the set to be put in force, read back and checked whole
  *   9. selectMatchingTargets   §Targets: manifest ∩ trusted Targets, hardware id, tags
  *  10. checkContent            §OSTree repository, §Apps: the content is on the media
+ *                              (a delta Target's: its commit object; §Delta bundles)
  *
  * A stick whose metadata is older than the device's (TUF_ROLLBACK at 6) is refused with
  * words that name the role and both versions (exit 3, issue 11 §3): nothing of it is used,
@@ -142,7 +143,7 @@ async function checkBundleFrom(
     await refreshWithTufJs(meta, opts.bundleDir, workDir, chain.length);
     const set = await checkStoredSet(workDir, opts.now, meta.rootVersions.at(-1) ?? 0);
     const matching = selectMatchingTargets(set.targets, info.targets, opts);
-    const content = await checkContent(matching, opts, source, opts.bundleDir);
+    const content = await checkContent(matching, opts, source, opts.bundleDir, manifest.signed);
     return {
       type,
       tag: info.tag,

@@ -27,9 +27,34 @@ export interface BundleInfo {
   type: BundleType;
   tag: string;
   targets: string[];
+  /**
+   * Delta Targets (docs/bundle-format.md §Delta bundles): the content of each Target named
+   * here is completed from a base the device already holds. A Target not named here is
+   * full: the bundle carries all of it. Absent when no Target is a delta.
+   */
+  deltas?: Record<string, DeltaInfo>;
+}
+
+/** One base a delta Target can be installed on. */
+export interface DeltaBase {
+  /** The base Target's name (in the signed targets of the same tag or wave). */
+  name: string;
+  /** The base Target's OSTree commit. */
+  commit: string;
+}
+
+/** What a delta Target relies on, and what it leaves out. */
+export interface DeltaInfo {
+  /** A device holding any one of these, complete, can install the Target. */
+  bases: DeltaBase[];
+  /** What the bundle leaves out because every base has it (for `show`: the size saved). */
+  omitted: { objects: number; blobs: number; bytes: number };
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const CHECKSUM_RE = /^[0-9a-f]{64}$/;
+/** At most this many bases per delta Target. */
+export const MAX_DELTA_BASES = 16;
 
 export function buildBundleManifest(opts: {
   type: BundleType;
@@ -37,14 +62,29 @@ export function buildBundleManifest(opts: {
   targets: readonly string[];
   expires: string;
   version: number;
+  deltas?: Readonly<Record<string, DeltaInfo>>;
 }): BundleManifestSigned {
   const targets = [...new Set(opts.targets)].sort();
+  const info: BundleInfo = { type: opts.type, tag: opts.tag, targets };
+  const deltaNames = Object.keys(opts.deltas ?? {}).sort();
+  if (deltaNames.length > 0) {
+    info.deltas = Object.fromEntries(
+      deltaNames.map((n) => {
+        const d = opts.deltas![n];
+        const bases = [...d.bases]
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+          .map((b) => ({ name: b.name, commit: b.commit }));
+        const { objects, blobs, bytes } = d.omitted;
+        return [n, { bases, omitted: { objects, blobs, bytes } }];
+      }),
+    );
+  }
   const signed: BundleManifestSigned = {
     _type: BUNDLE_MANIFEST_TYPE,
     spec_version: SPEC_VERSION,
     version: opts.version,
     expires: opts.expires,
-    [BUNDLE_MANIFEST_FIELD]: { type: opts.type, tag: opts.tag, targets },
+    [BUNDLE_MANIFEST_FIELD]: info,
   };
   checkManifestSigned(signed as unknown as Record<string, unknown>, 'bundle manifest');
   return signed;
@@ -72,7 +112,60 @@ function checkManifestSigned(s: Record<string, unknown>, what: string): BundleMa
   }
   if (new Set(i.targets as string[]).size !== (i.targets as string[]).length)
     bad('targets lists a name twice');
+  const known = new Set(['type', 'tag', 'targets', 'deltas']);
+  for (const k of Object.keys(i)) if (!known.has(k)) bad(`unknown field "${k}"`);
+  if (i.deltas !== undefined) checkDeltas(i.deltas, i.targets as string[], bad);
   return s as unknown as BundleManifestSigned;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** §Delta bundles: `deltas` names listed Targets only, each with 1–16 bases; nothing else. */
+function checkDeltas(v: unknown, targets: readonly string[], bad: (d: string) => never): void {
+  if (!isPlainObject(v)) bad('deltas must be an object');
+  const deltas = v;
+  const names = Object.keys(deltas);
+  if (names.length === 0) bad('deltas must name at least one Target (or be absent)');
+  if (names.length > targets.length) bad('deltas names more Targets than the bundle lists');
+  for (const name of names) {
+    const where = `deltas.${name}`;
+    if (!targets.includes(name)) bad(`${where}: the bundle does not list Target ${name}`);
+    const d = deltas[name];
+    if (!isPlainObject(d)) bad(`${where} must be an object`);
+    const e = d;
+    for (const k of Object.keys(e))
+      if (k !== 'bases' && k !== 'omitted') bad(`${where}: unknown field "${k}"`);
+    if (!Array.isArray(e.bases) || e.bases.length === 0 || e.bases.length > MAX_DELTA_BASES)
+      bad(`${where}.bases must list 1 to ${MAX_DELTA_BASES} base Targets`);
+    const seen = new Set<string>();
+    for (const b of e.bases as unknown[]) {
+      if (!isPlainObject(b) || Object.keys(b).length !== 2)
+        bad(`${where}.bases: each base is {"name", "commit"}`);
+      const base = b;
+      if (typeof base.name !== 'string' || !NAME_RE.test(base.name))
+        bad(`${where}.bases: invalid Target name ${JSON.stringify(base.name)}`);
+      if (typeof base.commit !== 'string' || !CHECKSUM_RE.test(base.commit))
+        bad(`${where}.bases: the commit of ${String(base.name)} is not 64 lowercase hex digits`);
+      if (base.name === name) bad(`${where}: a Target cannot be its own base`);
+      if (seen.has(base.name)) bad(`${where}.bases lists ${String(base.name)} twice`);
+      seen.add(base.name);
+    }
+    const o = e.omitted;
+    if (!isPlainObject(o) || Object.keys(o).length !== 3)
+      bad(`${where}.omitted must be {"objects", "blobs", "bytes"}`);
+    for (const k of ['objects', 'blobs', 'bytes']) {
+      const n = o[k];
+      if (!Number.isSafeInteger(n) || (n as number) < 0)
+        bad(`${where}.omitted.${k} must be a non-negative integer`);
+    }
+  }
+}
+
+/** The delta record of a Target in a bundle manifest, or undefined when the Target is full. */
+export function deltaOf(signed: BundleManifestSigned, target: string): DeltaInfo | undefined {
+  const deltas = signed[BUNDLE_MANIFEST_FIELD].deltas;
+  return deltas !== undefined && Object.hasOwn(deltas, target) ? deltas[target] : undefined;
 }
 
 /** Parses an untrusted `bundle-targets.json` (shape only; signatures are checked separately). */

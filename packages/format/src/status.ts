@@ -89,8 +89,9 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
   },
   8: {
     success: false,
-    description: 'The bundle lacks the content of its Targets (OSTree commit or apps)',
-    next: 'Recreate the bundle without --tuf-only / --no-apps, or copy it again.',
+    description:
+      'The bundle lacks the content of its Targets (OSTree commit or apps), or it is a delta whose base this device does not hold',
+    next: 'Recreate the bundle without --tuf-only / --no-apps, or copy it again; for a delta, use a full bundle (bundlectl create without --from).',
   },
   10: {
     success: true,

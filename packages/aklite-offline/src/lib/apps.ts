@@ -32,6 +32,7 @@ import {
   storeReader,
   type AppBlob,
   type BundleSource,
+  type SmallBlobReader,
   type ZipBundle,
 } from '@offline-ota/format';
 import type { DeviceConfig } from './config.js';
@@ -46,14 +47,17 @@ export interface StagedBlob {
   staged: string;
 }
 
-/** The blobs of the given apps that the device store lacks (present ones are size-checked). */
+/**
+ * The blobs of the given apps that the device store lacks (present ones are size-checked).
+ * The apps' JSON blobs are read through `reader` (default: the media's).
+ */
 export async function missingBlobs(
   media: BundleSource,
   deviceStore: string,
   uris: readonly string[],
+  reader: SmallBlobReader = media.blobReader(),
 ): Promise<AppBlob[]> {
   const out = new Map<string, AppBlob>();
-  const reader = media.blobReader();
   for (const uri of uris) {
     let blobs: AppBlob[];
     try {

@@ -1,6 +1,7 @@
 /**
  * Offline check-in: the format package's `checkBundle` (reference §3.4) with this
- * device's config and state, plus Target selection (§3.6).
+ * device's config and state, then the base check of delta Targets (delta.ts), plus
+ * Target selection (§3.6).
  */
 import { rmdir } from 'node:fs/promises';
 import {
@@ -12,13 +13,19 @@ import {
   type TrustCommit,
   type TargetEntry,
 } from '@offline-ota/format';
+import { applyDeltaBases, type DeltaUse } from './delta.js';
 import { AkliteError } from './errors.js';
 import { pathExists } from './fsutil.js';
 import { effectiveDeviceType, type Device } from './device.js';
 import { isFailed, type DeviceState, type TargetRecord } from './state.js';
 
 export interface CheckIn {
+  /** The check-in's result, without the delta Targets this device has no base for. */
   result: CheckBundleResult;
+  /** The delta Targets this device can install, with the base each one completes from. */
+  deltas: Map<string, DeltaUse>;
+  /** The delta Targets this device cannot install: why. */
+  refused: Map<string, string>;
   /**
    * Persist the refreshed trusted metadata, keeping the previous version until `finish()`
    * (install's commit phase: a later step that fails puts it back with `revert()`).
@@ -56,9 +63,20 @@ export async function checkIn(
     await tidy();
     throw err;
   }
+  let delta;
+  try {
+    delta = await applyDeltaBases(dev, state, result, media);
+  } catch (err) {
+    await result.discard();
+    await tidy();
+    throw err;
+  }
+  result = delta.result;
   let settled = false;
   return {
     result,
+    deltas: delta.usable,
+    refused: delta.refused,
     async commit() {
       if (settled) return NOTHING_COMMITTED;
       settled = true;
@@ -88,17 +106,21 @@ export interface Selection {
 /**
  * Picks the Target to install (reference §3.6): `--target` by name (also one that failed
  * on this device: the technician asks for it), otherwise the newest available Target that
- * has not failed on this device; null when every one has. Throws TARGET_NOT_FOUND (20).
+ * has not failed on this device; null when every one has. Throws TARGET_NOT_FOUND (20), or
+ * DELTA_BASE_MISSING (8) for a delta Target this device has no base for.
  */
 export function selectTarget(
   result: CheckBundleResult,
   state: DeviceState,
   name: string | undefined,
+  refused: ReadonlyMap<string, string> = new Map(),
 ): Selection | null {
   const available = result.available;
   const current = state.current;
   if (name !== undefined) {
     const t = available.find((x) => x.name === name);
+    const noBase = refused.get(name);
+    if (!t && noBase !== undefined) throw new AkliteError('DELTA_BASE_MISSING', noBase);
     if (!t) {
       const why = result.unavailable.find((u) => u.name === name);
       throw new AkliteError(

@@ -49,6 +49,8 @@ export type AkliteErrorCode =
   | 'PULL_FAILED'
   /** An app's compose project could not be set up or started (`AppStartError`). */
   | 'APP_START_FAILED'
+  /** Every Target the bundle offers is a delta whose base this device does not hold (delta.ts). */
+  | 'DELTA_BASE_MISSING'
   /** `usb`: the stick holds no bundle at its top level (usb.ts). */
   | 'NO_BUNDLE'
   /** `usb`: the stick holds more than one bundle; the message names them (usb.ts). */

@@ -39,6 +39,8 @@ const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> =
   // Install turns a media pull into 70/50 itself; one that escapes is a device failure.
   PULL_FAILED: StatusCode.UnknownError,
   APP_START_FAILED: StatusCode.UnknownError,
+  // A delta without a base on this device: its content is missing (docs/bundle-format.md §Delta bundles).
+  DELTA_BASE_MISSING: StatusCode.CheckinNoTargetContent,
   // The USB trigger: a stick without a bundle lacks the bundle's metadata (14); two
   // bundles are a mistake the message names (1).
   NO_BUNDLE: StatusCode.CheckinMetadataNotFound,

@@ -1,8 +1,10 @@
 /**
  * `aklite-offline install` (reference §3.6–3.7): check-in, selection, then
  *
- *   stage     ostree pull-local --untrusted into a scratch repo; app blobs copied and
- *             hashed into a scratch dir. Any failure removes the scratch: device unchanged.
+ *   stage     ostree pull-local --untrusted into a scratch repo (for a delta Target, one
+ *             whose parent is the device's repo: delta.ts checked the base first); app
+ *             blobs copied and hashed into a scratch dir. Any failure removes the scratch:
+ *             device unchanged.
  *   commit    objects into the sysroot repo, blobs into the store, trusted TUF metadata,
  *             state `pending/deploying`, reboot sentinel, ostree admin deploy,
  *             fw_setenv upgrade_available=1 bootcount=0, state `pending/installed`.
@@ -26,6 +28,7 @@ import {
 import { commitBlobs, missingBlobs, stageBlobs, zipReadError, type StagedBlob } from './apps.js';
 import { UpdateCallbacks } from './callbacks.js';
 import { checkIn, selectTarget, skippedFailed } from './checkin.js';
+import { mediaThenStore, type DeltaUse } from './delta.js';
 import { assertNotDeferred } from './deferral.js';
 import {
   deployCommit,
@@ -143,7 +146,7 @@ async function installFrom(
   const ci = await checkIn(dev, state, media);
   let done = false;
   try {
-    const sel = selectTarget(ci.result, state, opts.target);
+    const sel = selectTarget(ci.result, state, opts.target, ci.refused);
     const cur = state.current;
     const from = cur?.name ?? null;
     // The automatic selection passes over Targets that failed here; say which, and how to retry.
@@ -195,7 +198,12 @@ async function installFrom(
         `Note: ${t.name} failed before on this device; installing it again as requested`,
       );
     dev.ports.progress(sel.reason);
-    const status = await installTarget(dev, state, cb, t, media, ci.result.type, () => {
+    const delta = ci.deltas.get(t.name);
+    if (delta !== undefined)
+      dev.ports.progress(
+        `${t.name} is a delta: completing it from ${delta.base.name}, which this device holds`,
+      );
+    const status = await installTarget(dev, state, cb, t, media, ci.result.type, delta, () => {
       done = true;
       return ci.commit();
     });
@@ -394,10 +402,11 @@ async function installTarget(
   t: TargetEntry,
   media: BundleSource,
   bundleType: BundleType,
+  delta: DeltaUse | undefined,
   commitTuf: () => Promise<TrustCommit>,
 ): Promise<InstallResult['status']> {
   try {
-    return await installTargetSteps(dev, state, cb, t, media, bundleType, commitTuf);
+    return await installTargetSteps(dev, state, cb, t, media, bundleType, delta, commitTuf);
   } catch (err) {
     if (err instanceof AkliteError && err.code === 'NO_SPACE') throw err;
     // A device tool (ostree init, deploy) reports no system code: one that failed on a
@@ -419,6 +428,7 @@ async function installTargetSteps(
   t: TargetEntry,
   media: BundleSource,
   bundleType: BundleType,
+  delta: DeltaUse | undefined,
   commitTuf: () => Promise<TrustCommit>,
 ): Promise<InstallResult['status']> {
   const { ports, config } = dev;
@@ -434,14 +444,22 @@ async function installTargetSteps(
 
   const needOstree =
     kind === 'ostree' && !(await ports.ostree.hasCommit(dev.sysrootRepo, t.commit));
-  const blobs = await missingBlobs(media, config.appStore, uris);
+  // A delta's app blobs that the bundle leaves out are in the device's store (delta.ts).
+  const blobs = await missingBlobs(
+    media,
+    config.appStore,
+    uris,
+    delta === undefined ? undefined : mediaThenStore(media, config.appStore),
+  );
   const blockSize = await statfs(config.storageDir).then(
     (s) => s.bsize,
     () => 4096,
   );
   // Exactly the Target's objects (its commit walked on the media, every metadata object
   // checked against its checksum): nothing else of the media is counted or copied.
-  const objects = needOstree ? await targetObjects(media, t.commit) : undefined;
+  const objects = needOstree
+    ? await targetObjects(media, t.commit, delta === undefined ? undefined : dev.sysrootRepo)
+    : undefined;
   const objectsAllocated = objects === undefined ? 0 : allocated(objects.sizes.values(), blockSize);
   // At most two copies of the objects exist at once: the extracted copy of a single-file
   // bundle and the scratch repo, then the scratch repo and the sysroot's (the extracted
@@ -473,7 +491,14 @@ async function installTargetSteps(
         await extractTargetObjects(dev, media.zip, mediaRepo, objects);
       }
       await mkdir(stagingRepo, { recursive: true });
-      await ports.ostree.initRepo(stagingRepo, 'archive');
+      // A delta (checked by delta.ts): the scratch repo's parent is the device's repo, so
+      // the pull re-hashes what comes from the media and takes the rest from the base the
+      // device holds. A full Target gets no parent: all of it must come from the media.
+      await ports.ostree.initRepo(
+        stagingRepo,
+        'archive',
+        delta === undefined ? undefined : dev.sysrootRepo,
+      );
       try {
         await withGrowthProgress(dev, stagingRepo, 'pull-ostree', objectsAllocated, () =>
           ports.ostree.pullLocal(stagingRepo, mediaRepo, t.commit, true),

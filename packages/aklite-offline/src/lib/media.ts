@@ -141,19 +141,38 @@ export function mediaGoneOr(err: unknown, what: string): Error {
  * missing object is NO_TARGET_CONTENT (8), media that goes away MEDIA_UNREADABLE (50).
  * Nothing is written.
  */
-export async function targetObjects(media: BundleSource, commit: string): Promise<TargetObjects> {
-  const found = await commitObjects(mediaRepoReader(media), commit);
-  const paths = [...found.metadata, ...found.content];
+export async function targetObjects(
+  media: BundleSource,
+  commit: string,
+  baseRepo?: string,
+): Promise<TargetObjects> {
+  const fromMedia = mediaRepoReader(media);
+  // A delta (delta.ts proved the base complete in `baseRepo`): a metadata object the media
+  // leaves out is read from the device's repo (the same bytes in every repo mode, and
+  // checked against its checksum by the walk), and only what the media holds is listed.
+  const read: RepoFileReader =
+    baseRepo === undefined
+      ? fromMedia
+      : async (rel, cap) =>
+          (await media.fileSize(`${BUNDLE_DIRS.ostree}/${rel}`)) === undefined
+            ? readFileCapped(join(baseRepo, rel), cap, { noFollow: true })
+            : fromMedia(rel, cap);
+  const found = await commitObjects(read, commit);
+  const paths: string[] = [];
   const sizes = new Map<string, number>();
   let bytes = 0;
-  for (const rel of paths) {
+  for (const rel of [...found.metadata, ...found.content]) {
     let size: number | undefined;
     try {
       size = await media.fileSize(`${BUNDLE_DIRS.ostree}/${rel}`);
     } catch (err) {
       throw mediaGoneOr(err, `cannot read ${rel} from ${media.path}`);
     }
-    if (size === undefined) throw missingObject(media, rel);
+    if (size === undefined) {
+      if (baseRepo !== undefined) continue;
+      throw missingObject(media, rel);
+    }
+    paths.push(rel);
     sizes.set(rel, size);
     bytes += size;
   }

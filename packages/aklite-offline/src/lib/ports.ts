@@ -45,6 +45,11 @@ function ostreeFailure(op: OstreeOp, err: ExecError): Error {
   switch (op.op) {
     case 'init':
       return new AkliteError('INSTALL_FAILED', `ostree init ${op.repo} failed: ${line}`);
+    case 'ls':
+      return new AkliteError(
+        'INSTALL_FAILED',
+        `ostree ls -R of ${op.commit} in ${op.repo} failed: ${line}`,
+      );
     case 'pull-local':
       return new PullError(`ostree pull-local of ${op.commit} from ${op.src} failed: ${line}`);
     case 'status':

@@ -94,7 +94,8 @@ export function checkLocked(dev: Device, srcDir: string): Promise<CheckResult> {
       throw err;
     }
     try {
-      let sel: Selection | undefined = selectTarget(ci.result, state, undefined) ?? undefined;
+      let sel: Selection | undefined =
+        selectTarget(ci.result, state, undefined, ci.refused) ?? undefined;
       const cur = state.current;
       if (cur && sel && (sel.target.name === cur.name || sel.target.version < cur.version))
         sel = undefined;

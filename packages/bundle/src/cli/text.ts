@@ -2,6 +2,7 @@
  * The text output of bundlectl's commands (what they print without `--json`), one function
  * per result. Commands print these lines; they format nothing themselves.
  */
+import { formatBytes } from '@offline-ota/format';
 import type { CreateBundleResult } from '../create.js';
 import type { InitFactoryResult } from '../factory.js';
 import type { ShowResult, SignBundleResult } from '../inspect.js';
@@ -34,6 +35,12 @@ export function showText(s: ShowResult): string[] {
               : ''
           })`;
     lines.push(`\t\t\t${t.name}${details}`);
+    if (t.delta !== undefined) {
+      const o = t.delta.omitted;
+      lines.push(
+        `\t\t\t  delta from ${t.delta.bases.map((b) => b.name).join(' or ')}: leaves out ${o.objects} OSTree object(s) and ${o.blobs} app blob(s), ${formatBytes(o.bytes)} saved; a device must run one of the bases`,
+      );
+    }
   }
   lines.push('\tSignatures:');
   for (const k of s.signatures)

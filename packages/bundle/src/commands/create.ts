@@ -10,7 +10,8 @@ export default class Create extends BundleCommand<CreateJson> {
     'Create an offline update bundle of a Target in <dst>: TUF metadata (tuf/), the OSTree commit (ostree_repo/) and ' +
     'its apps (apps/). CI bundles come signed; production and wave bundles must then be signed with `bundlectl sign` ' +
     'to the threshold. The bundle is checked as a device would before success is reported. With --archive zip, ' +
-    '<dst> is written as one zip file instead of a directory (CI bundles; see also `bundlectl pack`).';
+    '<dst> is written as one zip file instead of a directory (CI bundles; see also `bundlectl pack`). With --from, ' +
+    'the bundle is a delta: it carries only what the base Targets lack, and a device installs it only onto a base it holds.';
   static override examples = [
     '<%= config.bin %> create sim-x86-lmp-2 /media/usb/bundle --tag main --factory ./factory',
     '<%= config.bin %> create sim-x86-lmp-2 ./bundle --tag main --prod --expires-in-days 60 --factory ./factory',
@@ -18,6 +19,7 @@ export default class Create extends BundleCommand<CreateJson> {
     '<%= config.bin %> create sim-x86-lmp-3 ./bundle --tag main --allow-multiple-targets --factory ./factory',
     '<%= config.bin %> create sim-x86-lmp-2 ./bundle --tag main --tuf-only --factory ./factory   # refresh expiry',
     '<%= config.bin %> create sim-x86-lmp-2 /media/usb/bundle.zip --tag main --archive zip --factory ./factory',
+    '<%= config.bin %> create sim-x86-lmp-3 /media/usb/bundle --tag main --from sim-x86-lmp-2 --factory ./factory   # delta',
   ];
   static override args = {
     target: Args.string({ description: 'Target name, e.g. sim-x86-lmp-2', required: true }),
@@ -52,6 +54,11 @@ export default class Create extends BundleCommand<CreateJson> {
     'allow-multiple-targets': Flags.boolean({
       description: 'add this Target to an existing bundle',
     }),
+    from: Flags.string({
+      description:
+        'write a delta: only what this base Target (name or version) lacks; repeatable, the devices must run one of the bases',
+      multiple: true,
+    }),
     archive: Flags.string({
       description: 'write <dst> as one file of this format instead of a directory',
       options: ['zip'],
@@ -79,6 +86,7 @@ export default class Create extends BundleCommand<CreateJson> {
         noApps: flags['no-apps'],
         tufOnly: flags['tuf-only'],
         allowMultipleTargets: flags['allow-multiple-targets'],
+        ...(flags.from === undefined ? {} : { from: flags.from }),
         ...(flags.archive === 'zip' ? { archive: 'zip' as const } : {}),
         onProgress: printer,
       });

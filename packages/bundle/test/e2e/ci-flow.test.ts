@@ -19,6 +19,8 @@ function expectShowShape(v: Record<string, unknown>): void {
     version: 'number',
     expires: 'string',
     expired: 'boolean',
+    // Whether some Target is a delta (docs/bundle-format.md §Delta bundles); false here.
+    delta: 'boolean',
     remaining: 'string',
     rootVersion: 'number',
     threshold: 'number',

@@ -1,0 +1,224 @@
+/**
+ * Delta bundles on the host (`bundlectl create --from`, docs/bundle-format.md §Delta
+ * bundles): which base Targets a delta names (`resolveBases`), which OSTree objects and app
+ * blobs it carries (`planDelta`: what the new Target has and not every base has), and the
+ * copy of those objects into the bundle's repo (`copyDeltaObjects`).
+ *
+ * The object sets come from the real `ostree` in one call per commit (`ostree ls -R -C`,
+ * the host's `ostreeCommitObjects`), not from a walk of thousands of `ostree show` calls.
+ */
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  ostreeObjectPath,
+  parseAppUri,
+  parseTargetEntry,
+  targetAppsForBundle,
+  type CommitTreeObjects,
+  type DeltaBase,
+  type DeltaInfo,
+  type OstreeObjectType,
+  type TargetEntry,
+} from '@offline-ota/format';
+import { appBlobs } from './app-store.js';
+import { BundleError } from './errors.js';
+import { exists, wrapIo } from './fsutil.js';
+import { ostreeCommitObjects } from './ostree.js';
+
+/**
+ * The base Targets of `--from`: each value is a Target name, or the version of a Target
+ * for the same hardware id, in the same targets metadata as the new Target. A base is
+ * another Target of the same hardware id (older or newer: it is what the devices run).
+ */
+export function resolveBases(
+  targets: Readonly<Record<string, unknown>>,
+  entry: TargetEntry,
+  from: readonly string[],
+  where: string,
+): TargetEntry[] {
+  const out = new Map<string, TargetEntry>();
+  for (const value of from) {
+    let base: TargetEntry | undefined;
+    if (Object.hasOwn(targets, value)) {
+      base = parseTargetEntry(value, targets[value]);
+    } else if (/^[0-9]+$/.test(value)) {
+      const found = Object.entries(targets)
+        .map(([n, t]) => parseTargetEntry(n, t))
+        .filter((t) => t.hardwareId === entry.hardwareId && t.version === Number(value));
+      if (found.length > 1) {
+        throw new BundleError(
+          'INVALID_ARGUMENT',
+          `--from ${value}: several Targets of ${where} have version ${value} for hardware id ${entry.hardwareId} (${found.map((t) => t.name).join(', ')}); name one`,
+        );
+      }
+      base = found[0];
+    }
+    if (base === undefined) {
+      throw new BundleError(
+        'TARGET_NOT_FOUND',
+        `--from ${value}: no Target of that name, nor of that version for hardware id ${entry.hardwareId}, in ${where}; a base must be a Target the devices were updated to`,
+      );
+    }
+    if (base.name === entry.name) {
+      throw new BundleError(
+        'INVALID_ARGUMENT',
+        `--from ${value} is ${entry.name} itself; a delta needs another Target as its base`,
+      );
+    }
+    if (base.hardwareId !== entry.hardwareId) {
+      throw new BundleError(
+        'INVALID_ARGUMENT',
+        `--from ${value}: ${base.name} is for hardware id ${base.hardwareId}, ${entry.name} for ${entry.hardwareId}; a device runs only Targets of its own hardware id`,
+      );
+    }
+    out.set(base.name, base);
+  }
+  return [...out.values()];
+}
+
+/** One OSTree object of a delta: its repository-relative path and size in the factory. */
+export interface DeltaObject {
+  path: string;
+  size: number;
+}
+
+export interface DeltaPlan {
+  bases: DeltaBase[];
+  /** The objects to copy, content first and the commit object last. */
+  objects: DeltaObject[];
+  /** App blob digests the bundle leaves out (every base has them). */
+  omittedBlobs: Set<string>;
+  omitted: DeltaInfo['omitted'];
+  /** What the delta carries: objects, and their bytes in the factory. */
+  carried: { objects: number; bytes: number };
+}
+
+const OBJECT_KINDS: readonly [keyof CommitTreeObjects, OstreeObjectType][] = [
+  ['file', 'filez'],
+  ['dirmeta', 'dirmeta'],
+  ['dirtree', 'dirtree'],
+];
+
+/** Sizes of files, `limit` stats at a time. */
+async function sizesOf(paths: readonly string[], limit = 64): Promise<number[]> {
+  const out = new Array<number>(paths.length).fill(0);
+  let next = 0;
+  const worker = async () => {
+    while (next < paths.length) {
+      const i = next++;
+      try {
+        out[i] = (await stat(paths[i])).size;
+      } catch (err) {
+        throw wrapIo(err, `cannot read the factory's OSTree object ${paths[i]}`, paths[i]);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, paths.length) }, worker));
+  return out;
+}
+
+/** The app blobs (hex) of a Target as a bundle would carry them. */
+async function targetBlobs(appStore: string, entry: TargetEntry): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const [app, uri] of Object.entries(targetAppsForBundle(entry))) {
+    const { digest } = parseAppUri(uri, `app ${app} of ${entry.name}`);
+    for (const b of await appBlobs(appStore, digest, `app ${app} of ${entry.name}`))
+      out.set(b.hex, b.size);
+  }
+  return out;
+}
+
+/**
+ * What a delta of `entry` on `bases` carries: every object of the new commit's tree that
+ * not every base's tree has, plus the commit object (and its detached metadata, if any);
+ * every app blob (with `apps`) that not every base Target's apps have. An object every
+ * base has is left out, so a device holding any one base can complete the Target.
+ */
+export async function planDelta(
+  factoryRepo: string,
+  appStore: string,
+  entry: TargetEntry,
+  bases: readonly TargetEntry[],
+  apps: boolean,
+): Promise<DeltaPlan> {
+  const [mine, ...theirs] = await Promise.all([
+    ostreeCommitObjects(factoryRepo, entry.commit),
+    ...bases.map((b) => ostreeCommitObjects(factoryRepo, b.commit)),
+  ]);
+  const carriedPaths: string[] = [];
+  const omittedPaths: string[] = [];
+  for (const [kind, type] of OBJECT_KINDS) {
+    for (const sum of mine[kind]) {
+      const everyBase = theirs.every((t) => t[kind].has(sum));
+      (everyBase ? omittedPaths : carriedPaths).push(ostreeObjectPath(sum, type));
+    }
+  }
+  carriedPaths.push(ostreeObjectPath(entry.commit, 'commit'));
+  const meta = ostreeObjectPath(entry.commit, 'commitmeta');
+  if (await exists(join(factoryRepo, meta))) carriedPaths.splice(-1, 0, meta);
+  const [carriedSizes, omittedSizes] = await Promise.all([
+    sizesOf(carriedPaths.map((p) => join(factoryRepo, p))),
+    sizesOf(omittedPaths.map((p) => join(factoryRepo, p))),
+  ]);
+  const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+
+  const omittedBlobs = new Set<string>();
+  let blobBytes = 0;
+  if (apps) {
+    const wanted = await targetBlobs(appStore, entry);
+    const baseBlobs = await Promise.all(bases.map((b) => targetBlobs(appStore, b)));
+    for (const [hex, size] of wanted) {
+      if (baseBlobs.every((m) => m.has(hex))) {
+        omittedBlobs.add(hex);
+        blobBytes += size;
+      }
+    }
+  }
+  return {
+    bases: bases.map((b) => ({ name: b.name, commit: b.commit })),
+    objects: carriedPaths.map((path, i) => ({ path, size: carriedSizes[i] })),
+    omittedBlobs,
+    omitted: {
+      objects: omittedPaths.length,
+      blobs: omittedBlobs.size,
+      bytes: sum(omittedSizes) + blobBytes,
+    },
+    carried: { objects: carriedPaths.length, bytes: sum(carriedSizes) },
+  };
+}
+
+/**
+ * Copies the planned objects from the factory repo into the bundle's repo, each through a
+ * temporary name and a rename, so an object is either whole or absent; the commit object
+ * comes last, so a bundle holds the commit only once everything it carries is there.
+ * Objects already in the bundle (shared with another Target) are kept.
+ */
+export async function copyDeltaObjects(
+  factoryRepo: string,
+  bundleRepo: string,
+  objects: readonly DeltaObject[],
+  onBytes: (n: number) => void,
+): Promise<number> {
+  let copied = 0;
+  const made = new Set<string>();
+  for (const o of objects) {
+    const dst = join(bundleRepo, o.path);
+    if (await exists(dst)) continue;
+    const dir = join(bundleRepo, o.path.slice(0, o.path.lastIndexOf('/')));
+    if (!made.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      made.add(dir);
+    }
+    const tmp = `${dst}.tmp`;
+    try {
+      await copyFile(join(factoryRepo, o.path), tmp);
+      await rename(tmp, dst);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw wrapIo(err, `cannot copy the OSTree object ${o.path} into ${bundleRepo}`, dst);
+    }
+    copied++;
+    onBytes(o.size);
+  }
+  return copied;
+}
