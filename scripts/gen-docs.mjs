@@ -53,7 +53,7 @@ async function exitCodesDoc() {
     .allStatuses()
     .map(
       (s) =>
-        `| ${s.value} | \`${s.name}\` | ${s.success ? 'success' : 'failure'} | ${cell(s.description)} | ${cell(s.next)} |`,
+        `| ${s.value} | \`${s.name}\` | ${s.reserved ? 'reserved' : s.success ? 'success' : 'failure'} | ${cell(s.description)}${s.reserved ? ` (${cell(s.reserved)})` : ''} | ${cell(s.next)} |`,
     );
   return [
     '# Exit codes',
@@ -63,6 +63,7 @@ async function exitCodesDoc() {
     '`aklite-offline` (`check`, `install`, `run`) and `bundlectl verify` exit with these codes.',
     'Scripts on the device branch on them, so a number never changes its meaning. "success"',
     'codes are outcomes to act on, not failures (for example 100: reboot, then run).',
+    '"reserved" codes keep their number from the reference client but are never produced.',
     'Which command returns which code, and what a technician does about it, is in',
     '[technician-guide.md](technician-guide.md).',
     '',

@@ -34,8 +34,8 @@ set +e
 smoke="$(node packages/aklite-offline/bin/run.js status --device-root "$(mktemp -d)" 2>&1)"
 rc=$?
 set -e
-if [ "$rc" -ne 1 ] || ! grep -q 'primary_ecu_hardware_id is not set' <<<"$smoke"; then
-  echo "smoke: status on an empty device root should exit 1 naming the missing config (got $rc): $smoke" >&2
+if [ "$rc" -eq 0 ] || ! grep -q 'primary_ecu_hardware_id is not set' <<<"$smoke"; then
+  echo "smoke: status on an empty device root should fail naming the missing config (got $rc): $smoke" >&2
   exit 1
 fi
 

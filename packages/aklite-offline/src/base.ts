@@ -6,6 +6,7 @@
  * output), and the process then exits with exactly the status the command set (oclif must
  * not turn it into 1 or 2). Text output is formatted in `cli/text.ts`, JSON in `cli/json.ts`.
  */
+import { resolve } from 'node:path';
 import { Command, Flags, ux } from '@oclif/core';
 import {
   describe,
@@ -35,8 +36,9 @@ export const mediaFlags = {
   }),
 };
 
+/** The media path, absolute (a relative one is resolved against the working directory). */
 export const mediaPath = (flags: { 'src-dir'?: string; 'src-file'?: string }): string =>
-  flags['src-dir'] ?? flags['src-file'] ?? '';
+  resolve(flags['src-dir'] ?? flags['src-file'] ?? '');
 
 /** The device flags every command takes, defined once. */
 export const deviceFlags = {
@@ -109,9 +111,12 @@ export abstract class AkliteCommand<R = unknown> extends Command {
    */
   protected device(flags: DeviceFlags, quiet = this.jsonEnabled()): DeviceOptions {
     quiet ||= (flags.loglevel ?? 2) >= 3;
+    // Every path is absolute from here on (issue 11 §7): a relative --device-root or
+    // AKLITE_DEVICE_ROOT works exactly like the absolute one, also in the commands the
+    // library runs in other directories (compose).
     return {
-      deviceRoot: flags['device-root'],
-      configPaths: flags.config ?? [],
+      deviceRoot: resolve(flags['device-root']),
+      configPaths: (flags.config ?? []).map((p) => resolve(p)),
       ports: this.ports(quiet),
     };
   }

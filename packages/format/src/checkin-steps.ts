@@ -158,7 +158,11 @@ async function loadTrustedRootUnchecked(
 ): Promise<Envelope<RootSigned>> {
   const stored = join(trustedDir(trustDir, type), 'root.json');
   if (await pathExists(stored)) {
-    return parseRoot(await readRootJson(stored), stored);
+    return deviceRoot(stored, async () => {
+      const r = parseRoot(await readRootJson(stored), stored);
+      verifySelfSignedRoot(r, stored);
+      return r;
+    });
   }
   await assertNoStrandedTrust(trustDir, type);
   if (shippedRootsDir === undefined) {
@@ -170,21 +174,44 @@ async function loadTrustedRootUnchecked(
   const versions = listRootVersions(await readdir(dir).catch(() => [] as string[]));
   if (versions.length === 0) {
     throw new FormatError(
-      'ROOT_NOT_FOUND',
-      `no trusted ${type} root: ${dir} holds no N.root.json`,
+      'DEVICE_ROOT_INVALID',
+      `the device ships no trusted ${type} root: ${dir} holds no N.root.json; the device cannot judge any ${type} bundle`,
       { file: dir },
     );
   }
   const first = join(dir, rootFileName(versions[0]));
-  let root = parseRoot(await readRootJson(first), first);
-  verifySelfSignedRoot(root, first);
+  let root = await deviceRoot(first, async () => {
+    const r = parseRoot(await readRootJson(first), first);
+    verifySelfSignedRoot(r, first);
+    return r;
+  });
   for (const v of versions.slice(1)) {
     const path = join(dir, rootFileName(v));
-    const next = parseRoot(await readRootJson(path), path);
-    verifyRootRotation(root.signed, next, path);
-    root = next;
+    const prev = root;
+    root = await deviceRoot(path, async () => {
+      const next = parseRoot(await readRootJson(path), path);
+      verifyRootRotation(prev.signed, next, path);
+      return next;
+    });
   }
   return root;
+}
+
+/**
+ * A root of the device itself (stored, or shipped in the image) that cannot be read,
+ * parsed or verified is the device's fault, not the media's (issue 11 §4): one code,
+ * DEVICE_ROOT_INVALID, naming the device file.
+ */
+async function deviceRoot<T>(file: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    throw new FormatError(
+      'DEVICE_ROOT_INVALID',
+      `the device's own TUF root ${file} is not valid (${messageOf(err)}); the media was not judged`,
+      { cause: err, file },
+    );
+  }
 }
 
 /** A root of the device (stored or shipped), read and parsed within bounds. */
@@ -256,6 +283,17 @@ export function checkManifest(
   opts: ManifestCheckOptions,
 ): ManifestVerification {
   let verified: ManifestVerification = { validKeyids: [], threshold: root.roles.targets.threshold };
+  // A genuine bundle of another factory (or root chain) is signed, but by none of the keys
+  // this device's root lists: not a signing slip (15) but metadata this device does not
+  // trust at all (11, docs/technician-guide.md).
+  const ids = env.signatures.map((s) => s.keyid);
+  if (ids.length > 0 && ids.every((id) => !Object.hasOwn(root.keys, id))) {
+    throw new FormatError(
+      'FOREIGN_BUNDLE',
+      `tuf/bundle-targets.json is signed only by keys this device's root v${root.version} does not know (${ids.join(', ')}): the bundle comes from another factory or another root chain`,
+      { file: 'tuf/bundle-targets.json' },
+    );
+  }
   try {
     verified = verifyBundleManifest(env, root, { now: opts.now });
   } catch (err) {
@@ -297,19 +335,20 @@ export async function refreshWithTufJs(
 ): Promise<void> {
   const tufDir = join(bundleDir, BUNDLE_DIRS.tuf);
   const fetcher = new BundleFetcher(fileURLToPath(pathToFileURL(tufDir)), meta.files);
-  const updater = new Updater({
-    metadataDir: workDir,
-    metadataBaseUrl: pathToFileURL(tufDir).href,
-    fetcher,
-    config: {
-      rootMaxLength: CAPS.root,
-      timestampMaxLength: CAPS.timestamp,
-      snapshotMaxLength: CAPS.snapshot,
-      targetsMaxLength: CAPS.targets,
-      maxRootRotations: rootRotations,
-    },
-  });
   try {
+    // The constructor already reads and verifies the trusted root: inside the try.
+    const updater = new Updater({
+      metadataDir: workDir,
+      metadataBaseUrl: pathToFileURL(tufDir).href,
+      fetcher,
+      config: {
+        rootMaxLength: CAPS.root,
+        timestampMaxLength: CAPS.timestamp,
+        snapshotMaxLength: CAPS.snapshot,
+        targetsMaxLength: CAPS.targets,
+        maxRootRotations: rootRotations,
+      },
+    });
     await updater.refresh();
   } catch (err) {
     throw classifyTufError(err, fetcher);

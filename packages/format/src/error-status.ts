@@ -16,6 +16,7 @@ export const FORMAT_STATUS: Readonly<Record<FormatErrorCode, StatusValue>> = {
   INVALID_METADATA: StatusCode.CheckinSecurityError,
   PATH_ESCAPE: StatusCode.CheckinSecurityError,
   FILE_TOO_LARGE: StatusCode.CheckinSecurityError,
+  FOREIGN_BUNDLE: StatusCode.CheckinSecurityError,
   EXPIRED: StatusCode.CheckinExpiredMetadata,
   TUF_EXPIRED: StatusCode.CheckinExpiredMetadata,
   ROOT_NOT_FOUND: StatusCode.CheckinMetadataNotFound,
@@ -32,6 +33,7 @@ export const FORMAT_STATUS: Readonly<Record<FormatErrorCode, StatusValue>> = {
   NO_MATCHING_TARGETS: StatusCode.CheckinNoMatchingTargets,
   NO_TARGET_CONTENT: StatusCode.CheckinNoTargetContent,
   CONTENT_INVALID: StatusCode.VerificationFailed,
+  DEVICE_ROOT_INVALID: StatusCode.DeviceFilesInvalid,
   MEDIA_UNREADABLE: StatusCode.DownloadFailure,
   NO_SPACE: StatusCode.NoSpace,
   // Not check-in outcomes: a host-side argument, an unreadable file, a store that a

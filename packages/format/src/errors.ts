@@ -34,6 +34,10 @@ export type FormatErrorCode =
   | 'BUNDLE_INVALID'
   | 'IO_ERROR'
   | 'TRUST_STORE_INCONSISTENT'
+  /** The device's own trusted root (shipped in the image, or stored) is missing or invalid. */
+  | 'DEVICE_ROOT_INVALID'
+  /** A bundle signed only by keys the device's root does not list (another factory). */
+  | 'FOREIGN_BUNDLE'
   /** The media went away while it was read (EIO, ENXIO, ENODEV, ESTALE, ENOTCONN, a file that shrank). */
   | 'MEDIA_UNREADABLE'
   /** The device's file system ran out of space (ENOSPC, EDQUOT). */

@@ -42,6 +42,8 @@ export const StatusCode = {
   UpdatesDeferred: 41,
   InstallInProbation: 42,
   UpdateControlMismatch: 43,
+  // The device's own files (aklite-offline only; a free number, issue 11 §4).
+  DeviceFilesInvalid: 44,
 } as const;
 
 export type StatusName = keyof typeof StatusCode;
@@ -52,6 +54,11 @@ interface StatusInfo {
   readonly success: boolean;
   readonly description: string;
   readonly next: string;
+  /**
+   * Set on a code of the reference's table that no path of this project produces (kept so
+   * that a number never changes its meaning): why it is never produced.
+   */
+  readonly reserved?: string;
 }
 
 const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
@@ -112,6 +119,9 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: false,
     description: 'Metadata could not be fetched',
     next: 'Check the media and try again.',
+
+    reserved:
+      'reserved: a bundle is read from local media, never fetched; a failed read is 14 or 50',
   },
   14: {
     success: false,
@@ -132,11 +142,15 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: true,
     description: "The current Target's apps need to be synced",
     next: 'Run `aklite-offline install`.',
+
+    reserved: 'reserved: a Target whose apps differ is installed as a new Target (16)',
   },
   18: {
     success: true,
     description: 'A rollback Target is selected',
     next: 'Run `aklite-offline install`.',
+
+    reserved: 'reserved: rollbacks are `aklite-offline rollback`, not a Target a check-in selects',
   },
   20: {
     success: false,
@@ -173,11 +187,19 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     description: 'Update content failed verification',
     next: 'Do not use this media; create a new bundle.',
   },
-  75: { success: true, description: 'Target already installed', next: 'Nothing to do.' },
+  75: {
+    success: true,
+    description: 'Target already installed',
+    next: 'Nothing to do.',
+    reserved:
+      "reserved: aklite-offline reports an installed Target as 0, as the reference's offline client does",
+  },
   80: {
     success: false,
     description: 'The installed Target could not be read back',
     next: 'Run the install again.',
+
+    reserved: 'reserved: a commit that cannot be read back fails the install with 70 or 50',
   },
   90: {
     success: false,
@@ -203,6 +225,8 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: false,
     description: 'Installation failed; rolled back',
     next: 'Investigate the failed Target before retrying.',
+
+    reserved: 'reserved: a failed install rolls back with 99 (no reboot) or 100 (reboot to finish)',
   },
   120: {
     success: false,
@@ -213,6 +237,8 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: false,
     description: 'Rollback failed',
     next: 'Service the device: reinstall a known good Target.',
+
+    reserved: 'reserved: a rollback that cannot complete is 120',
   },
   41: {
     success: false,
@@ -223,6 +249,12 @@ const INFO: Record<StatusValue, Omit<StatusInfo, 'name'>> = {
     success: false,
     description: 'The running system is still in its probation period; no new update is accepted',
     next: 'Wait for the probation to end, or end it with `aklite-offline probation mark-good` (or `probation fail`).',
+  },
+  44: {
+    success: false,
+    description:
+      'A file of the device itself (its shipped or stored TUF root, its state, its configuration) is missing or invalid; the media was not judged',
+    next: 'Service the device: restore the file the message names (reinstall the image, or repair the configuration); the media may be fine.',
   },
   43: {
     success: false,
@@ -255,4 +287,18 @@ export function describe(code: number): string {
 /** The success set of aktualizr-lite's `IsSuccessCode`, plus 75 which aklite-offline maps to 0. */
 export function isSuccess(code: number): boolean {
   return BY_VALUE.get(code)?.success ?? false;
+}
+
+/**
+ * The exit codes of a command, for its `--help`, rendered from this table (never typed
+ * by hand): `Exit codes:` and one line per code (`  16 A newer Target is available`).
+ */
+export function exitCodesHelp(codes: readonly StatusValue[]): string {
+  const lines = codes.map((c) => {
+    const info = BY_VALUE.get(c);
+    if (info === undefined) throw new Error(`exitCodesHelp: ${c} is not a status`);
+    if (info.reserved !== undefined) throw new Error(`exitCodesHelp: ${c} is reserved`);
+    return `  ${c} ${info.description}`;
+  });
+  return ['Exit codes:', ...lines].join('\n');
 }

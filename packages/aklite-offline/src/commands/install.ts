@@ -1,3 +1,4 @@
+import { exitCodesHelp, StatusCode } from '@offline-ota/format';
 import { Flags } from '@oclif/core';
 import { AkliteCommand, mediaFlags, mediaPath } from '../base.js';
 import { type InstallJson } from '../cli/json.js';
@@ -6,7 +7,9 @@ import { install } from '../lib/install.js';
 
 export default class Install extends AkliteCommand<InstallJson> {
   static override summary = 'Install the newest (or a named) Target from an offline bundle.';
-  static override description = `Verifies the bundle against the device's TUF root, pulls the OSTree commit (re-hashing every object) and the apps (checking every digest), deploys the commit and arms the bootloader. Exit codes: 0 already installed, 10 apps installed (run \`run\`), 100 reboot then \`run\`, 90 reboot first (boot firmware), 102 downgrade refused, 30 an installation is pending, 4/6/8/11/12/14/15 check-in failures, 20 Target not found, 50 reading the media failed, 60 no space, 70 content failed verification, 1 other errors (lock, config). See README.md.`;
+  static override description = `Verifies the bundle against the device's TUF root, pulls the OSTree commit (re-hashing every object) and the apps (checking every digest), deploys the commit and arms the bootloader. See README.md.
+
+${exitCodesHelp([StatusCode.Ok, StatusCode.InstallAppsNeedFinalization, StatusCode.InstallNeedsReboot, StatusCode.InstallNeedsRebootForBootFw, StatusCode.InstallDowngradeAttempt, StatusCode.InstallationInProgress, StatusCode.UpdatesDeferred, StatusCode.InstallInProbation, StatusCode.CheckinOkCached, StatusCode.CheckinFailure, StatusCode.CheckinNoMatchingTargets, StatusCode.CheckinNoTargetContent, StatusCode.CheckinSecurityError, StatusCode.CheckinExpiredMetadata, StatusCode.CheckinMetadataNotFound, StatusCode.CheckinInvalidBundleMetadata, StatusCode.TufTargetNotFound, StatusCode.DownloadFailure, StatusCode.NoSpace, StatusCode.VerificationFailed, StatusCode.DeviceFilesInvalid, StatusCode.UnknownError, StatusCode.InvalidCommandLine])}`;
   static override examples = [
     '<%= config.bin %> install --src-dir /mnt/usb/bundle',
     '<%= config.bin %> install --src-file /mnt/usb/bundle.zip',

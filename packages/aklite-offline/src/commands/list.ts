@@ -1,3 +1,4 @@
+import { exitCodesHelp, StatusCode } from '@offline-ota/format';
 import { Flags } from '@oclif/core';
 import { AkliteCommand } from '../base.js';
 import { listJson, type ListJson } from '../cli/json.js';
@@ -7,7 +8,7 @@ import { list } from '../lib/query.js';
 export default class List extends AkliteCommand<ListJson> {
   static override summary =
     "List the Targets in the device's trusted TUF metadata that fit this device.";
-  static override description = 'Exit codes: 0, or 1 when the device or its state cannot be read.';
+  static override description = `${exitCodesHelp([StatusCode.Ok, StatusCode.DeviceFilesInvalid, StatusCode.UnknownError, StatusCode.InvalidCommandLine])}`;
   static override examples = ['<%= config.bin %> list', '<%= config.bin %> list --json'];
   static override enableJsonFlag = true;
   static override flags = {

@@ -1,3 +1,4 @@
+import { exitCodesHelp, StatusCode } from '@offline-ota/format';
 import { AkliteCommand } from '../base.js';
 import { outcomeText } from '../cli/text.js';
 import { run, type RunResult } from '../lib/run.js';
@@ -5,7 +6,9 @@ import { run, type RunResult } from '../lib/run.js';
 export default class Run extends AkliteCommand<RunResult> {
   static override summary =
     'Finalize the pending installation after the reboot: start the apps, or roll back.';
-  static override description = `Exit codes: 0 update complete, 5 complete and new boot firmware asks for an optional reboot, 40 nothing pending, 99 the device did not boot the update and rolled back (no reboot needed), 100 reboot needed (not rebooted yet, or the apps failed and a rollback was deployed: reboot and run again), 120 undefined state (rollback impossible), 1 other errors. See README.md.`;
+  static override description = `Finalizes the pending installation after the reboot. See README.md.
+
+${exitCodesHelp([StatusCode.Ok, StatusCode.OkNeedsRebootForBootFw, StatusCode.NoPendingInstallation, StatusCode.UpdatesDeferred, StatusCode.InstallOfflineRollbackOk, StatusCode.InstallNeedsReboot, StatusCode.InstallRollbackNeedsReboot, StatusCode.DeviceFilesInvalid, StatusCode.UnknownError, StatusCode.InvalidCommandLine])}`;
   static override examples = [
     '<%= config.bin %> run',
     '<%= config.bin %> run --config /etc/sota/conf.d',

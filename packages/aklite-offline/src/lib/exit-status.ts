@@ -17,10 +17,11 @@ import { isNoSpace } from './space.js';
 
 const STATUS: Readonly<Record<AkliteErrorCode | FormatErrorCode, StatusValue>> = {
   ...FORMAT_STATUS,
-  CONFIG_INVALID: StatusCode.UnknownError,
+  // The device's own files (issue 11 §4): one code, the message names the file.
+  CONFIG_INVALID: StatusCode.DeviceFilesInvalid,
+  DEVICE_INVALID: StatusCode.DeviceFilesInvalid,
+  STATE_INVALID: StatusCode.DeviceFilesInvalid,
   LOCKED: StatusCode.UnknownError,
-  DEVICE_INVALID: StatusCode.UnknownError,
-  STATE_INVALID: StatusCode.UnknownError,
   INVALID_ARGUMENT: StatusCode.UnknownError,
   INSTALL_FAILED: StatusCode.UnknownError,
   TARGET_NOT_FOUND: StatusCode.TufTargetNotFound,

@@ -144,19 +144,21 @@ export function mediaGoneOr(err: unknown, what: string): Error {
 export async function targetObjects(
   media: BundleSource,
   commit: string,
-  baseRepo?: string,
+  base?: string,
 ): Promise<TargetObjects> {
   const fromMedia = mediaRepoReader(media);
-  // A delta (delta.ts proved the base complete in `baseRepo`): a metadata object the media
-  // leaves out is read from the device's repo (the same bytes in every repo mode, and
-  // checked against its checksum by the walk), and only what the media holds is listed.
+  // A delta leaves out what the device's repo (`base`) holds: those objects are read (and
+  // checksum-checked) from there, and neither counted nor copied.
   const read: RepoFileReader =
-    baseRepo === undefined
+    base === undefined
       ? fromMedia
-      : async (rel, cap) =>
-          (await media.fileSize(`${BUNDLE_DIRS.ostree}/${rel}`)) === undefined
-            ? readFileCapped(join(baseRepo, rel), cap, { noFollow: true })
-            : fromMedia(rel, cap);
+      : async (rel, cap) => {
+          if ((await media.fileSize(`${BUNDLE_DIRS.ostree}/${rel}`)) !== undefined)
+            return fromMedia(rel, cap);
+          return readFileCapped(join(base, rel), cap, { noFollow: true }).catch(() => {
+            throw missingObject(media, rel);
+          });
+        };
   const found = await commitObjects(read, commit);
   const paths: string[] = [];
   const sizes = new Map<string, number>();
@@ -168,15 +170,22 @@ export async function targetObjects(
     } catch (err) {
       throw mediaGoneOr(err, `cannot read ${rel} from ${media.path}`);
     }
-    if (size === undefined) {
-      if (baseRepo !== undefined) continue;
-      throw missingObject(media, rel);
-    }
+    if (size === undefined && base !== undefined && (await inRepo(base, rel))) continue;
+    if (size === undefined) throw missingObject(media, rel);
     paths.push(rel);
     sizes.set(rel, size);
     bytes += size;
   }
   return { paths, sizes, bytes };
+}
+
+/** Whether a repo (bare or archive) holds an object: content is `.file` in a bare one. */
+async function inRepo(repo: string, rel: string): Promise<boolean> {
+  for (const name of [rel, rel.replace(/\.filez$/, '.file')]) {
+    const st = await lstat(join(repo, name)).catch(() => undefined);
+    if (st !== undefined && (st.isFile() || st.isSymbolicLink())) return true;
+  }
+  return false;
 }
 
 /** Objects up to this size are also checked for structure when a pull failed. */

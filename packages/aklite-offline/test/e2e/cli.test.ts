@@ -4,6 +4,7 @@ import { StatusCode } from '@offline-ota/format';
 import {
   CheckJson,
   DeferralJson,
+  ErrorJson,
   ListJson,
   ProbationJson,
   StatusJson,
@@ -261,20 +262,28 @@ describe('the aklite-offline CLI', function () {
     });
   });
 
-  describe('a failure under --json', function () {
-    it('prints nothing on stdout, the error on stderr, and exits with its code', async function () {
+  describe('a failure under --json (issue 11 §6: one JSON object on stdout)', function () {
+    it('prints {code, name, message, hint} on stdout, the error on stderr, and exits with its code', async function () {
       const root = await newDevice(fx);
       const r = await aklite(root, ['allow', '--client', 'nobody', '--json']);
       expect(r.code).to.equal(StatusCode.UpdateControlMismatch);
-      expect(r.stdout).to.equal('');
+      const out = v.parse(ErrorJson, JSON.parse(r.stdout));
+      expect(out).to.include({
+        code: 43,
+        name: 'UpdateControlMismatch',
+        error: 'CONTROL_MISMATCH',
+      });
+      expect(out.message).to.match(/^Client nobody does not defer updates/);
       expect(r.stderr).to.match(/^ERROR: Client nobody does not defer updates/);
     });
 
-    it('reports a usage error on stderr with exit 2, not as JSON', async function () {
+    it('reports a usage error with exit 2, on stderr and as the JSON object', async function () {
       const root = await newDevice(fx);
       const r = await aklite(root, ['check', '--json']);
       expect(r.code).to.equal(StatusCode.InvalidCommandLine);
-      expect(r.stdout).to.equal('');
+      const out = v.parse(ErrorJson, JSON.parse(r.stdout));
+      expect(out).to.include({ code: 2, name: 'InvalidCommandLine' });
+      expect(out.message).to.match(/--src-dir/);
       expect(r.stderr).to.match(/--src-dir/);
     });
   });

@@ -2,13 +2,18 @@
  * Issue 11 through the real CLI: a stick older than the device's trusted metadata is
  * refused in words and with 3 by every command that reads a stick (§3), with and without
  * `--json` in each of the reference's spellings (§6), and the device is left unchanged.
- * One device is shared by the whole file (installing v2 costs a reboot cycle).
+ * A broken device is named as such (§4): its own root, state or configuration gives 44
+ * and a message naming the device file. One device is shared per describe.
  */
 import { expect } from 'chai';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
 import * as v from 'valibot';
 import { ErrorJson, CheckJson } from '../../src/cli/json.js';
 import {
+  AKLITE,
   aklite,
+  runProc,
   cleanupAll,
   getFixtures,
   hashTree,
@@ -93,5 +98,100 @@ describe('aklite-offline with a stick older than what the device trusts (issue 1
         name: 'InvalidCommandLine',
       });
     });
+  });
+});
+
+describe('aklite-offline on a device whose own files are broken (issue 11 §4)', function () {
+  let fx: Fixtures;
+  let root: string;
+  before(async function () {
+    fx = await getFixtures();
+    root = await newDevice(fx);
+  });
+  after(cleanupAll);
+
+  // Generated: each device file the CLI reads, broken in a way a media file never is
+  // blamed for. Each case restores the file after it.
+  const cases: [string, string, (text: string) => string][] = [
+    [
+      'usr/lib/sota/tuf/ci/1.root.json',
+      'unsigned',
+      (t) => t.replace(/"signatures":\[[^\]]*\]/, '"signatures":[]'),
+    ],
+    ['usr/lib/sota/tuf/ci/1.root.json', 'truncated', (t) => t.slice(0, 100)],
+    ['usr/lib/sota/tuf/ci/1.root.json', 'not JSON', () => 'not json'],
+    ['var/sota/state.json', 'truncated', () => '{"schema":1,"curr'],
+    ['etc/sota/conf.d/90-broken.toml', 'not TOML', () => '[pacman\ntype = '],
+  ];
+  for (const [rel, how, breakIt] of cases) {
+    it(`check exits 44 naming ${rel} when it is ${how} (--json too), device unchanged`, async function () {
+      const file = join(root, rel);
+      const original = await readFile(file, 'utf8').catch(() => undefined);
+      await writeFile(file, breakIt(original ?? ''));
+      try {
+        const before = await hashTree(root);
+        const r = await aklite(root, ['check', '--src-dir', fx.bundles.v2, '--json']);
+        expect(r.code, r.stderr).to.equal(44);
+        expect(r.stderr).to.contain(file);
+        const out = v.parse(ErrorJson, JSON.parse(r.stdout));
+        expect(out).to.include({ code: 44, name: 'DeviceFilesInvalid' });
+        expect(out.message).to.contain(file);
+        expect(treeDiff(before, await hashTree(root))).to.deep.equal([]);
+      } finally {
+        if (original === undefined) await rm(file, { force: true });
+        else await writeFile(file, original);
+      }
+    });
+  }
+});
+
+describe('aklite-offline with relative paths (issue 11 §7)', function () {
+  let fx: Fixtures;
+  let root: string;
+  before(async function () {
+    fx = await getFixtures();
+    root = await newDevice(fx);
+  });
+  after(cleanupAll);
+
+  /** The CLI run from `cwd` (no network), with `args` and `env` as given. */
+  const inDir = (cwd: string, args: string[], env: Record<string, string> = {}) =>
+    runProc(
+      'unshare',
+      [
+        '-n',
+        '--',
+        'sh',
+        '-c',
+        'cd "$1" && shift && exec "$@"',
+        'sh',
+        cwd,
+        process.execPath,
+        AKLITE,
+        ...args,
+      ],
+      env,
+    );
+
+  it('reads --device-root, AKLITE_DEVICE_ROOT and --src-dir relative to the working directory, as if absolute', async function () {
+    const cwd = dirname(root);
+    const src = relative(cwd, fx.bundles.v2);
+    const absolute = await aklite(root, ['check', '--src-dir', fx.bundles.v2, '--json']);
+    expect(absolute.code, absolute.stderr).to.equal(16);
+    const viaFlag = await inDir(cwd, [
+      'check',
+      '--src-dir',
+      src,
+      '--json',
+      '--device-root',
+      `./${basename(root)}`,
+    ]);
+    expect(viaFlag.code, viaFlag.stderr).to.equal(16);
+    expect(viaFlag.stdout).to.equal(absolute.stdout);
+    const viaEnv = await inDir(cwd, ['check', '--src-dir', src, '--json'], {
+      AKLITE_DEVICE_ROOT: basename(root),
+    });
+    expect(viaEnv.code, viaEnv.stderr).to.equal(16);
+    expect(viaEnv.stdout).to.equal(absolute.stdout);
   });
 });

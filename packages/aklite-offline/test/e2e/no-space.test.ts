@@ -7,7 +7,7 @@
  * deployments, U-Boot counters) as they were, and a re-run completing once space is free.
  */
 import { spawn } from 'node:child_process';
-import { open, mkdir, readdir, readFile, rm, statfs } from 'node:fs/promises';
+import { open, mkdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { destroyDevice } from '@offline-ota/device-sim';
 import { expect } from 'chai';
@@ -66,16 +66,10 @@ async function unfill(dir: string): Promise<void> {
   for (const n of ['filler-0', 'filler-1']) await rm(join(dir, n), { force: true });
 }
 
-/** The pid of an `ostree admin deploy` running on the device at `root`, if any. */
-async function ostreeDeployOf(root: string): Promise<number | undefined> {
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^[0-9]+$/.test(pid)) continue;
-    const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    const args = argv.split('\0');
-    if (args.includes('deploy') && args.some((a) => a.startsWith('--sysroot=') && a.includes(root)))
-      return Number(pid);
-  }
-  return undefined;
+/** Whether a process exists (a zombie of ours counts as gone). */
+async function alive(pid: number): Promise<boolean> {
+  const st = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return st !== undefined && !st.slice(st.lastIndexOf(')') + 2).startsWith('Z');
 }
 
 /**
@@ -221,27 +215,43 @@ describe('a device file system that fills during install (loop-mounted ext4)', f
   it('a SIGKILL of the whole process group mid-deploy leaves the file system writable and the deploy whole (§6)', async function () {
     const dev = await newDevice(fx, { parent: mnt });
     mine.push(dev);
+    // `ostree` through a shim that records the pid of `ostree admin deploy`, then execs
+    // the real one (same pid, same process group as it was started in).
+    const shim = join(fx.work, 'ostree-shim');
+    const pidFile = join(shim, 'deploy.pid');
+    await mkdir(shim, { recursive: true });
+    await rm(pidFile, { force: true });
+    const real = (await mustRun('sh', ['-c', 'command -v ostree'])).stdout.trim();
+    await writeFile(
+      join(shim, 'ostree'),
+      `#!/bin/sh\ncase " $* " in *" deploy "*) echo $$ > '${pidFile}' ;; esac\nexec '${real}' "$@"\n`,
+      { mode: 0o755 },
+    );
     const child = spawn(
       process.execPath,
       [STOP_AT, 'state-deploying', 'install', '--src-dir', fx.bundles.v2, '--device-root', dev],
-      { stdio: 'ignore', detached: true },
+      {
+        stdio: 'ignore',
+        detached: true,
+        env: { ...process.env, PATH: `${shim}:${process.env.PATH ?? ''}` },
+      },
     );
     const exited = new Promise((res) => child.on('exit', res));
     for (let i = 0; i < 2400 && !(await isStopped(child.pid!)); i++)
       await new Promise((r) => setTimeout(r, 25));
     expect(await isStopped(child.pid!), 'stopped before the deploy').to.equal(true);
     child.kill('SIGCONT');
-    // Kill the group (install and whatever it runs in it) while `ostree admin deploy` runs.
+    // Kill the group (install and whatever it runs in it) once `ostree admin deploy` runs.
     let deploying: number | undefined;
-    for (let i = 0; i < 2400 && deploying === undefined; i++) {
-      deploying = await ostreeDeployOf(dev);
+    for (let i = 0; i < 6000 && deploying === undefined; i++) {
+      deploying = Number(await readFile(pidFile, 'utf8').catch(() => '')) || undefined;
       if (deploying === undefined) await new Promise((r) => setTimeout(r, 10));
     }
-    expect(deploying, 'ostree admin deploy seen running').to.not.equal(undefined);
+    expect(deploying, 'ostree admin deploy started').to.not.equal(undefined);
     process.kill(-child.pid!, 'SIGKILL');
     await exited;
     // ostree, in its own process group, finishes the deploy and thaws the file system.
-    for (let i = 0; i < 600 && (await ostreeDeployOf(dev)) !== undefined; i++)
+    for (let i = 0; i < 600 && (await alive(deploying!)); i++)
       await new Promise((r) => setTimeout(r, 100));
     const probe = await runProc('timeout', ['20', 'touch', join(mnt, 'probe')]);
     expect(probe.code, 'the file system accepts writes (not frozen)').to.equal(0);

@@ -244,8 +244,10 @@ const ROWS: Row[] = [
       flipByte((await findFiles(join(b, 'ostree_repo/objects'), /\.dirtree$/))[0]),
   },
   {
-    name: 'a missing OSTree file object (unreadable media)',
-    code: 50,
+    // The Target's objects are walked before anything is written (issue 14 §2: content
+    // that is simply missing is 8); a read that fails mid-pull is 50 (media-gone.test.ts).
+    name: 'a missing OSTree file object (content missing)',
+    code: 8,
     tamper: async (b) => rm((await findFiles(join(b, 'ostree_repo/objects'), /\.filez$/))[0]),
   },
 ];

@@ -6,10 +6,11 @@ import { AppStartError, PullError } from '../../src/lib/ports.js';
 
 describe('exitStatusOf', function () {
   const table: [AkliteErrorCode, number][] = [
-    ['CONFIG_INVALID', 1],
+    // Issue 11 §4: the device's own files have one code (were 1).
+    ['CONFIG_INVALID', 44],
     ['LOCKED', 1],
-    ['DEVICE_INVALID', 1],
-    ['STATE_INVALID', 1],
+    ['DEVICE_INVALID', 44],
+    ['STATE_INVALID', 44],
     ['INVALID_ARGUMENT', 1],
     ['INSTALL_FAILED', 1],
     ['TARGET_NOT_FOUND', 20],

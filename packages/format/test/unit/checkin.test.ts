@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import {
+  cp,
   mkdir,
   mkdtemp,
   readFile,
@@ -455,6 +456,20 @@ describe('checkBundle', function () {
           }),
       },
       {
+        name: 'a genuine bundle of another factory (its own keys, only root v1)',
+        expected: StatusCode.CheckinSecurityError,
+        mutate: async (f) => {
+          const other = await makeFixture();
+          try {
+            await rm(join(f.bundle, 'tuf'), { recursive: true });
+            await cp(join(other.bundle, 'tuf'), join(f.bundle, 'tuf'), { recursive: true });
+            await rm(join(f.bundle, 'tuf/2.root.json'));
+          } finally {
+            await rm(other.dir, { recursive: true, force: true });
+          }
+        },
+      },
+      {
         name: 'a device of the other type',
         expected: StatusCode.CheckinInvalidBundleMetadata,
         mutate: () => Promise.resolve(),
@@ -744,4 +759,61 @@ describe('checkBundle on signed metadata one verifier alone would miss (issue 11
       expect(await treeDigest(fx.trust)).to.equal(before);
     });
   }
+});
+
+describe('checkBundle on a device whose own root is broken (issue 11 §4)', function () {
+  this.timeout(20000);
+  let fx: Fixture;
+  afterEach(async () => {
+    if (fx) await rm(fx.dir, { recursive: true, force: true });
+  });
+
+  // Generated: every breakage, in the root the image ships and in the stored one.
+  const breakages: [string, (text: string) => string][] = [
+    ['unsigned', (t) => JSON.stringify({ ...(JSON.parse(t) as object), signatures: [] })],
+    ['truncated', (t) => t.slice(0, 100)],
+    ['not JSON', () => 'this is not JSON'],
+    ['empty', () => ''],
+    ['signed over other content', (t) => t.replace('"version":', '"x":1,"version":')],
+    [
+      'holding a float in signed',
+      (t) => t.replace('"consistent_snapshot":false', '"consistent_snapshot":false,"f":1.5'),
+    ],
+  ];
+  const where: [string, (f: Fixture) => Promise<string>][] = [
+    ['shipped', (f) => Promise.resolve(join(f.shipped, 'ci', '1.root.json'))],
+    [
+      'stored',
+      async (f) => {
+        await (await checkBundle(f.opts)).commit();
+        return join(f.trust, 'ci', 'root.json');
+      },
+    ],
+  ];
+  for (const [place, locate] of where) {
+    for (const [name, breakIt] of breakages) {
+      it(`refuses with 44 naming the ${place} root when it is ${name}, the stick not judged`, async () => {
+        fx = await makeFixture();
+        const file = await locate(fx);
+        await writeFile(file, breakIt(await readFile(file, 'utf8')));
+        const before = await treeDigest(fx.dir);
+        const err = await checkBundle(fx.opts).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(FormatError);
+        const e = err as FormatError;
+        expect(e.code, e.message).to.equal('DEVICE_ROOT_INVALID');
+        expect(exitStatusFor(e)).to.equal(StatusCode.DeviceFilesInvalid);
+        expect(e.file).to.equal(file);
+        expect(e.message).to.contain(file);
+        expect(await treeDigest(fx.dir)).to.equal(before);
+      });
+    }
+  }
+
+  it('refuses with 44 when the image ships no root of the type', async () => {
+    fx = await makeFixture();
+    await rm(join(fx.shipped, 'ci', '1.root.json'));
+    const err = (await checkBundle(fx.opts).catch((e: unknown) => e)) as FormatError;
+    expect(err.code).to.equal('DEVICE_ROOT_INVALID');
+    expect(err.message).to.contain(join(fx.shipped, 'ci'));
+  });
 });

@@ -65,6 +65,10 @@ describe('errors', function () {
       NO_MATCHING_TARGETS: 6,
       NO_TARGET_CONTENT: 8,
       CONTENT_INVALID: 70,
+      // Issue 11 §4: the device's own root, not the media.
+      DEVICE_ROOT_INVALID: 44,
+      // Issue 11 §5: another factory's bundle is 11, as the technician guide says.
+      FOREIGN_BUNDLE: 11,
       INVALID_JSON: 1,
       EXPIRY_TOO_SOON: 1,
       INVALID_ARGUMENT: 1,
