@@ -7,6 +7,7 @@ export default tseslint.config(
     ignores: [
       '**/dist/**',
       '**/dist-test/**',
+      '**/dist-device/**',
       '**/node_modules/**',
       'test-bundles/**/*',
       '!test-bundles/generate.mjs',

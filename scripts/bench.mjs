@@ -1707,7 +1707,7 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
   }));
   bounds.push(await packMemory());
   const total = Number(process.hrtime.bigint() - tStart) / 1e9;
-  const md = report({
+  let md = report({
     opts,
     info,
     git: gitInfo(),
@@ -1730,6 +1730,12 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
     throw new Error('internal: the report names a local path');
   process.stdout.write(md);
   if (opts.out !== '-') {
+    // The device CLI's section (scripts/bench-device.mjs) is kept as it was.
+    const prev = existsSync(opts.out) ? readFileSync(opts.out, 'utf8') : '';
+    const b = prev.indexOf('<!-- device-cli:begin');
+    const e = prev.indexOf('<!-- device-cli:end -->');
+    if (b >= 0 && e > b)
+      md = `${md.trimEnd()}\n\n${prev.slice(b, e + '<!-- device-cli:end -->'.length)}\n`;
     writeFileSync(`${opts.out}.tmp`, md);
     renameSync(`${opts.out}.tmp`, opts.out);
     log(`wrote ${relative(process.cwd(), opts.out) || opts.out}`);

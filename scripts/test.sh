@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set-up, lint (zero warnings), the boundary check, then every package's
 # unit and end-to-end tests against the real ostree and fw_setenv. Ends with one summary line.
+# aklite-offline's end-to-end tests run the one-file device CLI (pnpm build:device).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -15,6 +16,28 @@ echo "== lint"
 # device code, no @oclif/core outside the command modules.
 echo "== boundaries"
 "$PNPM" run --silent boundaries
+
+# The device CLI as one file (pnpm build:device): the end-to-end tests run it, not the
+# workspace build (AKLITE_CLI, read by packages/aklite-offline/test/e2e/helpers.ts and the
+# examples test). The build fails when host-only code is in it.
+echo "== device CLI (one file)"
+node scripts/build-device.mjs
+export AKLITE_CLI=packages/aklite-offline/dist-device/aklite-offline.mjs
+
+# The workspace CLI, which the suite no longer runs, still starts and loads every command.
+echo "== smoke: workspace aklite-offline"
+node packages/aklite-offline/bin/run.js --version
+for c in check install run status probation boot usb; do
+  node packages/aklite-offline/bin/run.js "$c" --help >/dev/null
+done
+set +e
+smoke="$(node packages/aklite-offline/bin/run.js status --device-root "$(mktemp -d)" 2>&1)"
+rc=$?
+set -e
+if [ "$rc" -eq 0 ] || ! grep -q 'primary_ecu_hardware_id is not set' <<<"$smoke"; then
+  echo "smoke: status on an empty device root should fail naming the missing config (got $rc): $smoke" >&2
+  exit 1
+fi
 
 # Two lanes, so that both cores stay busy: aklite-offline's suite (the longest: end-to-end
 # installs on two mocha workers) beside the other packages one after the other. Each

@@ -16,8 +16,11 @@
 #                     the script then goes on by itself
 #   STATE_DIR         where the state and the log live (default: /var/lib/offline-update)
 #   MAX_REBOOTS       reboots one update may take before the script gives up (default: 3)
-# Exit status: 0 when the update is complete or nothing was to be done; otherwise the
-# aklite-offline code that stopped it (1 for this script's own errors).
+# Exit status: 0 when the update is complete or nothing was to be done (calling it again
+# after a complete update, also during the new system's probation, exits 0); 99 when the
+# update failed and the device rolled back to the previous Target (a rollback is never
+# reported as a complete update); otherwise the aklite-offline code that stopped it (1 for
+# this script's own errors).
 set -uo pipefail
 
 src_dir=""
@@ -30,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --src-file) src_dir="${2:-}"; src_opt="--src-file"; shift 2 ;;
     --src-file=*) src_dir="${1#--src-file=}"; src_opt="--src-file"; shift ;;
     --force) force=(--force); shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "update.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
   esac
 done
@@ -60,13 +63,16 @@ advice() {
     60) echo "not enough free space on the device" ;;
     70) echo "content failed verification (corrupt or tampered): do not use this stick" ;;
     41) echo "updates are deferred by a client on the device: install again when it allows them" ;;
-    42) echo "the running system is still in its probation period: install again after it ends" ;;
+    42) echo "the running system is still in its probation period: install again after it ends (aklite-offline probation status)" ;;
     *) echo "see docs/exit-codes.md" ;;
   esac
 }
 
 phase="install"
 reboots=0
+# The Target being installed, and 1 once its apps failed and a rollback is under way.
+target=""
+rolling_back=0
 if [[ -f "$state_file" ]]; then
   # shellcheck disable=SC1090
   source "$state_file"
@@ -74,8 +80,8 @@ if [[ -f "$state_file" ]]; then
 fi
 
 save_state() {
-  printf 'phase=%s\nreboots=%s\nsrc_dir=%q\nsrc_opt=%q\n' "$1" "$reboots" "$src_dir" "$src_opt" \
-    >"$state_file"
+  printf 'phase=%s\nreboots=%s\nsrc_dir=%q\nsrc_opt=%q\ntarget=%q\nrolling_back=%s\n' \
+    "$1" "$reboots" "$src_dir" "$src_opt" "$target" "$rolling_back" >"$state_file"
 }
 
 finish() {
@@ -110,10 +116,12 @@ while :; do
         exit 1
       fi
       log "installing from $src_dir"
-      "${aklite[@]}" install "$src_opt" "$src_dir" "${force[@]}"
+      out="$("${aklite[@]}" install "$src_opt" "$src_dir" "${force[@]}")"
       code=$?
+      printf '%s\n' "$out"
+      target="$(sed -n 's/^Installed \(the apps of \)\{0,1\}\([^ ]*\)\. .*/\2/p' <<<"$out" | head -n1)"
       case "$code" in
-        0) log "nothing to install: the device already runs the bundle's Target"; finish 0 ;;
+        0) log "nothing to install: $(head -n1 <<<"$out")"; finish 0 ;;
         10) log "apps updated; starting them"; phase=run ;;
         100) log "update installed; a reboot finishes it"; reboot_into run ;;
         90) log "a boot firmware update waits for its reboot; rebooting, then installing again"
@@ -127,16 +135,34 @@ while :; do
       ;;
     run)
       log "finishing the update"
-      "${aklite[@]}" run
+      out="$("${aklite[@]}" run)"
       code=$?
+      printf '%s\n' "$out"
+      # `run` completes a rollback with 0 too: that is the end of a failed update.
+      if [[ "$code" == 0 ]] && { [[ "$rolling_back" == 1 ]] || grep -q '^Rollback complete' <<<"$out"; }; then
+        log "the update failed and the device rolled back: $(head -n1 <<<"$out")"
+        finish 99
+      fi
       case "$code" in
         0) log "update complete"; finish 0 ;;
         5) log "update complete; new boot firmware asks for a reboot when convenient"; finish 0 ;;
         100) log "the updated apps failed to start; a reboot completes the rollback"
+             rolling_back=1
              reboot_into run ;;
         99) log "the device did not boot the update and rolled back to the previous version"
             finish 99 ;;
-        40) log "nothing pending to run (was install run?)"; finish 40 ;;
+        40)
+          # After a reboot, the boot service may have finalized it already
+          # ([pacman] finalize_at_boot = true): read what the device runs.
+          if (( reboots > 0 )) && [[ -n "$target" ]]; then
+            st="$("${aklite[@]}" status)"
+            if grep -q "^Applied Target: $target " <<<"$st"; then
+              log "update complete (finalized by the boot service)"; finish 0
+            elif grep -q "^Failed Target: $target:" <<<"$st"; then
+              log "the update failed and the device rolled back (finalized by the boot service)"; finish 99
+            fi
+          fi
+          log "nothing pending to run (was install run?)"; finish 40 ;;
         120) log "the apps failed and there is nothing to roll back to: service the device"
              finish 120 ;;
         *) log "run failed (exit $code): $(advice "$code")"; finish "$code" ;;

@@ -14,4 +14,5 @@ export * from './lib/control.js';
 export * from './lib/deferral.js';
 export * from './lib/probation.js';
 export * from './lib/rollback.js';
+export * from './lib/boot.js';
 export * from './lib/usb.js';

@@ -104,17 +104,19 @@ export interface Selection {
 }
 
 /**
- * Picks the Target to install (reference §3.6): `--target` by name, otherwise the newest
- * available. Throws TARGET_NOT_FOUND (20), or DELTA_BASE_MISSING (8) for a delta Target
- * this device has no base for.
+ * Picks the Target to install (reference §3.6): `--target` by name (also one that failed
+ * on this device: the technician asks for it), otherwise the newest available Target that
+ * has not failed on this device; null when every one has. Throws TARGET_NOT_FOUND (20), or
+ * DELTA_BASE_MISSING (8) for a delta Target this device has no base for.
  */
 export function selectTarget(
   result: CheckBundleResult,
-  current: TargetRecord | null,
+  state: DeviceState,
   name: string | undefined,
   refused: ReadonlyMap<string, string> = new Map(),
-): Selection {
+): Selection | null {
   const available = result.available;
+  const current = state.current;
   if (name !== undefined) {
     const t = available.find((x) => x.name === name);
     const noBase = refused.get(name);
@@ -131,8 +133,28 @@ export function selectTarget(
     }
     return { target: t, reason: describeMove(current, t) };
   }
-  const t = available.at(-1)!;
-  return { target: t, reason: describeMove(current, t) };
+  const t = available.findLast((x) => !isFailed(state, x.name));
+  return t ? { target: t, reason: describeMove(current, t) } : null;
+}
+
+/**
+ * The Targets of the bundle newer than `than` that failed on this device, each with why:
+ * what the automatic selection passed over.
+ */
+export function skippedFailed(
+  result: CheckBundleResult,
+  state: DeviceState,
+  than: TargetEntry | null,
+): { name: string; reason: string }[] {
+  return result.available
+    .filter((t) => (than === null || t.version > than.version) && isFailed(state, t.name))
+    .map((t) => ({ name: t.name, reason: failureOf(state, t.name) }));
+}
+
+/** Why a Target failed on this device, as recorded (with when). */
+export function failureOf(state: DeviceState, name: string): string {
+  const f = state.failed.findLast((x) => x.name === name);
+  return f ? `failed on this device at ${f.at}: ${f.reason}` : 'failed on this device';
 }
 
 function describeMove(current: TargetRecord | null, t: TargetEntry): string {
@@ -170,19 +192,30 @@ export function appsView(dev: Device, t: TargetEntry): AppView[] {
     }));
 }
 
+/**
+ * The Targets of `check --json`: `selected` with its reason on the one install would pick;
+ * a failed Target carries why it failed (it is never selected); `blocked` puts its reason on
+ * the Target install would pick if nothing stood in the way (an install pending, updates
+ * deferred, probation), which is then not selected.
+ */
 export function targetViews(
   dev: Device,
   state: DeviceState,
   targets: readonly TargetEntry[],
   selected: Selection | undefined,
+  blocked?: { target: string; reason: string },
 ): TargetView[] {
   const cur = state.current;
   return targets.map((t) => {
     const v: TargetView = { name: t.name, version: t.version, apps: appsView(dev, t) };
     if (cur && t.version === cur.version) v.current = true;
     if (!cur || t.version > cur.version) v.newer = true;
-    if (isFailed(state, t.name)) v.failed = true;
-    if (selected?.target.name === t.name) {
+    if (isFailed(state, t.name)) {
+      v.failed = true;
+      v.reason = failureOf(state, t.name);
+    }
+    if (blocked?.target === t.name) v.reason = blocked.reason;
+    else if (selected?.target.name === t.name) {
       v.selected = true;
       v.reason = selected.reason;
     }

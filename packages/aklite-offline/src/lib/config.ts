@@ -59,6 +59,11 @@ export interface DeviceConfig {
    * before anything reads it (docs/security-unpack.md). Absolute path, run as given.
    */
   securityUnpack: string | undefined;
+  /**
+   * `[pacman] finalize_at_boot`: the boot service (`aklite-offline boot`) finalizes a pending
+   * installation the way `run` does. Off by default: the technician runs `run`.
+   */
+  finalizeAtBoot: boolean;
   /** `[usb]`: the opt-in USB trigger (usb.ts). */
   usb: UsbConfig;
 }
@@ -299,6 +304,7 @@ const Sections = {
         v.check((b) => splitList(b).length > 0, 'must name a program'),
       ),
     ),
+    finalize_at_boot: v.optional(onOff),
     compose_apps_root: v.optional(str),
     container_engine: v.optional(
       v.pipe(
@@ -436,6 +442,7 @@ export function interpretConfig(merged: Table, files: string[], deviceRoot: stri
     probationSeconds: pacman.probation_seconds ?? DEFAULT_PROBATION_SECONDS,
     goldenCommit: orUndefined(pacman.golden_commit),
     securityUnpack: orUndefined(pacman.security_unpack),
+    finalizeAtBoot: pacman.finalize_at_boot ?? false,
     usb: {
       autoInstall: usb.auto_install ?? false,
       mountCommand: splitWords(usb.mount_command ?? DEFAULT_USB_MOUNT_COMMAND),

@@ -35,7 +35,7 @@ import {
   type StagedBlob,
 } from './apps.js';
 import { UpdateCallbacks } from './callbacks.js';
-import { checkIn, selectTarget } from './checkin.js';
+import { checkIn, selectTarget, skippedFailed } from './checkin.js';
 import { mediaThenStore, type DeltaUse } from './delta.js';
 import { assertNotDeferred } from './deferral.js';
 import {
@@ -120,10 +120,10 @@ export async function installLocked(dev: Device, opts: InstallOptions): Promise<
           : 'run `aklite-offline run`'),
     );
   }
-  // Update control (docs/update-control.md): refused before anything is read or written.
+  // Update control (docs/update-control.md): deferral refuses before anything is read or
+  // written; probation once the Target is known (installing the one that runs is no change).
   await settleProbation(dev, state);
   assertNotDeferred(state, 'install');
-  assertNotInProbation(dev, state);
   const cb = new UpdateCallbacks(dev, state);
   try {
     await cb.pre('check-for-update');
@@ -154,11 +154,27 @@ async function installFrom(
   const ci = await checkIn(dev, state, media);
   let done = false;
   try {
-    const sel = selectTarget(ci.result, state.current, opts.target, ci.refused);
-    const t = sel.target;
-    await cb.post('OK', t.name);
+    const sel = selectTarget(ci.result, state, opts.target, ci.refused);
     const cur = state.current;
     const from = cur?.name ?? null;
+    // The automatic selection passes over Targets that failed here; say which, and how to retry.
+    const passedOver =
+      opts.target === undefined
+        ? skippedFailed(ci.result, state, sel?.target ?? null)
+            .map((f) => ` ${f.name} ${f.reason}; to try it again: install --target ${f.name}.`)
+            .join('')
+        : '';
+    if (!sel) {
+      await cb.post('OK');
+      return {
+        status: StatusCode.Ok,
+        target: from ?? dev.booted.commit,
+        from,
+        message: `Nothing to install: every Target this bundle offers failed on this device, so it stays on ${from ?? dev.booted.commit}.${passedOver}`,
+      };
+    }
+    const t = sel.target;
+    await cb.post('OK', t.name);
     // An app of the current Target that the engine lost is restored (an apps-only install).
     const lost =
       cur && cur.name === t.name && !isFailed(state, t.name)
@@ -170,9 +186,10 @@ async function installFrom(
         status: StatusCode.Ok,
         target: t.name,
         from,
-        message: `${t.name} is already installed and running; nothing to do`,
+        message: `${t.name} is already installed and running; nothing to do.${passedOver}`,
       };
     }
+    assertNotInProbation(dev, state);
     if (cur && t.version < cur.version && opts.force !== true) {
       throw new AkliteError(
         'DOWNGRADE',

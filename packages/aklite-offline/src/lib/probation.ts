@@ -6,9 +6,10 @@
  * `mark-good` ends it; `fail` rolls back.
  *
  * There is no daemon: `settleProbation` evaluates it whenever a command that changes the
- * device runs (install, run, rollback, defer, allow, `probation lock|unlock|mark-good|fail`)
- * and on `probation settle`, the call for a boot service. `status` and `probation status`
- * only read it.
+ * device runs (install, run, rollback, defer, allow, `probation lock|unlock|mark-good|fail`),
+ * at each boot (`boot`, the boot service, which also keeps boots that came up out of
+ * U-Boot's count: boot.ts) and on `probation settle` (the shipped probation timer).
+ * `status` and `probation status` only read it; `probationWouldBlock` is what `check` reads.
  */
 import { StatusCode } from '@offline-ota/format';
 import { restartApps } from './apps.js';
@@ -127,6 +128,21 @@ async function forcedRollback(dev: Device, state: DeviceState): Promise<Probatio
   return { kind: 'rolled-back', target: p.target, to: back.name };
 }
 
+/**
+ * Whether an install now would be refused for the probation (a pure read, for `check`):
+ * the probation as `settleProbation` would leave it, without settling it.
+ */
+export async function probationWouldBlock(dev: Device, state: DeviceState): Promise<boolean> {
+  const p = state.probation;
+  if (!p) return false;
+  // U-Boot fell back: settling finishes that rollback, and nothing blocks afterwards.
+  if (dev.booted.commit !== p.commit) return false;
+  // A reboot since (no marker) restarts the period now.
+  if (!(await dev.ports.probationMarker.exists())) return dev.config.probationSeconds > 0;
+  const ends = probationEndsAt(dev, state);
+  return ends === null || dev.ports.clock().getTime() < Date.parse(ends);
+}
+
 /** Throws IN_PROBATION (42) while the current system is on probation. */
 export function assertNotInProbation(dev: Device, state: DeviceState): void {
   const p = state.probation;
@@ -197,8 +213,8 @@ export function probationStatus(dev: Device, state: DeviceState): ProbationResul
   };
 }
 
-/** The message of `probation settle` for what `settleProbation` did. */
-function settledMessage(dev: Device, state: DeviceState, ev: ProbationEvent): string {
+/** The message of `probation settle` (and of `boot`) for what `settleProbation` did. */
+export function settledMessage(dev: Device, state: DeviceState, ev: ProbationEvent): string {
   switch (ev.kind) {
     case 'none':
       return `${state.current?.name ?? dev.booted.commit} is good: no probation in progress`;

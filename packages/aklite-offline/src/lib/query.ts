@@ -18,6 +18,7 @@ import {
   appsView,
   checkIn,
   selectTarget,
+  skippedFailed,
   targetViews,
   type AppView,
   type Selection,
@@ -31,29 +32,54 @@ import {
   type Device,
   type DeviceOptions,
 } from './device.js';
-import { deferringClients } from './deferral.js';
+import { assertNotDeferred, deferringClients } from './deferral.js';
 import { openMedia } from './media.js';
 import { AkliteError, messageOf } from './errors.js';
-import { probationView, type ProbationView } from './probation.js';
-import { goodTargets, isFailed, type TargetRecord } from './state.js';
+import {
+  assertNotInProbation,
+  probationView,
+  probationWouldBlock,
+  type ProbationView,
+} from './probation.js';
+import { goodTargets, isFailed, type DeviceState, type TargetRecord } from './state.js';
 
 export interface CheckOptions extends DeviceOptions {
   srcDir: string;
 }
 
+/** What stops `install` from installing the Target it would pick, and the code it would exit with. */
+export interface InstallBlock {
+  status:
+    | typeof StatusCode.InstallationInProgress
+    | typeof StatusCode.UpdatesDeferred
+    | typeof StatusCode.InstallInProbation;
+  /** The Target install would pick. */
+  target: string;
+  reason: string;
+}
+
 export interface CheckResult {
   /**
-   * 16 when a Target would be installed, 17 when the current Target's apps need to be
-   * synced (the engine lost one that the bundle holds), 0 when the device is up to date.
+   * 16 when install would install a Target; 17 when the device is up to date but the
+   * container engine lost an app of the current Target that this bundle holds (install
+   * restores it); 0 when there is nothing to install (up to date, or only Targets that
+   * failed here are newer); when one is available but install would refuse it, the code
+   * install would exit with: 30 an installation is pending, 41 updates are deferred, 42
+   * the system is on probation.
    */
   status:
     | typeof StatusCode.Ok
     | typeof StatusCode.CheckinUpdateNewVersion
-    | typeof StatusCode.CheckinUpdateSyncApps;
+    | typeof StatusCode.CheckinUpdateSyncApps
+    | InstallBlock['status'];
   targets: TargetView[];
   /** Targets that fit the device but whose content is missing from the bundle. */
   unavailable: { name: string; reason: string }[];
   bundle: { type: string; tag: string; expires: string };
+  /** Why install would not install the Target it picks (then `status` is its code). */
+  blocked: InstallBlock | null;
+  /** Newer Targets that failed on this device, with why: never selected. */
+  failed: { name: string; reason: string }[];
 }
 
 /** Check-in against the bundle without changing the device (trusted metadata is not updated). */
@@ -75,15 +101,12 @@ export function checkLocked(dev: Device, srcDir: string): Promise<CheckResult> {
       throw err;
     }
     try {
-      let sel: Selection | undefined = selectTarget(
-        ci.result,
-        state.current,
-        undefined,
-        ci.refused,
-      );
+      let sel: Selection | undefined =
+        selectTarget(ci.result, state, undefined, ci.refused) ?? undefined;
       const cur = state.current;
-      if (cur && (sel.target.name === cur.name || sel.target.version < cur.version))
+      if (cur && sel && (sel.target.name === cur.name || sel.target.version < cur.version))
         sel = undefined;
+      const blocked = sel ? await installBlock(dev, state, sel.target.name) : null;
       // Up to date, but the engine lost an app of the current Target that this bundle
       // holds: 17, and `install` restores it.
       const sync =
@@ -92,24 +115,73 @@ export function checkLocked(dev: Device, srcDir: string): Promise<CheckResult> {
         ci.result.available.some((a) => a.name === cur.name) &&
         (await missingApps(dev.config, dev.ports.engine, cur)).length > 0;
       return {
-        status: sel
-          ? StatusCode.CheckinUpdateNewVersion
-          : sync
-            ? StatusCode.CheckinUpdateSyncApps
-            : StatusCode.Ok,
-        targets: targetViews(dev, state, ci.result.available, sel),
+        status:
+          blocked?.status ??
+          (sel
+            ? StatusCode.CheckinUpdateNewVersion
+            : sync
+              ? StatusCode.CheckinUpdateSyncApps
+              : StatusCode.Ok),
+        targets: targetViews(
+          dev,
+          state,
+          ci.result.available,
+          sel,
+          blocked ? { target: blocked.target, reason: blocked.reason } : undefined,
+        ),
         unavailable: ci.result.unavailable,
         bundle: {
           type: ci.result.type,
           tag: ci.result.tag,
           expires: ci.result.manifest.signed.expires,
         },
+        blocked,
+        failed: skippedFailed(ci.result, state, cur),
       };
     } finally {
       await ci.discard();
       await media.close();
     }
   })();
+}
+
+/**
+ * What `install` would refuse with before installing `target`, in its order: a pending
+ * installation (30), deferral (41), probation (42). A pure read.
+ */
+async function installBlock(
+  dev: Device,
+  state: DeviceState,
+  target: string,
+): Promise<InstallBlock | null> {
+  const p = state.pending;
+  const block = (status: InstallBlock['status'], why: string): InstallBlock => ({
+    status,
+    target,
+    reason: `${target} would be installed, but install would exit ${status}: ${why}`,
+  });
+  if (p) {
+    return block(
+      StatusCode.InstallationInProgress,
+      `the installation of ${p.target.name} awaits its finalization; ` +
+        (p.kind === 'ostree' && (await dev.ports.sentinel.exists())
+          ? 'reboot the device and run `aklite-offline run`'
+          : 'run `aklite-offline run`'),
+    );
+  }
+  try {
+    assertNotDeferred(state, 'install');
+  } catch (err) {
+    return block(StatusCode.UpdatesDeferred, messageOf(err));
+  }
+  if (await probationWouldBlock(dev, state)) {
+    try {
+      assertNotInProbation(dev, state);
+    } catch (err) {
+      return block(StatusCode.InstallInProbation, messageOf(err));
+    }
+  }
+  return null;
 }
 
 export interface TargetStatus {

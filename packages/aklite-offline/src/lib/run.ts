@@ -66,6 +66,15 @@ async function runLocked(dev: Device): Promise<RunResult> {
   const { state } = await loadState(dev);
   await recover(dev, state);
   await settleProbation(dev, state);
+  return runPending(dev, state);
+}
+
+/**
+ * `run` on a locked device whose state is loaded and recovered and whose probation is
+ * settled: what `run` does, and what the boot service does when `[pacman] finalize_at_boot`
+ * is on (boot.ts).
+ */
+export async function runPending(dev: Device, state: DeviceState): Promise<RunResult> {
   const p = state.pending;
   if (!p) {
     throw new AkliteError(

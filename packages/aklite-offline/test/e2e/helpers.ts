@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import {
   cp,
   lstat,
@@ -38,7 +39,18 @@ import type { CheckpointName } from '../../src/lib/ports.js';
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The workspace root (dist-test/test/e2e → packages/aklite-offline → repo). */
 export const REPO = resolve(HERE, '../../../../..');
-export const AKLITE = join(REPO, 'packages/aklite-offline/bin/run.js');
+/**
+ * The aklite-offline CLI the tests run: the workspace build, or the one-file device CLI when
+ * `AKLITE_CLI` names it (relative to the repo, e.g.
+ * `AKLITE_CLI=packages/aklite-offline/dist-device/aklite-offline.mjs`; `pnpm build:device`
+ * writes it). The same tests prove both; CI runs them against the one file (scripts/test.sh).
+ */
+export const AKLITE =
+  process.env.AKLITE_CLI !== undefined && process.env.AKLITE_CLI !== ''
+    ? resolve(REPO, process.env.AKLITE_CLI)
+    : join(REPO, 'packages/aklite-offline/bin/run.js');
+if (!existsSync(AKLITE))
+  throw new Error(`AKLITE_CLI: ${AKLITE} does not exist; run \`pnpm build:device\` first`);
 export const BUNDLECTL = join(REPO, 'packages/bundle/bin/run.js');
 export const DEVICE_SIM = join(REPO, 'packages/device-sim/bin/run.js');
 

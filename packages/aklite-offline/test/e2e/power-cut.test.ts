@@ -24,7 +24,8 @@ async function completeUpdate(root: string, bundle: string): Promise<void> {
     if (r.code === 0) return;
     if (r.code === 40) {
       const again = await install(root, bundle);
-      // The update had completed before the cut (42: its new system is on probation).
+      // The update had completed before the cut (0: already installed, also while its new
+      // system is on probation; 42 before issue 10).
       if (again.code === 0 || again.code === 42) return;
       expect(again.code, again.stderr).to.be.oneOf([100, 10]);
       if (again.code === 100) await reboot(root);

@@ -251,10 +251,15 @@ describe('update control', function () {
       const root = await onProbation();
       await reboot(root, true);
       expect((await simStatus(root)).booted.commit).to.equal(v1);
-      const r = await install(root, fx.bundles.v2);
-      // The install notices the fall back first; v2 is now failed, so it is installed again on request.
-      expect(r.code, r.stderr).to.equal(100);
+      let r = await install(root, fx.bundles.v2);
+      // The install notices the fall back first. v2 is now failed on this device, so the
+      // automatic selection passes over it (issue 10 §2) and names it...
+      expect(r.code, r.stderr).to.equal(0);
       expect(r.stderr).to.match(/did not complete its probation/);
+      expect(r.stdout).to.match(/sim-x86-lmp-2 failed on this device/);
+      // ...and installs it again only on request.
+      r = await install(root, fx.bundles.v2, ['--target', fx.t.v2]);
+      expect(r.code, r.stderr).to.equal(100);
     });
   });
 

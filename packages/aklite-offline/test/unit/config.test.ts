@@ -116,6 +116,7 @@ describe('config', function () {
         ['[pacman]\ntags = 3\n', '[pacman] tags must be a string, got 3'],
         ['pacman = 1\n', '[pacman] must be a table'],
         ['[pacman]\ngolden_commit = "abc"\n', '[pacman] golden_commit must be an OSTree commit'],
+        ['[pacman]\nfinalize_at_boot = "yes"\n', '[pacman] finalize_at_boot must be true or false'],
       ] as const) {
         await writeFile(join(root, 'var/sota/sota.toml'), toml);
         const err = await loadConfig({ deviceRoot: root }).catch((e: unknown) => e);
@@ -128,6 +129,19 @@ describe('config', function () {
     it('reads whole numbers given as TOML strings, as the reference does', async function () {
       await writeFile(join(root, 'var/sota/sota.toml'), '[pacman]\nstorage_watermark = "50"\n');
       expect((await loadConfig({ deviceRoot: root })).storageWatermark).to.equal(50);
+    });
+
+    it('reads finalize_at_boot as a TOML boolean or the string "true"/"false"; off when unset', async function () {
+      await writeFile(join(root, 'var/sota/sota.toml'), '');
+      expect((await loadConfig({ deviceRoot: root })).finalizeAtBoot).to.equal(false);
+      for (const [toml, on] of [
+        ['finalize_at_boot = true', true],
+        ['finalize_at_boot = "true"', true],
+        ['finalize_at_boot = false', false],
+      ] as const) {
+        await writeFile(join(root, 'var/sota/sota.toml'), `[pacman]\n${toml}\n`);
+        expect((await loadConfig({ deviceRoot: root })).finalizeAtBoot, toml).to.equal(on);
+      }
     });
 
     it('refuses a missing --config path', async function () {

@@ -78,6 +78,8 @@ export interface FakeDeviceOptions {
   probationSeconds?: number;
   /** Apps whose services exit with code 3 as they start. */
   failingApps?: string[];
+  /** More config lines, appended to the `[pacman]` table. */
+  pacman?: string[];
 }
 
 export class FakeDevice {
@@ -117,6 +119,7 @@ export class FakeDevice {
         'tags = "main"',
         'callback_program = "/bin/true"',
         `probation_seconds = ${o.probationSeconds ?? 1800}`,
+        ...(o.pacman ?? []),
         '',
       ].join('\n'),
     );

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { StatusCode } from '@offline-ota/format';
+import { boot } from '../../src/lib/boot.js';
 import { defer, probation, rollback } from '../../src/lib/control.js';
 import { AkliteError } from '../../src/lib/errors.js';
 import { install } from '../../src/lib/install.js';
@@ -135,9 +136,12 @@ describe('install, run and update control through the Ports seam (in-memory fake
       expect((await status(dev.options())).last_good_target?.name).to.equal('sim-x86-lmp-2');
     });
 
-    it('refuses installs while on probation (IN_PROBATION)', async function () {
+    it('installing the Target that runs is no change during probation: 0, already installed (issue 10; a newer Target is 42, test/e2e/boot.test.ts)', async function () {
       const dev = await onProbation();
-      expect(await codeOf(install({ ...dev.options(), srcDir: GOOD_CI }))).to.equal('IN_PROBATION');
+      const r = await install({ ...dev.options(), srcDir: GOOD_CI });
+      expect(r.status).to.equal(0);
+      expect(r.message).to.match(/sim-x86-lmp-2 is already installed/);
+      expect((await dev.state()).probation?.target).to.equal('sim-x86-lmp-2');
     });
 
     it('lands on the last good system when U-Boot falls back after too many reboots', async function () {
@@ -175,6 +179,57 @@ describe('install, run and update control through the Ports seam (in-memory fake
       const st = await dev.state();
       expect(st.current?.name).to.equal('sim-x86-lmp-1');
       expect(st.failed.map((f) => f.name)).to.deep.equal(['sim-x86-lmp-2']);
+    });
+  });
+
+  describe('boot (the boot service)', function () {
+    it('sets bootcount back to 0 on every boot that comes up, so reboots during probation never fall back', async function () {
+      const dev = await onProbation();
+      for (let i = 1; i <= 5; i++) {
+        await dev.reboot();
+        expect(dev.env.get('bootcount'), `reboot ${i}`).to.equal('1');
+        const r = await boot(dev.options());
+        expect(r.steps.join('\n')).to.match(/period starts over/);
+        expect(dev.env.get('bootcount'), `reboot ${i}`).to.equal('0');
+        expect(dev.booted.commit).to.equal(v2);
+        expect(r.probation).to.include({ state: 'probation', reboots: i });
+      }
+      dev.advance(1800);
+      const r = await probation({ ...dev.options(), action: 'settle' });
+      expect(r.probation.state).to.equal('good');
+      expect(dev.env.get('upgrade_available')).to.equal('0');
+    });
+
+    it('leaves a pending installation to run by default, and finalizes it with finalize_at_boot', async function () {
+      for (const auto of [false, true]) {
+        const dev = await fake(auto ? { pacman: ['finalize_at_boot = true'] } : {});
+        expect((await install({ ...dev.options(), srcDir: GOOD_CI })).status).to.equal(100);
+        await dev.reboot();
+        const r = await boot(dev.options());
+        expect(dev.env.get('bootcount')).to.equal('0');
+        const st = await dev.state();
+        if (auto) {
+          expect(r.run?.status).to.equal(0);
+          expect(st.current?.name).to.equal('sim-x86-lmp-2');
+          expect(st.probation?.target).to.equal('sim-x86-lmp-2');
+          expect(await codeOf(run(dev.options()))).to.equal('NO_PENDING');
+        } else {
+          expect(r.run).to.equal(null);
+          expect(r.steps.join('\n')).to.match(/awaits its finalization: run `aklite-offline run`/);
+          expect(st.pending?.target.name).to.equal('sim-x86-lmp-2');
+          expect((await run(dev.options())).status).to.equal(0);
+        }
+      }
+    });
+
+    it("finishes U-Boot's fall back when the system on probation never came up", async function () {
+      const dev = await onProbation();
+      for (let i = 0; i < 4; i++) await dev.reboot(); // boots that never reach the service
+      expect(dev.booted.commit).to.equal(v1);
+      const r = await boot(dev.options());
+      expect(r.steps.join('\n')).to.match(/did not complete its probation/);
+      expect((await dev.state()).failed.map((f) => f.name)).to.deep.equal(['sim-x86-lmp-2']);
+      expect(dev.env.get('upgrade_available')).to.equal('0');
     });
   });
 

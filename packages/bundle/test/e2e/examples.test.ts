@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { access, readdir, readFile } from 'node:fs/promises';
+import { access, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { offlineArgv } from '@offline-ota/testkit';
@@ -9,7 +9,11 @@ import { ok } from './cli.js';
 
 /** dist-test/test/e2e → the repository root. */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', '..');
-const AKLITE = join(ROOT, 'packages', 'aklite-offline', 'bin', 'run.js');
+/** The workspace aklite-offline, or the one-file device CLI that `AKLITE_CLI` names (scripts/test.sh). */
+const AKLITE =
+  process.env.AKLITE_CLI !== undefined && process.env.AKLITE_CLI !== ''
+    ? resolve(ROOT, process.env.AKLITE_CLI)
+    : join(ROOT, 'packages', 'aklite-offline', 'bin', 'run.js');
 const DEVICE_SIM = join(ROOT, 'packages', 'device-sim', 'bin', 'run.js');
 
 function run(
@@ -164,6 +168,52 @@ describe('examples', function () {
       const r = await update(d.env, ['--src-file', zip]);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stderr).to.include('nothing to install');
+    });
+
+    it('exits 0 when called again after a complete update, while the new system is on probation', async () => {
+      const d = await device('sim-x86-lmp-1');
+      expect((await update(d.env, ['--src-dir', join(dir, 'bundle-2')])).code).to.equal(0);
+      const again = await update(d.env, ['--src-dir', join(dir, 'bundle-2')]);
+      expect(again.code, again.stderr).to.equal(0);
+      expect(again.stderr).to.include('nothing to install: sim-x86-lmp-2 is already installed');
+    });
+
+    it('reports a rollback as a rollback (99), never as a complete update', async () => {
+      // aklite-offline as the device answers when the new apps fail: install 100, run 100
+      // (rollback deployed), and after the reboot run 0 "Rollback complete".
+      const stub = join(dir, 'aklite-rollback-stub.sh');
+      const calls = join(dir, 'stub-calls');
+      await writeFile(
+        stub,
+        [
+          '#!/usr/bin/env bash',
+          `echo "$1" >>${calls}`,
+          'case "$1" in',
+          '  install) echo "Installed sim-x86-lmp-2. Reboot the device and run aklite-offline run"; exit 100 ;;',
+          `  run) if [ "$(grep -c run ${calls})" -eq 1 ]; then echo "The apps of sim-x86-lmp-2 failed to start; rolling back"; exit 100; fi`,
+          '       echo "Rollback complete: the device runs sim-x86-lmp-1 again (sim-x86-lmp-2 failed)"; exit 0 ;;',
+          'esac',
+          'exit 1',
+        ].join('\n') + '\n',
+        { mode: 0o755 },
+      );
+      const r = await update(
+        {
+          AKLITE_OFFLINE: stub,
+          REBOOT_CMD: 'true',
+          SIMULATED_REBOOT: '1',
+          STATE_DIR: join(dir, 'state-stub'),
+        },
+        ['--src-dir', join(dir, 'bundle-2')],
+      );
+      expect(r.code, r.stderr).to.equal(99);
+      expect(r.stderr).to.include('the update failed and the device rolled back');
+      expect(r.stderr).not.to.include('update complete');
+      expect((await readFile(calls, 'utf8')).split('\n').filter(Boolean)).to.deep.equal([
+        'install',
+        'run',
+        'run',
+      ]);
     });
 
     it('stops with 102 and leaves no state behind when the bundle is older', async () => {
