@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The one-file device CLI must carry no host-only code (issue 10 §1, docs/device-integration.md):
 // nothing from @offline-ota/bundle (bundlectl, the zip writer, the factory), from the test
-// kit, or from the host's npm packages (fast-glob, yaml). esbuild writes the path of every
+// kit, or from the host's npm packages (fast-glob). `yaml` is device code: the container
+// engine port reads each app's compose file on the device. esbuild writes the path of every
 // module it bundles as a `// path` comment above the module's code; this reads those lines
 // and names each one that comes from a host-only place.
 //
@@ -23,7 +24,6 @@ export const HOST_ONLY = [
     re: /(^|\/)packages\/device-sim\/|(^|\/)@offline-ota\/device-sim\//,
   },
   { what: 'fast-glob', re: /node_modules\/(\.pnpm\/fast-glob@[^/]+\/node_modules\/)?fast-glob\// },
-  { what: 'yaml', re: /node_modules\/(\.pnpm\/yaml@[^/]+\/node_modules\/)?yaml\// },
   { what: 'a zip writer', re: /zip-writer|node_modules\/(yazl|archiver|jszip|adm-zip)\// },
 ];
 

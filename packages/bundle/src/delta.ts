@@ -4,8 +4,9 @@
  * blobs it carries (`planDelta`: what the new Target has and not every base has), and the
  * copy of those objects into the bundle's repo (`copyDeltaObjects`).
  *
- * The object sets come from the real `ostree` in one call per commit (`ostree ls -R -C`,
- * the host's `ostreeCommitObjects`), not from a walk of thousands of `ostree show` calls.
+ * The object sets come from format's walk of each commit's tree (`commitObjects`,
+ * ostree-objects.ts): it reads only the commit, dirtree and dirmeta objects (each checked
+ * against its checksum), the same walk the device uses to list a Target's objects.
  */
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,16 +15,16 @@ import {
   parseAppUri,
   parseTargetEntry,
   targetAppsForBundle,
-  type CommitTreeObjects,
+  commitObjects,
+  repoDirReader,
+  type CommitObjects,
   type DeltaBase,
   type DeltaInfo,
-  type OstreeObjectType,
   type TargetEntry,
 } from '@offline-ota/format';
 import { appBlobs } from './app-store.js';
 import { BundleError } from './errors.js';
 import { exists, wrapIo } from './fsutil.js';
-import { ostreeCommitObjects } from './ostree.js';
 
 /**
  * The base Targets of `--from`: each value is a Target name, or the version of a Target
@@ -93,11 +94,10 @@ export interface DeltaPlan {
   carried: { objects: number; bytes: number };
 }
 
-const OBJECT_KINDS: readonly [keyof CommitTreeObjects, OstreeObjectType][] = [
-  ['file', 'filez'],
-  ['dirmeta', 'dirmeta'],
-  ['dirtree', 'dirtree'],
-];
+/** The objects of a commit's tree, from format's walk of the factory's archive repo. */
+async function treeObjects(factoryRepo: string, commit: string): Promise<CommitObjects> {
+  return commitObjects(repoDirReader(factoryRepo), commit);
+}
 
 /** Sizes of files, `limit` stats at a time. */
 async function sizesOf(paths: readonly string[], limit = 64): Promise<number[]> {
@@ -142,18 +142,19 @@ export async function planDelta(
   apps: boolean,
 ): Promise<DeltaPlan> {
   const [mine, ...theirs] = await Promise.all([
-    ostreeCommitObjects(factoryRepo, entry.commit),
-    ...bases.map((b) => ostreeCommitObjects(factoryRepo, b.commit)),
+    treeObjects(factoryRepo, entry.commit),
+    ...bases.map((b) => treeObjects(factoryRepo, b.commit)),
   ]);
+  const theirSets = theirs.map((t) => new Set([...t.content, ...t.metadata]));
+  const commitRel = ostreeObjectPath(entry.commit, 'commit');
   const carriedPaths: string[] = [];
   const omittedPaths: string[] = [];
-  for (const [kind, type] of OBJECT_KINDS) {
-    for (const sum of mine[kind]) {
-      const everyBase = theirs.every((t) => t[kind].has(sum));
-      (everyBase ? omittedPaths : carriedPaths).push(ostreeObjectPath(sum, type));
-    }
+  // Content first, then directory metadata; the commit object is added last, below.
+  for (const rel of [...mine.content, ...mine.metadata.filter((r) => r !== commitRel).reverse()]) {
+    const everyBase = theirSets.every((t) => t.has(rel));
+    (everyBase ? omittedPaths : carriedPaths).push(rel);
   }
-  carriedPaths.push(ostreeObjectPath(entry.commit, 'commit'));
+  carriedPaths.push(commitRel);
   const meta = ostreeObjectPath(entry.commit, 'commitmeta');
   if (await exists(join(factoryRepo, meta))) carriedPaths.splice(-1, 0, meta);
   const [carriedSizes, omittedSizes] = await Promise.all([

@@ -10,7 +10,6 @@ import {
   formatTufTime,
   OstreeCli,
   repoHasCommit,
-  type CommitTreeObjects,
   type ExecError,
   type OstreeOp,
 } from '@offline-ota/format';
@@ -187,11 +186,6 @@ export async function ostreePullLocal(
     clearInterval(timer);
   }
   onBytes((await watcher.scan()) - base);
-}
-
-/** Every object of a commit's tree in a repo (`ostree ls -R -C`, one call). */
-export function ostreeCommitObjects(repo: string, commit: string): Promise<CommitTreeObjects> {
-  return ostree().commitObjects(repo, commit);
 }
 
 export async function ostreeFsck(repo: string): Promise<void> {

@@ -25,8 +25,11 @@
  * element order, the last one ending the element data.
  */
 import { createHash } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { FormatError } from './errors.js';
+import { readFileCapped } from './io/index.js';
 import { OSTREE_CHECKSUM_RE, ostreeObjectPath } from './ostree.js';
 
 /** Reads a repository-relative file (`objects/..`) of at most `cap` bytes. */
@@ -240,6 +243,24 @@ export async function commitObjects(read: RepoFileReader, commit: string): Promi
   };
   await walk(root.tree, root.meta, 0);
   return out;
+}
+
+/** A reader of a repository on disk (`repo` is its top: `config`, `objects/`). */
+export function repoDirReader(repo: string): RepoFileReader {
+  return (rel, cap) => readFileCapped(join(repo, rel), cap, { noFollow: true });
+}
+
+/**
+ * Whether the repository at `repo` holds the object `rel` as the walk names it: a content
+ * object is `.filez` in an archive repository and `.file` in a bare one (a symlink's
+ * `.file` is itself a symlink); metadata objects are stored alike in both.
+ */
+export async function repoHasObject(repo: string, rel: string): Promise<boolean> {
+  for (const name of rel.endsWith('.filez') ? [rel, `${rel.slice(0, -1)}`] : [rel]) {
+    const st = await lstat(join(repo, name)).catch(() => undefined);
+    if (st !== undefined && (st.isFile() || st.isSymbolicLink())) return true;
+  }
+  return false;
 }
 
 /**

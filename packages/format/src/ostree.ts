@@ -110,55 +110,10 @@ export interface Deployment {
 
 export type OstreeRepoMode = 'bare' | 'bare-user' | 'archive';
 
-/**
- * The objects of a commit's tree, as `ostree ls -R -C` lists them: every dirtree, dirmeta
- * and content object, by checksum. The listing reads every dirtree and the header of every
- * content object from the repository, so it fails when one of them is missing.
- */
-export interface CommitTreeObjects {
-  dirtree: Set<string>;
-  dirmeta: Set<string>;
-  /** Content objects (`.file` in a bare repo, `.filez` in an archive repo). */
-  file: Set<string>;
-}
-
-const LS_DIR_RE = /^d[0-7]+ \d+ \d+ +\d+ ([0-9a-f]{64}) ([0-9a-f]{64}) /;
-const LS_FILE_RE = /^[-l][0-7]+ \d+ \d+ +\d+ ([0-9a-f]{64}) /;
-
-/**
- * Parses `ostree ls -R -C <commit>`: a directory line carries its dirtree and dirmeta
- * checksums, a file or symlink line its content checksum. Lines that match neither (the
- * rest of a name holding a newline) are skipped: a checksum only ever follows the mode.
- */
-export function parseLsObjects(stdout: string): CommitTreeObjects {
-  const out: CommitTreeObjects = { dirtree: new Set(), dirmeta: new Set(), file: new Set() };
-  let start = 0;
-  while (start < stdout.length) {
-    let end = stdout.indexOf('\n', start);
-    if (end < 0) end = stdout.length;
-    const line = stdout.slice(start, end);
-    start = end + 1;
-    const d = LS_DIR_RE.exec(line);
-    if (d !== null) {
-      out.dirtree.add(d[1]);
-      out.dirmeta.add(d[2]);
-      continue;
-    }
-    const f = LS_FILE_RE.exec(line);
-    if (f !== null) out.file.add(f[1]);
-  }
-  return out;
-}
-
-/** Largest `ostree ls -R -C` output read (about 200 bytes a file: some million files). */
-const LS_MAX_STDOUT = 256 * 1024 * 1024;
-
 /** What the host, the device and the simulator ask of OSTree. */
 export interface OstreePort {
   /** `ostree init`; with `parent`, the repo's `core.parent` (objects found there count as present). */
   initRepo(repo: string, mode: OstreeRepoMode, parent?: string): Promise<void>;
-  /** Every object of a commit's tree (`ostree ls -R -C`, one call; `CommitTreeObjects`). */
-  commitObjects(repo: string, commit: string): Promise<CommitTreeObjects>;
   /** True when the repo holds the complete commit (`hasCompleteCommit`). */
   hasCommit(repo: string, commit: string): Promise<boolean>;
   /** `ostree --repo=<repo> pull-local [--untrusted] <src> <commit>`. */
@@ -176,7 +131,6 @@ export interface OstreePort {
 export function plainOstreePort(port: OstreePort): OstreePort {
   return {
     initRepo: (repo, mode, parent) => port.initRepo(repo, mode, parent),
-    commitObjects: (repo, commit) => port.commitObjects(repo, commit),
     hasCommit: (repo, commit) => port.hasCommit(repo, commit),
     pullLocal: (repo, src, commit, untrusted) => port.pullLocal(repo, src, commit, untrusted),
     deployments: (sysroot) => port.deployments(sysroot),
@@ -234,7 +188,6 @@ export class OstreeCli implements OstreePort {
   async run(
     args: readonly string[],
     op: OstreeOp = { op: 'other', args, what: `ostree ${args[0] ?? ''}` },
-    maxStdout?: number,
   ): Promise<ExecResult> {
     // A deploy freezes and thaws the sysroot's file system (FIFREEZE/FITHAW): it runs in
     // its own process group, so a signal to the caller's group (Ctrl-C, a kill of the
@@ -244,7 +197,6 @@ export class OstreeCli implements OstreePort {
       return await execChecked(this.bin, args, {
         ...(this.options.env ? { env: this.options.env } : {}),
         ...(ownGroup ? { processGroup: true } : {}),
-        ...(maxStdout === undefined ? {} : { maxStdout }),
       });
     } catch (err) {
       throw this.fail(op, err);
@@ -264,15 +216,6 @@ export class OstreeCli implements OstreePort {
         repo,
         mode,
       });
-  }
-
-  async commitObjects(repo: string, commit: string): Promise<CommitTreeObjects> {
-    const r = await this.run(
-      ['ls', `--repo=${repo}`, '-R', '-C', commit],
-      { op: 'ls', repo, commit },
-      LS_MAX_STDOUT,
-    );
-    return parseLsObjects(r.stdout);
   }
 
   hasCommit(repo: string, commit: string): Promise<boolean> {

@@ -7,11 +7,12 @@
  *      keeps all of its objects (a deployed commit is never pruned);
  *   2. the repo has the base commit complete: its commit object and no `.commitpartial`
  *      marker (`OstreePort.hasCommit`), so every pull of it finished;
- *   3. every object of the base tree is there: `ostree ls -R -C <base>` (one call) reads
- *      every dirtree and every content object's header and fails on the first one missing.
- *      The objects the delta relies on are all in the base tree (the host leaves out only
- *      what every base has), so this covers them, without re-hashing: the device's objects
- *      were verified when they arrived;
+ *   3. every object of the base tree is there: format's walk of the base commit over the
+ *      device's repo (`commitObjects`, the walk the host plans the delta with) reads every
+ *      dirtree and dirmeta object, checked against its checksum, and every content object
+ *      it names must exist (`repoHasObject`). The objects the delta relies on are all in
+ *      the base tree (the host leaves out only what every base has), so this covers them,
+ *      without re-hashing content: the device's objects were verified when they arrived;
  *   4. every blob of the Target's apps is on the media or in the device's app store.
  *
  * A delta Target without such a base is not offered (`applyDeltaBases`); when no Target
@@ -20,6 +21,9 @@
  */
 import { lstat } from 'node:fs/promises';
 import {
+  commitObjects,
+  repoDirReader,
+  repoHasObject,
   appBlobPath,
   blobPath,
   deltaOf,
@@ -85,10 +89,15 @@ async function baseProblem(
   if (!deployed.has(base.commit)) return `${base.name} is not deployed on this device`;
   if (!(await dev.ports.ostree.hasCommit(dev.sysrootRepo, base.commit)))
     return `${base.name} (commit ${short(base.commit)}) is incomplete in ${dev.sysrootRepo}`;
+  let tree;
   try {
-    await dev.ports.ostree.commitObjects(dev.sysrootRepo, base.commit);
+    tree = await commitObjects(repoDirReader(dev.sysrootRepo), base.commit);
   } catch (err) {
     return `${base.name} is missing objects in ${dev.sysrootRepo}: ${messageOf(err)}`;
+  }
+  for (const rel of tree.content) {
+    if (!(await repoHasObject(dev.sysrootRepo, rel)))
+      return `${base.name} is missing objects in ${dev.sysrootRepo}: ${rel} is not there`;
   }
   return null;
 }

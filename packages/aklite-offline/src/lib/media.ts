@@ -16,6 +16,7 @@ import {
   BUNDLE_DIRS,
   checkFilez,
   commitObjects,
+  repoHasObject,
   errnoInChain,
   FormatError,
   IoError,
@@ -170,7 +171,7 @@ export async function targetObjects(
     } catch (err) {
       throw mediaGoneOr(err, `cannot read ${rel} from ${media.path}`);
     }
-    if (size === undefined && base !== undefined && (await inRepo(base, rel))) continue;
+    if (size === undefined && base !== undefined && (await repoHasObject(base, rel))) continue;
     if (size === undefined) throw missingObject(media, rel);
     paths.push(rel);
     sizes.set(rel, size);
@@ -180,14 +181,6 @@ export async function targetObjects(
 }
 
 /** Whether a repo (bare or archive) holds an object: content is `.file` in a bare one. */
-async function inRepo(repo: string, rel: string): Promise<boolean> {
-  for (const name of [rel, rel.replace(/\.filez$/, '.file')]) {
-    const st = await lstat(join(repo, name)).catch(() => undefined);
-    if (st !== undefined && (st.isFile() || st.isSymbolicLink())) return true;
-  }
-  return false;
-}
-
 /** Objects up to this size are also checked for structure when a pull failed. */
 const STRUCTURE_CHECK_MAX = 64 * 1024 * 1024;
 const REREAD_CHUNK = 1024 * 1024;

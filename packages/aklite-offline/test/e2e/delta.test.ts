@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { makeSampleRootfs, openFactory, publishTarget } from '@offline-ota/bundle';
 import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
 import { destroyDevice } from '@offline-ota/device-sim';
-import { parseLsObjects } from '@offline-ota/format';
+import { commitObjects, repoDirReader } from '@offline-ota/format';
 import { expect } from 'chai';
 import {
   aklite,
@@ -245,15 +245,17 @@ describe('delta bundles', function () {
       const repo = join(root, 'sysroot/ostree/repo');
       // An object of v1 that v2 keeps, so the delta leaves it out and relies on it.
       const carried = await objectNames(join(fx.bundles.delta, 'ostree_repo'));
-      const v2Files = parseLsObjects(
-        execFileSync('ostree', [
-          'ls',
-          `--repo=${join(fx.factory.factoryDir, 'ostree_repo')}`,
-          '-R',
-          '-C',
+      const v2Files = (
+        await commitObjects(
+          repoDirReader(join(fx.factory.factoryDir, 'ostree_repo')),
           fx.commits[fx.t.v2],
-        ]).toString(),
-      ).file;
+        )
+      ).content.map((rel) =>
+        rel
+          .slice('objects/'.length)
+          .replace('/', '')
+          .replace(/\.filez$/, ''),
+      );
       const reliedOn = [...v2Files].filter((sum) => !carried.has(`${sum}.filez`));
       expect(reliedOn.length).to.be.greaterThan(0);
       const victim = join(repo, 'objects', reliedOn[0].slice(0, 2), `${reliedOn[0].slice(2)}.file`);

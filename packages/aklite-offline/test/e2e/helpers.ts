@@ -400,8 +400,10 @@ async function buildFixtures(): Promise<Fixtures> {
     v1: await createBundleCli(factory.factoryDir, v1, join(b, 'v1'), tag),
     v2: await createBundleCli(factory.factoryDir, v2, join(b, 'v2'), tag),
     failing: await createBundleCli(factory.factoryDir, failing.name, join(b, 'failing'), tag),
-    appsOnly: await createBundleCli(factory.factoryDir, appsOnly, join(b, 'apps-only'), tag),
+    // boot-fw before apps-only: the run test installs apps-only after boot-fw, and a stick
+    // whose metadata is older than the device's is refused (3).
     bootFw: await createBundleCli(factory.factoryDir, bootFw, join(b, 'boot-fw'), tag),
+    appsOnly: await createBundleCli(factory.factoryDir, appsOnly, join(b, 'apps-only'), tag),
     prod: join(b, 'prod'),
     devel: join(b, 'devel'),
   };

@@ -151,12 +151,6 @@ export class FakeDevice {
   ports(): Partial<Ports> {
     const ostree: OstreePort = {
       initRepo: () => Promise.resolve(),
-      commitObjects: () =>
-        Promise.resolve({
-          dirtree: new Set<string>(),
-          dirmeta: new Set<string>(),
-          file: new Set<string>(),
-        }),
       hasCommit: (_repo, commit) => Promise.resolve(this.commits.has(commit)),
       pullLocal: (repo, _src, commit) => {
         // The sysroot repo keeps what is pulled into it; scratch repos are thrown away.

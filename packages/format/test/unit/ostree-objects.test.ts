@@ -1,11 +1,17 @@
 import { expect } from 'chai';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { FormatError } from '../../src/errors.js';
-import { checkFilez, commitObjects, parseDirTree } from '../../src/ostree-objects.js';
+import {
+  checkFilez,
+  commitObjects,
+  parseDirTree,
+  repoDirReader,
+  repoHasObject,
+} from '../../src/ostree-objects.js';
 
 const REPO = fileURLToPath(
   new URL('../../../../../test-bundles/good-ci/ostree_repo/', import.meta.url),
@@ -62,6 +68,19 @@ describe('ostree-objects', function () {
     expect([...found.metadata, ...found.content].sort()).to.deep.equal(await allObjects(REPO));
     expect(found.metadata[0]).to.match(/\.commit$/);
     expect(found.content).to.have.length(4);
+  });
+
+  it('tells whether a repo holds an object: .filez in an archive repo, .file in a bare one', async function () {
+    const repo = join(work, 'repo');
+    await cp(REPO, repo, { recursive: true });
+    const { content } = await commitObjects(repoDirReader(repo), await commitOf(repo));
+    const rel = content[0];
+    expect(await repoHasObject(repo, rel)).to.equal(true);
+    // As a bare repo stores it.
+    await rename(join(repo, rel), join(repo, rel.slice(0, -1)));
+    expect(await repoHasObject(repo, rel)).to.equal(true);
+    await rm(join(repo, rel.slice(0, -1)));
+    expect(await repoHasObject(repo, rel)).to.equal(false);
   });
 
   it('leaves out objects the commit does not name (another Target in the same repo)', async function () {
