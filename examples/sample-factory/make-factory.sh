@@ -45,9 +45,9 @@ for version in 1 2; do
   step "Inputs of version $version: a rootfs tree and two compose apps"
   "${bundlectl[@]}" sample rootfs "$inputs/rootfs-$version" --version "$version"
   "${bundlectl[@]}" sample app "$inputs/apps-$version" --name shellhttpd \
-    --content "shellhttpd, release $version"
+    --serves "$version"
   "${bundlectl[@]}" sample app "$inputs/apps-$version" --name logger \
-    --content "logger, release $version"
+    --serves "$version"
 
   step "Publishing version $version for hardware id $hardware_id, tag $tag"
   "${bundlectl[@]}" targets publish --factory "$factory" \

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,16 +31,28 @@ async function files(dir: string): Promise<string[]> {
 
 describe('the published packages', function () {
   for (const pkg of ['format', 'bundle', 'aklite-offline', 'device-sim']) {
-    it(`${pkg}: its built dist/src and bin hold no test support, and it does not depend on the testkit`, async function () {
+    it(`${pkg}: what it publishes (dist/src, bin and data files) holds no test support, and it does not depend on the testkit`, async function () {
       const root = join(REPO, 'packages', pkg);
       const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
         files?: string[];
         dependencies?: Record<string, string>;
       };
-      expect(manifest.files ?? [], 'published files').to.deep.equal(['dist/src', 'bin']);
+      const published = manifest.files ?? [];
+      expect(published, 'published files').to.include.members(['dist/src', 'bin']);
+      // Nothing else of the package's build is published (its tests are in dist-test).
+      expect(
+        published.filter((f) => f.startsWith('dist')),
+        'published build',
+      ).to.deep.equal(['dist/src']);
       expect(Object.keys(manifest.dependencies ?? {})).not.to.include('@offline-ota/testkit');
       const found: string[] = [];
-      const all = [...(await files(join(root, 'dist/src'))), ...(await files(join(root, 'bin')))];
+      const all: string[] = [];
+      for (const f of published) {
+        const path = join(root, f);
+        const st = await stat(path).catch(() => undefined);
+        if (st?.isDirectory()) all.push(...(await files(path)));
+        else if (st?.isFile()) all.push(path);
+      }
       expect(all.length).to.be.greaterThan(0);
       for (const f of all) {
         const text = await readFile(f, 'utf8');

@@ -45,7 +45,9 @@ describe('examples', function () {
   let cleanup: () => Promise<void>;
   let factory: string;
 
-  before(async () => {
+  before(async function () {
+    // Four sample app images (busybox layers) and two Targets: slow on a busy machine.
+    this.timeout(300000);
     ({ dir, cleanup } = await tempDir('bundlectl-examples-'));
     const r = await run('bash', [
       join(ROOT, 'examples', 'sample-factory', 'make-factory.sh'),
@@ -55,7 +57,11 @@ describe('examples', function () {
     factory = join(dir, 'work', 'factory');
   });
   after(async () => {
-    // OSTree marks deployment roots immutable; clear that before removing the device.
+    for (const dev of (await readdir(dir)).filter((e) => e.startsWith('device-'))) {
+      // Its containers and engine store first (they may still be writing), then the tree.
+      await run(process.execPath, [DEVICE_SIM, 'destroy', join(dir, dev)]);
+    }
+    // OSTree marks deployment roots immutable; clear that before removing what is left.
     for (const dev of (await readdir(dir)).filter((e) => e.startsWith('device-'))) {
       const deploy = join(dir, dev, 'sysroot', 'ostree', 'deploy');
       for (const os of await readdir(deploy).catch(() => [] as string[])) {
