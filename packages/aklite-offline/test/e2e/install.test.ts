@@ -290,12 +290,13 @@ describe('install', function () {
   });
 
   describe('when the configuration is given with --config', function () {
-    it('reads only those files and refuses a config without a hardware id with 1', async function () {
+    it('reads only those files and refuses a config without a hardware id with 44 (a broken device file)', async function () {
       const root = await newDevice(fx);
       const cfg = join(fx.work, 'empty.toml');
       await writeFile(cfg, '[pacman]\ntags = "main"\n');
       const r = await aklite(root, ['install', '--src-dir', fx.bundles.v2, '--config', cfg]);
-      expect(r.code).to.equal(1);
+      // Issue 11 §4: a device file the CLI cannot use is 44, naming the file.
+      expect(r.code).to.equal(44);
       expect(r.stderr).to.match(/primary_ecu_hardware_id is not set in .*empty\.toml/);
     });
   });
