@@ -4,7 +4,8 @@
 //   node test-bundles/generate.mjs            rewrite test-bundles/ (all but README.md and generate.mjs)
 //   node test-bundles/generate.mjs OUT_DIR    write the set into OUT_DIR (empty or missing)
 //
-// Needs the build (`pnpm exec tsc -b`), ostree and faketime: the generator runs with the
+// Needs the build (`pnpm exec tsc -b`), ostree, faketime and Debian's busybox-static (the
+// sample app's image runs /bin/busybox, so the bytes follow that package): it runs with the
 // system clock at 2026-01-01 (tuf-js reads the system clock), so this script re-runs
 // itself under `faketime` when it is not already.
 import { spawnSync } from 'node:child_process';

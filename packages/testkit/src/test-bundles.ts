@@ -231,6 +231,8 @@ async function generate(
             [`srv/${APP}/index.html`]: `<p>${APP} version ${v}</p>\n`,
             'etc/version': `${v}\n`,
           },
+          // A running service (Debian's static busybox): devices start the apps for real.
+          service: { serves: String(v) },
         },
       ],
     });

@@ -8,7 +8,7 @@
  * read by the tests, which also check that the trigger never writes to the stick.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -50,6 +50,15 @@ async function mountsUnder(dir: string): Promise<string[]> {
       ),
     )
     .filter((m) => m === dir || m.startsWith(`${dir}/`));
+}
+
+/**
+ * The mounts under a device root other than the container engine's own (a running
+ * container's `userdata/shm` in the device's store): what the trigger may have left.
+ */
+async function triggerMounts(root: string): Promise<string[]> {
+  const store = join(root, 'var/lib/containers');
+  return (await mountsUnder(root)).filter((m) => !m.startsWith(`${store}/`));
 }
 
 /** The pids of processes whose whole argv is `argv`. */
@@ -217,7 +226,7 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
       expect(out.install?.target).to.equal(TO);
       expect(out.unmounted).to.equal(true);
       expect((await readState(root))?.pending?.target.name).to.equal(TO);
-      expect(await mountsUnder(root)).to.deep.equal([]);
+      expect(await triggerMounts(root)).to.deep.equal([]);
       expect(await sha256(stick.dir), 'the image').to.equal(image);
     });
   });
@@ -232,7 +241,7 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
       await writeFile(join(root, 'var/lock/aklite.lock'), `${holder.pid}\n\n`);
       const run = aklite(root, ['usb', stick.zip, '--json']);
       await new Promise((res) => setTimeout(res, 2500));
-      expect(await mountsUnder(root), 'mounted while waiting').to.deep.equal([]);
+      expect(await triggerMounts(root), 'mounted while waiting').to.deep.equal([]);
       holder.kill('SIGKILL');
       const r = await run;
       expect(r.code, r.stderr).to.equal(StatusCode.CheckinUpdateNewVersion);
@@ -244,7 +253,7 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
       expect(out.check.targets.find((t) => t.selected === true)?.name).to.equal(TO);
       // The mount directories it made are gone again: the tree is byte for byte the same.
       expect(treeDiff(before, await hashTree(root))).to.deep.equal([]);
-      expect(await mountsUnder(root)).to.deep.equal([]);
+      expect(await triggerMounts(root)).to.deep.equal([]);
     });
   });
 
@@ -256,7 +265,7 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
       expect(r.code, r.stdout + r.stderr).to.equal(StatusCode.UnknownError);
       expect(r.stderr).to.match(/holds 2 bundles: bundle\/ \(a bundle directory\); good-ci\.zip/);
       expect(treeDiff(before, await hashTree(root))).to.deep.equal([]);
-      expect(await mountsUnder(root)).to.deep.equal([]);
+      expect(await triggerMounts(root)).to.deep.equal([]);
     });
   });
 
@@ -269,13 +278,21 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
       const r = await aklite(root, ['usb', stick.zip]);
       expect(r.code, r.stdout + r.stderr).to.equal(StatusCode.DeviceFilesInvalid);
       expect(r.stderr).to.match(/\[usb\] mount_dir\) is not empty/);
-      expect(await mountsUnder(root)).to.deep.equal([]);
+      expect(await triggerMounts(root)).to.deep.equal([]);
       expect(await readFile(leftover, 'utf8')).to.equal('left behind');
       expect((await readState(root))?.pending ?? null, 'nothing installed').to.equal(null);
     });
   });
 
   describe('when the stick is pulled mid-install', function () {
+    let stoppedChild: ChildProcess | undefined;
+    // Never leave the install stopped when an assertion fails: mocha would wait for it forever.
+    afterEach(function () {
+      if (stoppedChild?.exitCode === null && stoppedChild.signalCode === null) {
+        stoppedChild.kill('SIGKILL');
+        stoppedChild.kill('SIGCONT');
+      }
+    });
     it('exits 50 with the device unchanged, refuses a second trigger meanwhile, and installs on the next insertion', async function () {
       const root = await newDevice('pulled', true, ['lock_wait_seconds = 0']);
       const before = await hashTree(root);
@@ -290,6 +307,7 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
       child.stdout.on('data', (b: Buffer) => (output += b.toString()));
       child.stderr.on('data', (b: Buffer) => (output += b.toString()));
       const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+      stoppedChild = child;
       for (let i = 0; i < 1200 && !(await isStopped(child.pid!)); i++)
         await new Promise((res) => setTimeout(res, 25));
       expect(await isStopped(child.pid!), `stopped before installing:\n${output}`).to.equal(true);
@@ -300,7 +318,7 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
       const second = await aklite(root, ['usb', stick.dir]);
       expect(second.code, second.stderr).to.equal(StatusCode.UnknownError);
       expect(second.stderr).to.match(/another aklite-offline instance \(pid \d+\) is running/);
-      expect(await mountsUnder(root)).to.deep.equal([mountDir]);
+      expect(await triggerMounts(root)).to.deep.equal([mountDir]);
 
       // Pull the stick: its FUSE driver dies, every read fails (ENOTCONN), as on a real pull.
       const fuse = await pidsOf(['fusefat', '-o', 'ro', stick.dir, mountDir]);
@@ -310,7 +328,7 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
       expect(await exited, output).to.equal(StatusCode.DownloadFailure);
       expect(output).to.match(/Unmounted/);
       expect(treeDiff(before, await hashTree(root))).to.deep.equal([]);
-      expect(await mountsUnder(root)).to.deep.equal([]);
+      expect(await triggerMounts(root)).to.deep.equal([]);
 
       // Inserted again: the next trigger installs from the start.
       const again = await aklite(root, ['usb', stick.dir]);
