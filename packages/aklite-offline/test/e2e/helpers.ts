@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import {
   cp,
   lstat,
@@ -17,7 +17,6 @@ import {
   readdir,
   readFile,
   readlink,
-  rm,
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -341,9 +340,23 @@ async function createBundleCli(
 
 let fixtures: Promise<Fixtures> | undefined;
 
-/** Builds the shared factory and bundles once per process. */
+/**
+ * The shared factory and bundles, built once per process (a mocha worker runs many files
+ * one after the other: each used to build its own, the biggest cost of the suite) and
+ * removed when the process exits. Tests never change them: they tamper with copies
+ * (`copyBundle`) and write their own files under `work` with names no other file uses.
+ */
 export function getFixtures(): Promise<Fixtures> {
-  fixtures ??= buildFixtures();
+  if (fixtures === undefined) {
+    fixtures = buildFixtures();
+    fixtures.then(
+      (fx) => {
+        if (process.env.AKLITE_TEST_KEEP !== '1')
+          process.once('exit', () => rmSync(fx.work, { recursive: true, force: true }));
+      },
+      () => undefined,
+    );
+  }
   return fixtures;
 }
 
@@ -515,17 +528,9 @@ export async function copyBundle(fx: Fixtures, bundle: string): Promise<string> 
   return dst;
 }
 
+/** A file's cleanup: its devices go; the shared fixtures stay for the process's next file. */
 export async function cleanupAll(): Promise<void> {
-  try {
-    await destroyDevices();
-  } finally {
-    if (fixtures) {
-      const fx = await fixtures.catch(() => undefined);
-      fixtures = undefined;
-      if (fx && process.env.AKLITE_TEST_KEEP !== '1')
-        await rm(fx.work, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });
-    }
-  }
+  await destroyDevices();
 }
 
 /** Flips one byte in the middle of a file. */
