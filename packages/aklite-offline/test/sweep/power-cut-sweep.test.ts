@@ -1,7 +1,7 @@
 /**
  * The power-cut sweep (issue 14 §3), a separate, slower job: `scripts/power-cut-sweep.sh`.
  * Not in the default test run (its files are outside `test/unit` and `test/e2e`); the main
- * suite keeps the named checkpoints of `test/e2e/power-cut.test.ts`.
+ * suite keeps the named checkpoints of `test/e2e/power-cut-install.test.ts` and `power-cut-run.test.ts`.
  *
  * For every checkpoint of install (the trust store's swap steps included) and of run, from
  * a bundle directory and from a single-file bundle: SIGKILL there, reboot the simulated
