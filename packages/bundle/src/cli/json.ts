@@ -3,9 +3,18 @@
  * `create` and `sign` add `show` of the bundle written. Keys are camelCase, as in every
  * bundlectl result (docs/factory.md); aklite-offline's device output is snake_case, as
  * in the reference client (docs/architecture.md, "The command layer").
+ *
+ * The outputs scripts read most are also written down as valibot schemas (`JSON_OUTPUTS`):
+ * `scripts/gen-docs.mjs` writes each as a JSON Schema (`docs/schemas/bundlectl/`), which
+ * the e2e tests validate the real CLI's output against; the `...Json` functions hold the
+ * library's result types to them.
  */
+import * as v from 'valibot';
 import type { CreateBundleResult } from '../create.js';
-import type { ShowResult, SignBundleResult } from '../inspect.js';
+import type { TargetListEntry } from '../listing.js';
+import type { WaveState } from '../waves.js';
+import type { ErrorReport } from '@offline-ota/format';
+import type { ShowResult, SignBundleResult, VerifyBundleResult } from '../inspect.js';
 import type { PackBundleResult } from '../pack.js';
 
 export type CreateJson = Omit<CreateBundleResult, 'archive'> & {
@@ -27,3 +36,110 @@ export const signJson = (res: SignBundleResult, shown: ShowResult): SignJson => 
   ...res,
   show: shown,
 });
+
+const Apps = v.record(v.string(), v.string());
+
+/** `targets list --json`. */
+export const TargetsListJson = v.array(
+  v.strictObject({
+    name: v.string(),
+    version: v.number(),
+    hardwareIds: v.array(v.string()),
+    tags: v.array(v.string()),
+    commit: v.string(),
+    apps: Apps,
+    ci: v.array(v.string()),
+    prod: v.array(v.string()),
+  }),
+);
+export type TargetsListJson = v.InferOutput<typeof TargetsListJson>;
+export const targetsListJson = (res: TargetListEntry[]): TargetsListJson => res;
+
+/** `waves list --json`. */
+export const WavesListJson = v.array(
+  v.strictObject({
+    name: v.string(),
+    target: v.string(),
+    tag: v.string(),
+    state: v.picklist(['active', 'complete']),
+    createdAt: v.string(),
+    completedAt: v.optional(v.string()),
+    targetsVersion: v.number(),
+  }),
+);
+export type WavesListJson = v.InferOutput<typeof WavesListJson>;
+export const wavesListJson = (res: WaveState[]): WavesListJson => res;
+
+const DeltaJson = v.strictObject({
+  bases: v.array(v.strictObject({ name: v.string(), commit: v.string() })),
+  omitted: v.strictObject({ objects: v.number(), blobs: v.number(), bytes: v.number() }),
+});
+
+/** `show --json` (docs/factory.md §show). */
+export const ShowJson = v.strictObject({
+  bundle: v.string(),
+  type: v.picklist(['ci', 'prod']),
+  tag: v.string(),
+  version: v.number(),
+  expires: v.string(),
+  expired: v.boolean(),
+  remaining: v.string(),
+  rootVersion: v.number(),
+  targets: v.array(
+    v.strictObject({
+      name: v.string(),
+      version: v.optional(v.number()),
+      commit: v.optional(v.string()),
+      hardwareId: v.optional(v.string()),
+      apps: v.optional(Apps),
+      delta: v.optional(DeltaJson),
+    }),
+  ),
+  delta: v.boolean(),
+  signatures: v.array(v.string()),
+  allowedKeys: v.array(v.string()),
+  threshold: v.number(),
+  missing: v.number(),
+  invalidSignatures: v.array(v.string()),
+});
+export type ShowJson = v.InferOutput<typeof ShowJson>;
+export const showJson = (res: ShowResult): ShowJson => res;
+
+/** `verify --json`: the device's status and what it would install (also when it refuses). */
+export const VerifyJson = v.strictObject({
+  status: v.number(),
+  ok: v.boolean(),
+  message: v.string(),
+  type: v.optional(v.picklist(['ci', 'prod'])),
+  tag: v.optional(v.string()),
+  rootVersion: v.optional(v.number()),
+  available: v.array(v.string()),
+  unavailable: v.array(v.strictObject({ name: v.string(), reason: v.string() })),
+  deltas: v.record(v.string(), DeltaJson),
+});
+export type VerifyJson = v.InferOutput<typeof VerifyJson>;
+export const verifyJson = (res: VerifyBundleResult): VerifyJson => res;
+
+/** A failure under `--json` (every command): format's `ErrorReport`. */
+export const ErrorJson = v.strictObject({
+  code: v.number(),
+  name: v.string(),
+  message: v.string(),
+  hint: v.string(),
+  error: v.optional(v.string()),
+  file: v.optional(v.string()),
+});
+export type ErrorJson = v.InferOutput<typeof ErrorJson>;
+export const errorJson = (res: ErrorReport): ErrorJson => res;
+
+/**
+ * The `--json` outputs written down as schemas, by file name (`gen-docs.mjs` writes
+ * `docs/schemas/bundlectl/<name>.schema.json`).
+ */
+export const JSON_OUTPUTS = {
+  error: ErrorJson,
+  show: ShowJson,
+  'targets-list': TargetsListJson,
+  verify: VerifyJson,
+  'waves-list': WavesListJson,
+} as const;

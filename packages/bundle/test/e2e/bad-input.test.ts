@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
+import { createTestFactory, parseWithSchema, type TestFactory } from '@offline-ota/testkit';
 import { fixedClock, hashTree, tempDir } from '../helpers.js';
 import { bundlectl, ok, unwrap } from './cli.js';
 
@@ -278,10 +278,29 @@ describe('bundlectl with bad input', function () {
     }
   });
 
-  it('under --json, a failure prints no JSON: the error goes to stderr with exit 1', async () => {
+  // Issue 11 §6 changed this on purpose: under --json a failure is also one JSON object
+  // on stdout (the committed error schema), as in aklite-offline.
+  it('under --json, a failure is one {code, name, message, hint} object on stdout, the error on stderr, exit 1', async () => {
     const r = await bundlectl(['sign', signed, '--keys', join(dir, 'plain.txt'), '--json']);
     expect(r.code).to.equal(1);
-    expect(r.stdout).to.equal('');
+    const e = parseWithSchema<{ code: number; name: string; message: string; error?: string }>(
+      'bundlectl',
+      'error',
+      r.stdout,
+    );
+    expect(e).to.include({ code: 1, name: 'UnknownError', error: 'KEY_ARCHIVE_INVALID' });
     expect(r.stderr).to.match(/Error: /);
+    // The same message on stderr (oclif wraps it: compared without whitespace).
+    const bare = (t: string) => t.replace(/[\s›]/g, '');
+    expect(bare(r.stderr)).to.contain(bare(e.message));
+  });
+
+  it('under --json, a usage error is the JSON object with 2', async () => {
+    const r = await bundlectl(['sign', signed, '--json']);
+    expect(r.code).to.equal(2);
+    expect(parseWithSchema('bundlectl', 'error', r.stdout)).to.include({
+      code: 2,
+      name: 'InvalidCommandLine',
+    });
   });
 });
