@@ -495,7 +495,8 @@ export async function cleanupAll(): Promise<void> {
     const fx = await fixtures.catch(() => undefined);
     fixtures = undefined;
     if (fx && process.env.AKLITE_TEST_KEEP !== '1')
-      await rm(fx.work, { recursive: true, force: true });
+      // A container's last writes can race the removal: Node retries ENOTEMPTY/EBUSY.
+      await rm(fx.work, { recursive: true, force: true, maxRetries: 5, retryDelay: 500 });
   }
 }
 
