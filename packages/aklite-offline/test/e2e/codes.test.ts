@@ -234,6 +234,8 @@ interface Case {
   /** Another device than the shared one. */
   device?: (c: Ctx) => Promise<string>;
   opts?: AkliteOptions;
+  /** What the message must say (issue 11 §7: the wrong paths name their fix). */
+  message?: RegExp;
 }
 
 /** The committed JSON Schema of a command's result (issue 11 §6). */
@@ -307,6 +309,12 @@ const CASES: Case[] = [
     what: 'a bundle without tuf/timestamp.json',
     bundle: tampered((b) => rm(join(b, 'tuf/timestamp.json'))),
     args: changed,
+  },
+  {
+    code: 14,
+    what: 'a stick path that does not exist',
+    args: (c) => ['check', '--src-dir', join(c.fx.work, 'media', 'usb')],
+    message: /media\/usb does not exist: is the media mounted\?/,
   },
   {
     code: 11,
@@ -452,6 +460,7 @@ describe('every exit code through the real CLI (issue 11 §5)', function () {
         if (bundle !== undefined) await rm(bundle, { recursive: true, force: true });
       }
       expect(r.code, r.stderr).to.equal(c.code);
+      if (c.message) expect(r.stderr).to.match(c.message);
       const info = allStatuses().find((s) => s.value === (c.code as StatusValue))!;
       expect(info.reserved, 'a reserved code was reached').to.equal(undefined);
       if (r.stdout.trimStart().startsWith('{') && r.stdout.includes('"hint"')) {
