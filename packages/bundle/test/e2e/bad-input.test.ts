@@ -22,10 +22,11 @@ describe('bundlectl with bad input', function () {
     await mkdir(join(dir, 'occupied'));
     await writeFile(join(dir, 'occupied', 'notes.txt'), 'keep me');
     signed = join(dir, 'prod');
-    await ok([
+    const init = await ok([
       'waves',
       'init',
       'w',
+      '--json',
       '--factory',
       tf.factoryDir,
       '--target',
@@ -37,10 +38,12 @@ describe('bundlectl with bad input', function () {
       '-k',
       tf.offlineKeys.targets[1],
     ]);
-    await ok([
+    parseWithSchema('bundlectl', 'waves-init', init.stdout);
+    const complete = await ok([
       'waves',
       'complete',
       'w',
+      '--json',
       '--factory',
       tf.factoryDir,
       '-k',
@@ -48,6 +51,7 @@ describe('bundlectl with bad input', function () {
       '-k',
       tf.offlineKeys.targets[1],
     ]);
+    parseWithSchema('bundlectl', 'waves-complete', complete.stdout);
     await ok([
       'create',
       tf.targets[0],

@@ -185,7 +185,10 @@ describe('bundlectl production flow (built CLI, real ostree)', function () {
       expect(r.stderr).to.contain(
         'Getting Wave Target details; target: sim-x86-lmp-2, wave: wave-2',
       );
-      await ok(['sign', bundle, '-k', k1]);
+      const signed = await ok(['sign', bundle, '-k', k1, '--json']);
+      expect(
+        parseWithSchema<{ missing: number }>('bundlectl', 'sign', signed.stdout).missing,
+      ).to.equal(1);
       await ok(['sign', bundle, '-k', k2]);
       const v = await bundlectl(['verify', bundle, '--root', prodRoot, '--json']);
       expect(v.code, v.stdout).to.equal(0);
@@ -197,7 +200,7 @@ describe('bundlectl production flow (built CLI, real ostree)', function () {
 
   describe('after a root rotation', () => {
     it('carries roots 1 and 2 and verifies from the shipped 1.root.json', async () => {
-      await ok([
+      const rotated = await ok([
         'keys',
         'rotate-root',
         '--factory',
@@ -206,7 +209,12 @@ describe('bundlectl production flow (built CLI, real ostree)', function () {
         tf.offlineKeys.root,
         '--out',
         join(dir, 'root-keys-2.tgz'),
+        '--json',
       ]);
+      expect(
+        parseWithSchema<{ version: number }>('bundlectl', 'keys-rotate-root', rotated.stdout)
+          .version,
+      ).to.equal(2);
       const bundle = join(dir, 'ci-after-rotation');
       await ok(['create', 'sim-x86-lmp-2', bundle, '--tag', 'main', '--factory', tf.factoryDir]);
       const shown = parseWithSchema<{ rootVersion: number }>(
