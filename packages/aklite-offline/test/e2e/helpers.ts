@@ -41,7 +41,13 @@ import {
   rebootDevice,
   type DeviceType,
 } from '@offline-ota/device-sim';
-import { formatTufTime, type TargetCustom, type TargetFileInfo } from '@offline-ota/format';
+import {
+  formatTufTime,
+  signEnvelope,
+  type Envelope,
+  type TargetCustom,
+  type TargetFileInfo,
+} from '@offline-ota/format';
 import { expect } from 'chai';
 import type { CheckpointName } from '../../src/lib/ports.js';
 
@@ -531,6 +537,33 @@ export async function copyBundle(fx: Fixtures, bundle: string): Promise<string> 
 /** A file's cleanup: its devices go; the shared fixtures stay for the process's next file. */
 export async function cleanupAll(): Promise<void> {
   await destroyDevices();
+}
+
+/**
+ * A bundle whose snapshot version disagrees with the timestamp's, validly re-signed with
+ * the factory's online keys (TUF §5.5: a check-in failure, 4, not tampering).
+ */
+export async function resignSnapshotVersion(bundle: string, fx: Fixtures): Promise<void> {
+  const f = await openFactory(fx.factory.factoryDir);
+  const read = async <T>(rel: string) =>
+    JSON.parse(await readFile(join(bundle, rel), 'utf8')) as Envelope<T>;
+  const snap = await read<{ version: number }>('tuf/snapshot.json');
+  snap.signed.version += 1;
+  const bytes = await writeSigned(
+    join(bundle, 'tuf/snapshot.json'),
+    signEnvelope(snap.signed, [f.onlineKeys.snapshot]),
+  );
+  const ts = await read<{
+    meta: Record<string, { hashes: Record<string, string>; length: number }>;
+  }>('tuf/timestamp.json');
+  ts.signed.meta['snapshot.json'].hashes = {
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
+  ts.signed.meta['snapshot.json'].length = bytes.length;
+  await writeSigned(
+    join(bundle, 'tuf/timestamp.json'),
+    signEnvelope(ts.signed, [f.onlineKeys.timestamp]),
+  );
 }
 
 /** Flips one byte in the middle of a file. */
