@@ -635,17 +635,52 @@ export async function cutPowerAt(
   await exited;
 }
 
+/** A bundle given to install as a directory or as one file. */
+export type BundleFlag = '--src-dir' | '--src-file';
+
+/**
+ * Each checkpoint of install, in order, with the deployment the device boots after a power
+ * cut there: the old system until `ostree admin deploy` has made the new one the default.
+ */
+export const POWER_CUT_INSTALL_STEPS: [CheckpointName, 'old' | 'new'][] = [
+  ['space-checked', 'old'],
+  ['ostree-staged', 'old'],
+  ['apps-staged', 'old'],
+  ['ostree-pulled', 'old'],
+  ['apps-copied', 'old'],
+  ['image-loaded', 'old'], // SIGKILL while the images load into the engine
+  ['tuf-committed', 'old'],
+  ['state-deploying', 'old'],
+  ['deployed', 'new'],
+  ['bootenv-set', 'new'],
+  ['installed', 'new'],
+];
+
+/** run happens on the new system, which stays the default (bootcount stays under bootlimit). */
+export const POWER_CUT_RUN_STEPS: CheckpointName[] = [
+  'apps-extracted',
+  'apps-stopped', // SIGKILL while the containers switch: v1's removed, v2's not up yet
+  'apps-started',
+  'bootenv-cleared',
+  'current-target-written',
+  'state-current',
+];
+
 /**
  * After the power cut and a reboot, an operator re-runs the documented sequence until the
  * device runs the new Target: run (0 done, 40 install again — 0 there means it was already
  * complete —, 100 reboot and run again).
  */
-export async function completeUpdate(root: string, bundle: string): Promise<void> {
+export async function completeUpdate(
+  root: string,
+  bundle: string,
+  src: BundleFlag = '--src-dir',
+): Promise<void> {
   for (let i = 0; i < 4; i++) {
     const r = await runCmd(root);
     if (r.code === 0) return;
     if (r.code === 40) {
-      const again = await install(root, bundle);
+      const again = await aklite(root, ['install', src, bundle]);
       // The update had completed before the cut (0: already installed, also while its new
       // system is on probation; 42 before issue 10).
       if (again.code === 0 || again.code === 42) return;

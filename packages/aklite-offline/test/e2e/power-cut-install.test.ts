@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import type { CheckpointName } from '../../src/lib/ports.js';
 import {
   cleanupAll,
   completeUpdate,
   cutPowerAt,
   getFixtures,
   newDevice,
+  POWER_CUT_INSTALL_STEPS,
   readState,
   reboot,
   simStatus,
@@ -18,23 +18,6 @@ import {
  * (The checkpoints of install and of run are two files so that mocha's two workers share
  * them; scripts/power-cut-sweep.sh is the slower, wider sweep.)
  */
-/**
- * Each checkpoint of install, in order, with the deployment the device boots after a power
- * cut there: the old system until `ostree admin deploy` has made the new one the default.
- */
-const INSTALL_STEPS: [CheckpointName, 'old' | 'new'][] = [
-  ['space-checked', 'old'],
-  ['ostree-staged', 'old'],
-  ['apps-staged', 'old'],
-  ['ostree-pulled', 'old'],
-  ['apps-copied', 'old'],
-  ['image-loaded', 'old'], // SIGKILL while the images load into the engine
-  ['tuf-committed', 'old'],
-  ['state-deploying', 'old'],
-  ['deployed', 'new'],
-  ['bootenv-set', 'new'],
-  ['installed', 'new'],
-];
 describe('a power cut during install', function () {
   let fx: Fixtures;
   let v1: string;
@@ -46,7 +29,7 @@ describe('a power cut during install', function () {
   });
   after(cleanupAll);
 
-  for (const [step, boots] of INSTALL_STEPS) {
+  for (const [step, boots] of POWER_CUT_INSTALL_STEPS) {
     describe(`during install at step ${step}`, function () {
       it(`leaves a device that boots the ${boots} Target, and a re-run completes the update`, async function () {
         const root = await newDevice(fx);

@@ -7,6 +7,7 @@ import {
   getFixtures,
   install,
   newDevice,
+  POWER_CUT_RUN_STEPS,
   readState,
   reboot,
   runCmd,
@@ -20,15 +21,6 @@ import {
  * (The checkpoints of install and of run are two files so that mocha's two workers share
  * them; scripts/power-cut-sweep.sh is the slower, wider sweep.)
  */
-/** run happens on the new system, which stays the default (bootcount stays under bootlimit). */
-const RUN_STEPS: CheckpointName[] = [
-  'apps-extracted',
-  'apps-stopped', // SIGKILL while the containers switch: v1's removed, v2's not up yet
-  'apps-started',
-  'bootenv-cleared',
-  'current-target-written',
-  'state-current',
-];
 /**
  * The app-failure rollback, on the failing system: it stays the default until the
  * rollback's deploy makes the old one the default again.
@@ -49,7 +41,7 @@ describe('a power cut during run', function () {
   });
   after(cleanupAll);
 
-  for (const step of RUN_STEPS) {
+  for (const step of POWER_CUT_RUN_STEPS) {
     describe(`during run at step ${step}`, function () {
       it('leaves a device that boots the new Target, and a re-run of run completes with 0', async function () {
         const root = await newDevice(fx);
