@@ -8,19 +8,21 @@
  * written down first, in the pull journal (`<storage>/.ostree-pull`, atomically, fsynced):
  *
  *   line 1   `aklite-offline ostree-pull 1`
- *   line 2   JSON `{ "commit": <checksum>, "tmp": [names in the repo's tmp/ before] }`
+ *   line 2   JSON `{ "commit": <checksum>, "tmp": [names in the repo's tmp/ before],
+ *            "dirs": [names in its objects/ before], "lock": whether its .lock existed }`
  *   then     one repository-relative object path per line: the Target's objects the
  *            device's repo lacked before the pull (and the commit's `.commitmeta`).
  *
  * `undo` (a failed install, or `cleanInterruptedPull` at the next start after a power
  * cut) removes exactly those objects that now exist (a `.filez` of the walk is `.file` in
- * the bare repo), the pull's `state/<commit>.commitpartial` marker and the entries of the
- * repo's `tmp/` that were not there before (OSTree's staging directories), then the
- * journal. `finish` removes the journal once the objects are the device's to keep.
+ * the bare repo), the pull's `state/<commit>.commitpartial` marker, the entries of the
+ * repo's `tmp/` that were not there before (OSTree's staging directories), the
+ * `objects/<xx>` directories it made (when empty) and the `.lock` file it made, then the
+ * journal: the repo is as it was, file for file. `finish` removes the journal once the objects are the device's to keep.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { open, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { commitPartialPath, ostreeObjectPath, OSTREE_CHECKSUM_RE } from '@offline-ota/format';
@@ -47,11 +49,19 @@ export interface PullUndo {
   finish(): Promise<void>;
 }
 
-async function tmpEntries(repo: string): Promise<string[]> {
-  return readdir(join(repo, 'tmp')).catch((err: unknown) => {
+/** The names in a directory of the repo (none when it does not exist). */
+async function namesIn(repo: string, sub: string): Promise<string[]> {
+  return readdir(join(repo, sub)).catch((err: unknown) => {
     if (isErrno(err, 'ENOENT')) return [];
     throw err;
   });
+}
+
+interface JournalHead {
+  commit: string;
+  tmp: string[];
+  dirs: string[];
+  lock: boolean;
 }
 
 /**
@@ -65,7 +75,13 @@ export async function beginPull(
   lacking: readonly string[],
 ): Promise<PullUndo> {
   const file = pullJournalPath(dev);
-  const head = { commit, tmp: await tmpEntries(dev.sysrootRepo) };
+  const repo = dev.sysrootRepo;
+  const head: JournalHead = {
+    commit,
+    tmp: await namesIn(repo, 'tmp'),
+    dirs: await namesIn(repo, 'objects'),
+    lock: await pathExists(join(repo, '.lock')),
+  };
   const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
   const fh = await open(tmp, 'wx', 0o600);
   try {
@@ -107,7 +123,7 @@ async function undoPull(dev: Device, file: string): Promise<void> {
   const repo = dev.sysrootRepo;
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   let n = 0;
-  let head: { commit: string; tmp: string[] } | undefined;
+  let head: JournalHead | undefined;
   const objects: string[] = [];
   const flush = () =>
     forEachLimit(objects.splice(0), UNLINK_CONCURRENCY, (rel) => removeObject(repo, rel));
@@ -118,7 +134,8 @@ async function undoPull(dev: Device, file: string): Promise<void> {
     } else if (n === 2) {
       head = parseHead(line, file);
     } else if (line !== '') {
-      if (!OBJECT_REL_RE.test(line)) throw new Error(`${file} names ${line}, not an object`);
+      if (!OBJECT_REL_RE.test(line))
+        throw new Error(`${file} names ${line}, not an object of the repo`);
       objects.push(line);
       if (objects.length >= 4096) await flush();
     }
@@ -127,21 +144,32 @@ async function undoPull(dev: Device, file: string): Promise<void> {
   if (head === undefined) throw new Error(`${file} is incomplete`);
   await rm(join(repo, commitPartialPath(head.commit)), { force: true });
   const before = new Set(head.tmp);
-  for (const name of await tmpEntries(repo))
+  for (const name of await namesIn(repo, 'tmp'))
     if (!before.has(name) && !TMP_KEEP.has(name)) await removeTree(join(repo, 'tmp', name));
+  const dirs = new Set(head.dirs);
+  for (const name of await namesIn(repo, 'objects'))
+    if (!dirs.has(name))
+      await rmdir(join(repo, 'objects', name)).catch((err: unknown) => {
+        if (!isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'ENOENT')) throw err;
+      });
+  if (!head.lock) await rm(join(repo, '.lock'), { force: true });
   await rm(file, { force: true });
   await fsyncDir(dev.config.storageDir);
 }
 
-function parseHead(line: string, file: string): { commit: string; tmp: string[] } {
-  const v = JSON.parse(line) as { commit?: unknown; tmp?: unknown };
+function parseHead(line: string, file: string): JournalHead {
+  const v = JSON.parse(line) as Partial<Record<keyof JournalHead, unknown>>;
+  const names = (x: unknown): x is string[] =>
+    Array.isArray(x) &&
+    x.every((t) => typeof t === 'string' && t !== '' && t !== '..' && !t.includes('/'));
   const ok =
     typeof v.commit === 'string' &&
     OSTREE_CHECKSUM_RE.test(v.commit) &&
-    Array.isArray(v.tmp) &&
-    v.tmp.every((t) => typeof t === 'string' && t !== '' && !t.includes('/') && t !== '..');
+    names(v.tmp) &&
+    names(v.dirs) &&
+    typeof v.lock === 'boolean';
   if (!ok) throw new Error(`${file} has a malformed header`);
-  return v as { commit: string; tmp: string[] };
+  return v as JournalHead;
 }
 
 /**

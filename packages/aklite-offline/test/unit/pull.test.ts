@@ -36,6 +36,7 @@ describe('the pull journal (pull.ts)', function () {
     for (const rel of WRITTEN) await put(rel);
     await put(`state/${COMMIT}.commitpartial`);
     await put('tmp/staging-boot-xyz/objects/ab/cd.file');
+    await put('.lock');
   };
   const present = async (rels: readonly string[]) => {
     const out: string[] = [];
@@ -55,6 +56,7 @@ describe('the pull journal (pull.ts)', function () {
     for (const rel of HAD) await put(rel);
     await put('tmp/cache/keep');
     await put('tmp/older-entry');
+    await mkdir(join(repo(), 'state'));
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
@@ -68,6 +70,9 @@ describe('the pull journal (pull.ts)', function () {
     expect(await pathExists(join(repo(), `state/${COMMIT}.commitpartial`))).to.equal(false);
     expect((await readdir(join(repo(), 'tmp'))).sort()).to.deep.equal(['cache', 'older-entry']);
     expect(await pathExists(pullJournalPath(dev))).to.equal(false);
+    // The object directories and lock file the pull made go too: the repo is as it was.
+    expect((await readdir(repo())).sort()).to.deep.equal(['objects', 'state', 'tmp']);
+    expect((await readdir(join(repo(), 'objects'))).sort()).to.deep.equal(['aa', 'bb', 'dd']);
   });
 
   it('finish keeps the objects and drops the journal', async function () {
@@ -88,6 +93,7 @@ describe('the pull journal (pull.ts)', function () {
     expect(await present(WRITTEN)).to.deep.equal([]);
     expect(await present(HAD)).to.deep.equal(HAD);
     expect((await readdir(join(repo(), 'tmp'))).sort()).to.deep.equal(['cache', 'older-entry']);
+    expect((await readdir(join(repo(), 'objects'))).sort()).to.deep.equal(['aa', 'bb', 'dd']);
     expect(await pathExists(pullJournalPath(dev))).to.equal(false);
   });
 
@@ -95,7 +101,7 @@ describe('the pull journal (pull.ts)', function () {
     await put('config');
     await writeFile(
       pullJournalPath(dev),
-      `aklite-offline ostree-pull 1\n${JSON.stringify({ commit: COMMIT, tmp: [] })}\nconfig\n`,
+      `aklite-offline ostree-pull 1\n${JSON.stringify({ commit: COMMIT, tmp: [], dirs: [], lock: true })}\nconfig\n`,
     );
     expect(await cleanInterruptedPull(dev)).to.equal(false);
     expect(await readFile(join(repo(), 'config'), 'utf8')).to.equal('config');
