@@ -241,6 +241,12 @@ async function installFrom(
   }
 }
 
+/** Bytes in use on the file system holding `dir`, or undefined when it cannot be asked. */
+async function usedBytes(dir: string): Promise<number | undefined> {
+  const s = await statfs(dir).catch(() => undefined);
+  return s === undefined ? undefined : (s.blocks - s.bfree) * s.bsize;
+}
+
 /** How often the growth of a repo's file system is sampled during an OSTree pull. */
 const GROWTH_INTERVAL_MS = 500;
 
@@ -350,14 +356,17 @@ async function pullInto(
   lackingAllocated: number,
 ): Promise<void> {
   const repo = dev.sysrootRepo;
+  const usedBefore = await usedBytes(repo);
   try {
     await withGrowthProgress(dev, repo, 'pull-ostree', lackingAllocated, () =>
       dev.ports.ostree.pullLocal(repo, src, t.commit, true),
     );
   } catch (err) {
-    if (err instanceof PullError)
-      throw await pullFailure(err, src, fromMedia, objects, repo, lackingAllocated);
-    throw err;
+    if (!(err instanceof PullError)) throw err;
+    // What the pull still needed: the objects counted, less what it wrote (at least a block).
+    const grown = Math.max(0, ((await usedBytes(repo)) ?? 0) - (usedBefore ?? 0));
+    const remaining = Math.max(4096, lackingAllocated - grown);
+    throw await pullFailure(err, src, fromMedia, objects, repo, remaining);
   }
 }
 
