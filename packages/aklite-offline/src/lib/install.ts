@@ -375,8 +375,8 @@ async function pullInto(
  * reading ostree's messages (docs/architecture.md §Field failures): the objects the pull
  * read from `src` (those the device lacked) are read again (media.ts `recheckObjects`):
  * gone → 50, corrupt → 70; a destination file system left with less than the pull still
- * needed → 60; otherwise the pull's own re-hash refused an object whose bytes are readable
- * and well-formed → 70.
+ * needed (or than `isFull`'s floor) → 60; otherwise the pull's own re-hash refused an
+ * object whose bytes are readable and well-formed → 70.
  */
 async function pullFailure(
   err: PullError,
@@ -395,7 +395,9 @@ async function pullFailure(
       { cause: err },
     );
   }
-  if (check.verdict === 'readable' && (await isFull(dest, remaining)))
+  // Full: less left than the pull still needed, or than the floor of a full file system
+  // (the objects still needed can be few: a pull that fails on a full disk frees its own).
+  if (check.verdict === 'readable' && ((await isFull(dest, remaining)) || (await isFull(dest))))
     return noSpaceError(dest, err, remaining);
   return new AkliteError(
     'VERIFICATION_FAILED',
@@ -559,6 +561,9 @@ async function installTargetSteps(
     throw e;
   };
   try {
+    // The scratch dir first, on its own: on a full file system this is ENOSPC (a recursive
+    // mkdir of a path below it would say ENOENT).
+    await mkdir(staging);
     if (objects !== undefined) {
       ports.progress(
         `Pulling OSTree commit ${t.commit} from ${media.zip !== undefined ? media.path : mediaRepo} into ${dev.sysrootRepo} (every object re-hashed)`,
