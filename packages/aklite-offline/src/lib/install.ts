@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import {
   BUNDLE_DIRS,
   FormatError,
+  OfflineOtaError,
   requiredApps,
   StatusCode,
   writeFileAtomic,
@@ -479,14 +480,17 @@ async function installTarget(
 
 /**
  * `err` as NO_SPACE (60) when it is one: a system code along its chain, or a device tool
- * (ostree init, deploy; the engine) that reports no system code and failed on a full file
- * system, taken to have failed for want of space. Decided before anything is undone, since
+ * (ostree init, deploy; the engine) that reports no system code, or a system error of
+ * another code, that failed on a full file system, taken to have failed for want of space. Decided before anything is undone, since
  * an undo frees space.
  */
 async function noSpaceOr(dev: Device, err: unknown): Promise<unknown> {
   if (err instanceof AkliteError && err.code === 'NO_SPACE') return err;
+  // A system error without a code of ours on a full file system is taken to be caused by
+  // it too: a recursive mkdir there fails with ENOENT, not ENOSPC.
   const toolFailed =
-    err instanceof AkliteError && (err.code === 'INSTALL_FAILED' || err.code === 'PULL_FAILED');
+    (err instanceof AkliteError && (err.code === 'INSTALL_FAILED' || err.code === 'PULL_FAILED')) ||
+    !(err instanceof OfflineOtaError);
   if (isNoSpace(err) || (toolFailed && (await isFull(dev.config.storageDir))))
     return noSpaceError(dev.config.storageDir, err);
   return err;
