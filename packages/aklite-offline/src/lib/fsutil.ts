@@ -1,7 +1,8 @@
 /**
  * The device's file helpers. Atomic write and fsync are the project's one implementation
  * in `@offline-ota/format` (`io/`: temp file, fsync, rename, fsync the directory; a failed
- * fsync is an error), re-exported here; `removeTree` is the device's flat-memory `rm -rf`.
+ * fsync is an error), re-exported here; `removeTree` is the device's flat-memory `rm -rf`,
+ * `forEachLimit` the bounded concurrency of its many small file system calls.
  */
 import { lstat, opendir, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -61,4 +62,33 @@ export async function removeTree(path: string): Promise<void> {
   await rmdir(path).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   });
+}
+
+/**
+ * Runs `fn` on every item, at most `limit` at once, in no particular order of completion:
+ * a walk of many small file system calls (lstat, unlink) keeps libuv's threads busy
+ * instead of waiting for each call in turn. The first failure stops new calls and is
+ * thrown once the running ones have settled.
+ */
+export async function forEachLimit<T>(
+  items: Iterable<T>,
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  const it = items[Symbol.iterator]();
+  let failure: { err: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      if (failure !== undefined) return;
+      const next = it.next();
+      if (next.done === true) return;
+      try {
+        await fn(next.value);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
+  if (failure !== undefined) throw failure.err;
 }

@@ -1,21 +1,25 @@
 /**
  * `aklite-offline install` (reference §3.6–3.7): check-in, selection, then
  *
- *   stage     ostree pull-local --untrusted into a scratch repo (for a delta Target, one
- *             whose parent is the device's repo: delta.ts checked the base first); app
- *             blobs copied and hashed into a scratch dir. Any failure removes the scratch:
- *             device unchanged.
- *   commit    objects into the sysroot repo, blobs into the store, trusted TUF metadata,
- *             state `pending/deploying`, reboot sentinel, ostree admin deploy,
- *             fw_setenv upgrade_available=1 bootcount=0, state `pending/installed`.
+ *   stage     one ostree pull-local --untrusted of the objects the device lacks straight
+ *             into the sysroot repo (pull.ts: journalled first; nothing references the
+ *             commit yet; for a delta Target the base is in that repo already: delta.ts
+ *             checked it first); app blobs copied and hashed into a scratch dir. Any
+ *             failure removes what the pull added and the scratch: device unchanged.
+ *   commit    blobs into the store, images into the engine, the pull journal dropped,
+ *             then trusted TUF metadata, state `pending/deploying`, reboot sentinel,
+ *             ostree admin deploy, fw_setenv upgrade_available=1 bootcount=0, state
+ *             `pending/installed`.
  *
- * A power cut during commit is repaired by `recover` on the next start.
+ * A power cut during commit is repaired by `recover` on the next start; one during the
+ * pull by `cleanInterruptedPull` (pull.ts) at the next install.
  */
 import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BUNDLE_DIRS,
   FormatError,
+  OfflineOtaError,
   requiredApps,
   StatusCode,
   writeFileAtomic,
@@ -53,6 +57,7 @@ import { AkliteError, isErrno, messageOf } from './errors.js';
 import { removeTree } from './fsutil.js';
 import { checkSpaceFor, isFull, isNoSpace, noSpaceError } from './space.js';
 import { PullError, type ProgressPhase } from './ports.js';
+import { beginPull, cleanInterruptedPull, type PullUndo } from './pull.js';
 import { assertNotInProbation, settleProbation } from './probation.js';
 import { isFailed, stateFile, writeState, type DeviceState } from './state.js';
 
@@ -111,6 +116,8 @@ function watchCheckpoints(dev: Device): Device {
 export async function installLocked(dev: Device, opts: InstallOptions): Promise<InstallResult> {
   const { state } = await loadState(dev);
   await recover(dev, state);
+  // What a pull cut short by a power cut wrote (pull.ts); no record names it.
+  await cleanInterruptedPull(dev);
   if (state.pending) {
     throw new AkliteError(
       'INSTALL_IN_PROGRESS',
@@ -235,6 +242,12 @@ async function installFrom(
   }
 }
 
+/** Bytes in use on the file system holding `dir`, or undefined when it cannot be asked. */
+async function usedBytes(dir: string): Promise<number | undefined> {
+  const s = await statfs(dir).catch(() => undefined);
+  return s === undefined ? undefined : (s.blocks - s.bfree) * s.bsize;
+}
+
 /** How often the growth of a repo's file system is sampled during an OSTree pull. */
 const GROWTH_INTERVAL_MS = 500;
 
@@ -301,21 +314,26 @@ function allocated(sizes: Iterable<number>, blockSize: number): number {
   return n;
 }
 
+/** The sizes on the media of the objects `rels` of `objects`. */
+function* objectSizes(objects: TargetObjects, rels: readonly string[]): Iterable<number> {
+  for (const rel of rels) yield objects.sizes.get(rel) ?? 0;
+}
+
 /**
- * Writes the Target's objects out of a single-file bundle into `dir` (an archive repo made
- * here): only the objects the commit's walk named, each checked for size and CRC on the
- * way; nothing else of the archive is read or written.
+ * Writes the objects `rels` of a single-file bundle's `ostree_repo/` into `dir` (an archive
+ * repo made here): only objects the commit's walk named, each checked for size and CRC on
+ * the way; nothing else of the archive is read or written.
  */
 async function extractTargetObjects(
   dev: Device,
   zip: ZipBundle,
   dir: string,
-  objects: TargetObjects,
+  rels: readonly string[],
 ): Promise<void> {
   await dev.ports.ostree.initRepo(dir, 'archive');
   try {
     await zip.extractPrefix(`${BUNDLE_DIRS.ostree}/`, dir, {
-      only: new Set(objects.paths.map((rel) => `${BUNDLE_DIRS.ostree}/${rel}`)),
+      only: new Set(rels.map((rel) => `${BUNDLE_DIRS.ostree}/${rel}`)),
       onProgress: (p) =>
         dev.ports.byteProgress({ phase: 'extract-repo', done: p.done, total: p.total }),
     });
@@ -326,11 +344,40 @@ async function extractTargetObjects(
 }
 
 /**
+ * The one verified pull: `ostree pull-local --untrusted` of the Target's commit from `src`
+ * into the sysroot repo. OSTree re-hashes every object it imports; what the device's repo
+ * already holds (for a delta, its base) is not fetched. The pull writes no ref.
+ */
+async function pullInto(
+  dev: Device,
+  t: TargetEntry,
+  src: string,
+  fromMedia: string,
+  objects: TargetObjects,
+  lackingAllocated: number,
+): Promise<void> {
+  const repo = dev.sysrootRepo;
+  const usedBefore = await usedBytes(repo);
+  try {
+    await withGrowthProgress(dev, repo, 'pull-ostree', lackingAllocated, () =>
+      dev.ports.ostree.pullLocal(repo, src, t.commit, true),
+    );
+  } catch (err) {
+    if (!(err instanceof PullError)) throw err;
+    // What the pull still needed: the objects counted, less what it wrote (at least a block).
+    const grown = Math.max(0, ((await usedBytes(repo)) ?? 0) - (usedBefore ?? 0));
+    const remaining = Math.max(4096, lackingAllocated - grown);
+    throw await pullFailure(err, src, fromMedia, objects, repo, remaining);
+  }
+}
+
+/**
  * The error for a failed pull of the Target from `src` into `dest`, decided without
- * reading ostree's messages (docs/architecture.md §Field failures): the Target's objects
- * in `src` are read again (media.ts `recheckObjects`): gone → 50, corrupt → 70; a
- * destination file system left with less than the pull still needed → 60; otherwise the
- * pull's own re-hash refused an object whose bytes are readable and well-formed → 70.
+ * reading ostree's messages (docs/architecture.md §Field failures): the objects the pull
+ * read from `src` (those the device lacked) are read again (media.ts `recheckObjects`):
+ * gone → 50, corrupt → 70; a destination file system left with less than the pull still
+ * needed (or than `isFull`'s floor) → 60; otherwise the pull's own re-hash refused an
+ * object whose bytes are readable and well-formed → 70.
  */
 async function pullFailure(
   err: PullError,
@@ -340,7 +387,7 @@ async function pullFailure(
   dest: string,
   remaining: number,
 ): Promise<AkliteError> {
-  const check = await recheckObjects(src, objects);
+  const check = await recheckObjects(src, objects, objects.lacking);
   if (check.verdict === 'unreadable') {
     return new AkliteError(
       'DOWNLOAD_FAILED',
@@ -349,7 +396,9 @@ async function pullFailure(
       { cause: err },
     );
   }
-  if (check.verdict === 'readable' && (await isFull(dest, remaining)))
+  // Full: less left than the pull still needed, or than the floor of a full file system
+  // (the objects still needed can be few: a pull that fails on a full disk frees its own).
+  if (check.verdict === 'readable' && ((await isFull(dest, remaining)) || (await isFull(dest))))
     return noSpaceError(dest, err, remaining);
   return new AkliteError(
     'VERIFICATION_FAILED',
@@ -422,17 +471,29 @@ async function installTarget(
   try {
     return await installTargetSteps(dev, state, cb, t, media, bundleType, delta, commitTuf);
   } catch (err) {
-    if (err instanceof AkliteError && err.code === 'NO_SPACE') throw err;
-    // A device tool (ostree init, deploy) reports no system code: one that failed on a
-    // full file system is taken to have failed for want of space.
-    const toolFailed =
-      err instanceof AkliteError && (err.code === 'INSTALL_FAILED' || err.code === 'PULL_FAILED');
-    if (isNoSpace(err) || (toolFailed && (await isFull(dev.config.storageDir))))
-      throw await noSpaceError(dev.config.storageDir, err);
-    if (err instanceof FormatError && err.code === 'MEDIA_UNREADABLE')
-      throw new AkliteError('DOWNLOAD_FAILED', err.message, { cause: err, file: err.file });
-    throw err;
+    const e = await noSpaceOr(dev, err);
+    if (e instanceof FormatError && e.code === 'MEDIA_UNREADABLE')
+      throw new AkliteError('DOWNLOAD_FAILED', e.message, { cause: e, file: e.file });
+    throw e;
   }
+}
+
+/**
+ * `err` as NO_SPACE (60) when it is one: a system code along its chain, or a device tool
+ * (ostree init, deploy; the engine) that reports no system code, or a system error of
+ * another code, that failed on a full file system, taken to have failed for want of space. Decided before anything is undone, since
+ * an undo frees space.
+ */
+async function noSpaceOr(dev: Device, err: unknown): Promise<unknown> {
+  if (err instanceof AkliteError && err.code === 'NO_SPACE') return err;
+  // A system error without a code of ours on a full file system is taken to be caused by
+  // it too: a recursive mkdir there fails with ENOENT, not ENOSPC.
+  const toolFailed =
+    (err instanceof AkliteError && (err.code === 'INSTALL_FAILED' || err.code === 'PULL_FAILED')) ||
+    !(err instanceof OfflineOtaError);
+  if (isNoSpace(err) || (toolFailed && (await isFull(dev.config.storageDir))))
+    return noSpaceError(dev.config.storageDir, err);
+  return err;
 }
 
 async function installTargetSteps(
@@ -447,7 +508,7 @@ async function installTargetSteps(
 ): Promise<InstallResult['status']> {
   const { ports, config } = dev;
   const kind: 'ostree' | 'apps' = t.commit === dev.booted.commit ? 'apps' : 'ostree';
-  let mediaRepo = join(media.path, BUNDLE_DIRS.ostree);
+  const mediaRepo = join(media.path, BUNDLE_DIRS.ostree);
   const uris =
     config.packageManager === 'ostree+compose_apps'
       ? Object.values(requiredApps(t, config.composeApps))
@@ -470,16 +531,18 @@ async function installTargetSteps(
     () => 4096,
   );
   // Exactly the Target's objects (its commit walked on the media, every metadata object
-  // checked against its checksum): nothing else of the media is counted or copied.
+  // checked against its checksum), and of them those the device's repo lacks: nothing else
+  // of the media is counted or copied.
   const objects = needOstree
-    ? await targetObjects(media, t.commit, delta === undefined ? undefined : dev.sysrootRepo)
+    ? await targetObjects(media, t.commit, dev.sysrootRepo, delta !== undefined)
     : undefined;
-  const objectsAllocated = objects === undefined ? 0 : allocated(objects.sizes.values(), blockSize);
-  // At most two copies of the objects exist at once: the extracted copy of a single-file
-  // bundle and the scratch repo, then the scratch repo and the sysroot's (the extracted
-  // copy is removed before the sysroot is written).
+  const lackingAllocated =
+    objects === undefined ? 0 : allocated(objectSizes(objects, objects.lacking), blockSize);
+  // What is written: each object the device lacks once into its repo, and, for a
+  // single-file bundle, once more into the scratch copy the pull reads (both exist at once
+  // until the pull ends); the app blobs the store lacks.
   const required =
-    2 * objectsAllocated +
+    (media.zip !== undefined ? 2 : 1) * lackingAllocated +
     allocated(
       blobs.map((b) => b.size ?? 0),
       blockSize,
@@ -487,82 +550,67 @@ async function installTargetSteps(
   await checkSpace(dev, required);
   ports.checkpoint('space-checked');
 
-  // Stage: nothing outside the scratch directory changes.
+  // Stage: the objects go into the sysroot repo, which no record or ref names yet; the
+  // blobs into a scratch dir. Any failure removes what this install added.
   await cb.pre('download');
   let staged: StagedBlob[];
-  const stagingRepo = join(staging, 'repo');
+  let pull: PullUndo | undefined;
+  // A failure before the records: what the install added goes (a cut stands for the
+  // process dying: the next start cleans up), and the error is classified first.
+  const undoContent = async (err: unknown): Promise<never> => {
+    if (cutAtCheckpoint.has(dev)) throw err;
+    const e = await noSpaceOr(dev, err);
+    await removeTree(staging);
+    await pull?.undo();
+    throw e;
+  };
   try {
+    // The scratch dir first, on its own: on a full file system this is ENOSPC (a recursive
+    // mkdir of a path below it would say ENOENT).
+    await mkdir(staging);
     if (objects !== undefined) {
       ports.progress(
-        `Pulling OSTree commit ${t.commit} from ${media.zip !== undefined ? media.path : mediaRepo} (every object re-hashed)`,
+        `Pulling OSTree commit ${t.commit} from ${media.zip !== undefined ? media.path : mediaRepo} into ${dev.sysrootRepo} (every object re-hashed)`,
       );
+      // A single-file bundle: the objects the device lacks are extracted into the scratch
+      // area (entries checked for size and CRC), and pulled from there.
+      const src = media.zip === undefined ? mediaRepo : join(staging, 'media-repo');
       if (media.zip !== undefined) {
-        // A single-file bundle: the Target's objects are extracted into the scratch area
-        // (entries checked for size and CRC), then pulled from there with every object
-        // re-hashed.
-        mediaRepo = join(staging, 'media-repo');
-        await mkdir(mediaRepo, { recursive: true });
-        await extractTargetObjects(dev, media.zip, mediaRepo, objects);
+        await mkdir(src, { recursive: true });
+        await extractTargetObjects(dev, media.zip, src, objects.lacking);
       }
-      await mkdir(stagingRepo, { recursive: true });
-      // A delta (checked by delta.ts): the scratch repo's parent is the device's repo, so
-      // the pull re-hashes what comes from the media and takes the rest from the base the
-      // device holds. A full Target gets no parent: all of it must come from the media.
-      await ports.ostree.initRepo(
-        stagingRepo,
-        'archive',
-        delta === undefined ? undefined : dev.sysrootRepo,
-      );
-      try {
-        await withGrowthProgress(dev, stagingRepo, 'pull-ostree', objectsAllocated, () =>
-          ports.ostree.pullLocal(stagingRepo, mediaRepo, t.commit, true),
-        );
-      } catch (err) {
-        if (err instanceof PullError)
-          throw await pullFailure(err, mediaRepo, media.path, objects, staging, objectsAllocated);
-        throw err;
-      }
-      if (media.zip !== undefined) await removeTree(mediaRepo);
-      ports.checkpoint('ostree-staged');
+      pull = await beginPull(dev, t.commit, objects.lacking);
+      await pullInto(dev, t, src, media.path, objects, lackingAllocated);
+      if (media.zip !== undefined) await removeTree(src);
     }
+    ports.checkpoint('ostree-staged');
     ports.progress(`Copying ${blobs.length} app blob(s) into ${config.appStore}`);
     staged = await stageBlobs(media, join(staging, 'blobs'), blobs, (done, total) =>
       ports.byteProgress({ phase: 'copy-apps', done, total }),
     );
     ports.checkpoint('apps-staged');
   } catch (err) {
-    await removeTree(staging);
-    throw err;
+    return undoContent(err);
   }
 
   await cb.post('OK');
   await cb.pre('install');
-  // Commit, first the content: objects into the sysroot repo, blobs into the store. No
-  // record says anything of the update yet, so a failure here leaves the device as it was
-  // (unreferenced objects and blobs are content-addressed and harmless).
+  // Commit, first the content: the blobs into the store. No record says anything of the
+  // update yet, so a failure here leaves the device as it was (the pull is undone; blobs
+  // are content-addressed and harmless).
   try {
-    if (objects !== undefined) {
-      ports.progress(`Writing the OSTree objects into ${dev.sysrootRepo}`);
-      try {
-        await withGrowthProgress(dev, dev.sysrootRepo, 'write-ostree', undefined, () =>
-          ports.ostree.pullLocal(dev.sysrootRepo, stagingRepo, t.commit, false),
-        );
-      } catch (err) {
-        if (err instanceof PullError && (await isFull(dev.sysrootRepo, objectsAllocated)))
-          throw await noSpaceError(dev.sysrootRepo, err, objectsAllocated);
-        throw err;
-      }
-    }
     ports.checkpoint('ostree-pulled');
     await commitBlobs(config.appStore, staged);
     ports.checkpoint('apps-copied');
   } catch (err) {
-    if (isNoSpace(err)) throw err;
-    if (err instanceof AkliteError && !(err instanceof PullError)) throw err;
-    throw new AkliteError(
-      'INSTALL_FAILED',
-      `writing the update into the device failed: ${messageOf(err)}`,
-      { cause: err },
+    return undoContent(
+      isNoSpace(err) || err instanceof AkliteError
+        ? err
+        : new AkliteError(
+            'INSTALL_FAILED',
+            `writing the update into the device failed: ${messageOf(err)}`,
+            { cause: err },
+          ),
     );
   } finally {
     await removeTree(staging);
@@ -570,7 +618,13 @@ async function installTargetSteps(
 
   // The images go into the container engine now (content, like the objects and blobs above),
   // so that `run` only starts containers.
-  await loadTargetImages(config, ports, t);
+  try {
+    await loadTargetImages(config, ports, t);
+  } catch (err) {
+    return undoContent(err);
+  }
+  // The objects are the device's to keep from here: the records that name them follow.
+  await pull?.finish();
 
   // Then the records: trusted metadata, state, deployment, boot counters. A failure of any
   // step puts back what the earlier ones wrote, so the device is left as it was; a power

@@ -29,6 +29,7 @@ import {
 } from '@offline-ota/format';
 import type { Device } from './device.js';
 import { AkliteError, messageOf } from './errors.js';
+import { forEachLimit } from './fsutil.js';
 import { securityUnpack } from './unpack.js';
 
 export async function openMedia(dev: Device, path: string): Promise<BundleSource> {
@@ -71,13 +72,23 @@ export async function openMedia(dev: Device, path: string): Promise<BundleSource
 
 /** A Target's OSTree objects on the media (format's `commitObjects`) with their sizes. */
 export interface TargetObjects {
-  /** Repository-relative paths (`objects/xx/….type`), metadata first. */
+  /** Repository-relative paths (`objects/xx/….type`) on the media, metadata first. */
   paths: string[];
   /** Size of each, as the media records it. */
   sizes: Map<string, number>;
   /** Sum of the sizes. */
   bytes: number;
+  /**
+   * Of `paths`, those the device's repo lacks, in the same order: what the pull writes,
+   * what a single-file bundle's scratch copy holds, and what an undo removes.
+   */
+  lacking: string[];
+  /** Sum of the sizes of `lacking`. */
+  lackingBytes: number;
 }
+
+/** File system calls (lstat) the pre-flight walk keeps in flight at once. */
+const STAT_CONCURRENCY = 32;
 
 /** Reads a repository-relative file of the media's `ostree_repo/` (directory or zip). */
 function mediaRepoReader(media: BundleSource): RepoFileReader {
@@ -140,54 +151,76 @@ export function mediaGoneOr(err: unknown, what: string): Error {
  * The Target's objects, found by walking its commit on the media: every commit, dirtree
  * and dirmeta object is read and checked against its checksum (CONTENT_INVALID, 70), a
  * missing object is NO_TARGET_CONTENT (8), media that goes away MEDIA_UNREADABLE (50).
- * Nothing is written.
+ * Each object is then looked up on the media (its size) and in the device's repo
+ * `deviceRepo` (whether the device lacks it), many at once. Nothing is written.
+ *
+ * With `delta`, the media leaves out what the device's base holds: those objects are read
+ * (and checksum-checked) from the device's repo, and neither counted nor copied. Without
+ * it, every object of the Target must be on the media, whatever the device holds.
  */
 export async function targetObjects(
   media: BundleSource,
   commit: string,
-  base?: string,
+  deviceRepo: string,
+  delta: boolean,
 ): Promise<TargetObjects> {
   const fromMedia = mediaRepoReader(media);
-  // A delta leaves out what the device's repo (`base`) holds: those objects are read (and
-  // checksum-checked) from there, and neither counted nor copied.
-  const read: RepoFileReader =
-    base === undefined
-      ? fromMedia
-      : async (rel, cap) => {
-          if ((await media.fileSize(`${BUNDLE_DIRS.ostree}/${rel}`)) !== undefined)
-            return fromMedia(rel, cap);
-          return readFileCapped(join(base, rel), cap, { noFollow: true }).catch(() => {
-            throw missingObject(media, rel);
-          });
-        };
+  const read: RepoFileReader = !delta
+    ? fromMedia
+    : async (rel, cap) => {
+        if ((await media.fileSize(`${BUNDLE_DIRS.ostree}/${rel}`)) !== undefined)
+          return fromMedia(rel, cap);
+        return readFileCapped(join(deviceRepo, rel), cap, { noFollow: true }).catch(() => {
+          throw missingObject(media, rel);
+        });
+      };
   const found = await commitObjects(read, commit);
-  const paths: string[] = [];
-  const sizes = new Map<string, number>();
-  let bytes = 0;
-  for (const rel of [...found.metadata, ...found.content]) {
+  const all = [...found.metadata, ...found.content];
+  // Per object: its size on the media, and whether the device has it (undefined: the
+  // object is not on the media and the device's base provides it).
+  const onMedia = new Array<number | undefined>(all.length);
+  const onDevice = new Uint8Array(all.length);
+  await forEachLimit(all.keys(), STAT_CONCURRENCY, async (i) => {
+    const rel = all[i];
     let size: number | undefined;
     try {
       size = await media.fileSize(`${BUNDLE_DIRS.ostree}/${rel}`);
     } catch (err) {
       throw mediaGoneOr(err, `cannot read ${rel} from ${media.path}`);
     }
-    if (size === undefined && base !== undefined && (await repoHasObject(base, rel))) continue;
-    if (size === undefined) throw missingObject(media, rel);
+    const has = await repoHasObject(deviceRepo, rel);
+    if (size === undefined && !(delta && has)) throw missingObject(media, rel);
+    onMedia[i] = size;
+    onDevice[i] = has ? 1 : 0;
+  });
+  const paths: string[] = [];
+  const lacking: string[] = [];
+  const sizes = new Map<string, number>();
+  let bytes = 0;
+  let lackingBytes = 0;
+  for (let i = 0; i < all.length; i++) {
+    const size = onMedia[i];
+    if (size === undefined) continue;
+    const rel = all[i];
     paths.push(rel);
     sizes.set(rel, size);
     bytes += size;
+    if (onDevice[i] === 0) {
+      lacking.push(rel);
+      lackingBytes += size;
+    }
   }
-  return { paths, sizes, bytes };
+  return { paths, sizes, bytes, lacking, lackingBytes };
 }
 
-/** Whether a repo (bare or archive) holds an object: content is `.file` in a bare one. */
 /** Objects up to this size are also checked for structure when a pull failed. */
 const STRUCTURE_CHECK_MAX = 64 * 1024 * 1024;
 const REREAD_CHUNK = 1024 * 1024;
 
 /**
  * What a failed `ostree pull-local` from `repo` says about the repo, decided without
- * reading ostree's messages: every object of the Target is read again. One that cannot be
+ * reading ostree's messages: every object of the Target the pull read (`paths`: default
+ * all of them) is read again. One that cannot be
  * read because the media went away, that vanished, or whose size changed since the walk
  * gives 'unreadable'; one whose checksum (metadata) or structure (content: header and
  * deflate stream, `checkFilez`) is wrong gives 'corrupt'; otherwise 'readable' (and the
@@ -196,9 +229,10 @@ const REREAD_CHUNK = 1024 * 1024;
 export async function recheckObjects(
   repo: string,
   objects: TargetObjects,
+  paths: readonly string[] = objects.paths,
 ): Promise<{ verdict: 'unreadable' | 'corrupt' | 'readable'; detail: string }> {
   const buf = Buffer.allocUnsafe(REREAD_CHUNK);
-  for (const rel of objects.paths) {
+  for (const rel of paths) {
     const path = join(repo, rel);
     const expected = objects.sizes.get(rel) ?? 0;
     let size = 0;
