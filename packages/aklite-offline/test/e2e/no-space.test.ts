@@ -173,10 +173,10 @@ describe('a device file system that fills during install (loop-mounted ext4)', f
   afterEach(() => unfill(mnt));
 
   const points: [CheckpointName, '--src-dir' | '--src-file', string][] = [
-    ['space-checked', '--src-dir', 'the verifying pull into the scratch repo'],
+    ['space-checked', '--src-dir', "the verifying pull into the sysroot's repo"],
     ['space-checked', '--src-file', "the extraction of the Target's objects from the zip"],
     ['ostree-staged', '--src-dir', 'the copy of the app blobs'],
-    ['apps-staged', '--src-dir', "the write into the sysroot's repo"],
+    ['apps-staged', '--src-dir', 'the move of the app blobs into the store'],
     ['apps-copied', '--src-dir', 'the trusted metadata and state'],
     ['state-deploying', '--src-dir', 'the deploy'],
     ['deployed', '--src-dir', 'the boot counters and the final state'],
