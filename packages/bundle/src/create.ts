@@ -37,9 +37,9 @@ import { copyDeltaObjects, planDelta, resolveBases, type DeltaPlan } from './del
 import { WriteTransaction } from './bundle-tx.js';
 import { BundleError, errorMessage } from './errors.js';
 import { nextVersions, type Factory } from './factory.js';
-import { copyFileVerified, exists, readCapped, sha256Hex } from './fsutil.js';
+import { copyFilesVerified, exists, readCapped, sha256Hex, type VerifiedCopy } from './fsutil.js';
 import { showBundle, type ShowResult } from './inspect.js';
-import { assertMediaSafe, scanBundleTree } from './media.js';
+import { checkBundleMedia } from './media.js';
 import { ostreeCommitSize, ostreeHasCommit, ostreeInitArchive, ostreePullLocal } from './ostree.js';
 import { packBundle, type PackBundleResult } from './pack.js';
 import { resolveFactory } from './publish.js';
@@ -322,63 +322,80 @@ async function buildTuf(
   };
 }
 
-/** Copies an app's blobs from the factory store, verifying every digest while copying. */
-async function copyApp(
-  factory: Factory,
-  dstStore: string,
-  app: string,
-  uri: string,
-  tx: WriteTransaction,
-  bytes: ByteProgress,
-  omitted: ReadonlySet<string>,
-): Promise<number> {
-  const { digest } = parseAppUri(uri, `app ${app}`);
-  const blobs = await appBlobs(factory.paths.appStore, digest, `app ${app}`);
-  let copied = 0;
-  for (const b of blobs) {
-    if (omitted.has(b.hex)) continue;
-    const dst = blobPath(dstStore, b.hex);
-    if (await exists(dst)) continue;
-    await tx.mkdirs(blobDir(dstStore));
-    tx.noteCreated(dst);
-    await copyFileVerified(
-      blobPath(factory.paths.appStore, b.hex),
-      dst,
-      { sha256: b.hex, size: b.size },
-      { onBytes: (n) => bytes.add(n) },
-    );
-    copied++;
-  }
-  // The browsing index of an app a delta leaves out entirely is left out with it.
-  const indexDir = join(dstStore, 'apps', app, digest);
-  if (!omitted.has(digest) && !(await exists(indexDir))) {
-    await tx.mkdirs(indexDir);
-    await writeAppIndex(
-      dstStore,
-      app,
-      digest,
-      uri,
-      await readCapped(blobPath(dstStore, digest), CAPS.appManifest),
-    );
-  }
-  return copied;
+interface AppCopyPlan {
+  /** The blobs to copy, each once, with where they go. */
+  copies: VerifiedCopy[];
+  /** Their bytes. */
+  bytes: number;
+  /** Per app: its digest and how many of `copies` are its blobs. */
+  apps: { app: string; uri: string; digest: string; blobs: number }[];
 }
 
-/** Bytes of the app blobs that are not in the destination store yet. */
-async function appBytesToCopy(
+/**
+ * The app blobs a bundle still lacks (reference §2.2.3): each blob of each app, unless a
+ * delta leaves it out or the destination store has it already (another Target's), once.
+ */
+async function planAppCopies(
   factory: Factory,
   dstStore: string,
   apps: Record<string, string>,
   omitted: ReadonlySet<string>,
-): Promise<number> {
-  const sizes = new Map<string, number>();
+): Promise<AppCopyPlan> {
+  const plan: AppCopyPlan = { copies: [], bytes: 0, apps: [] };
+  const planned = new Set<string>();
   for (const [app, uri] of Object.entries(apps)) {
     const { digest } = parseAppUri(uri, `app ${app}`);
-    for (const b of await appBlobs(factory.paths.appStore, digest, `app ${app}`))
-      if (!omitted.has(b.hex) && !(await exists(blobPath(dstStore, b.hex))))
-        sizes.set(b.hex, b.size);
+    let blobs = 0;
+    for (const b of await appBlobs(factory.paths.appStore, digest, `app ${app}`)) {
+      if (omitted.has(b.hex) || planned.has(b.hex)) continue;
+      const dst = blobPath(dstStore, b.hex);
+      if (await exists(dst)) continue;
+      planned.add(b.hex);
+      plan.copies.push({
+        src: blobPath(factory.paths.appStore, b.hex),
+        dst,
+        sha256: b.hex,
+        size: b.size,
+      });
+      plan.bytes += b.size;
+      blobs++;
+    }
+    plan.apps.push({ app, uri, digest, blobs });
   }
-  return [...sizes.values()].reduce((a, b) => a + b, 0);
+  return plan;
+}
+
+/**
+ * Copies the planned blobs from the factory store, verifying every digest while copying
+ * (`copyFilesVerified`: one batch of syncs, then the renames, then one directory sync),
+ * then writes each app's browsing index.
+ */
+async function copyApps(
+  dstStore: string,
+  plan: AppCopyPlan,
+  tx: WriteTransaction,
+  bytes: ByteProgress,
+  omitted: ReadonlySet<string>,
+  progress: ProgressFn,
+): Promise<void> {
+  if (plan.copies.length > 0) await tx.mkdirs(blobDir(dstStore));
+  for (const c of plan.copies) tx.noteCreated(c.dst);
+  await copyFilesVerified(plan.copies, { onBytes: (n) => bytes.add(n) });
+  for (const { app, uri, digest, blobs } of plan.apps) {
+    // The browsing index of an app a delta leaves out entirely is left out with it.
+    const indexDir = join(dstStore, 'apps', app, digest);
+    if (!omitted.has(digest) && !(await exists(indexDir))) {
+      await tx.mkdirs(indexDir);
+      await writeAppIndex(
+        dstStore,
+        app,
+        digest,
+        uri,
+        await readCapped(blobPath(dstStore, digest), CAPS.appManifest),
+      );
+    }
+    progress({ step: 'apps', message: `App ${app}: ${uri} (${blobs} blob(s) copied)` });
+  }
 }
 
 /** Every object file of an OSTree repo (to undo a pull into an existing bundle). */
@@ -433,6 +450,18 @@ async function selfCheck(
  */
 export async function createBundle(o: CreateBundleOptions): Promise<CreateBundleResult> {
   if (o.archive === 'zip') return createZipBundle(o);
+  return createDirBundle(o, { mediaCheck: true });
+}
+
+/**
+ * The directory bundle of `createBundle`. `mediaCheck: false` leaves the FAT-safety walk
+ * to the caller: `createZipBundle` packs the tree next, and `pack` walks it (with the same
+ * rules) anyway, so the tree is walked once.
+ */
+async function createDirBundle(
+  o: CreateBundleOptions,
+  internal: { mediaCheck: boolean },
+): Promise<CreateBundleResult> {
   const progress: ProgressFn = o.onProgress ?? noProgress;
   const factory = await resolveFactory(o.factory);
   const tagDesc = o.wave !== undefined ? `wave: ${o.wave}` : `tag: ${o.tag ?? '?'}`;
@@ -547,16 +576,9 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
           message: 'No apps found to fetch; the bundle will only update rootfs/ostree',
         });
       }
-      const appBytes = new ByteProgress(
-        progress,
-        'apps',
-        'Copying apps',
-        await appBytesToCopy(factory, store, apps, omittedBlobs),
-      );
-      for (const [app, uri] of Object.entries(apps)) {
-        const n = await copyApp(factory, store, app, uri, tx, appBytes, omittedBlobs);
-        progress({ step: 'apps', message: `App ${app}: ${uri} (${n} blob(s) copied)` });
-      }
+      const appPlan = await planAppCopies(factory, store, apps, omittedBlobs);
+      const appBytes = new ByteProgress(progress, 'apps', 'Copying apps', appPlan.bytes);
+      await copyApps(store, appPlan, tx, appBytes, omittedBlobs, progress);
       if (Object.keys(apps).length > 0) appBytes.finish();
       if (!(await exists(repo))) {
         progress({ step: 'ostree', message: `Creating OSTree repo ${repo}` });
@@ -605,8 +627,10 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
       await tx.writeFile(join(o.dst, BUNDLE_DIRS.tuf, name), bytes);
 
     // Removable media (docs/bundle-format.md §Tree): the tree must survive FAT and exFAT.
-    progress({ step: 'media', message: 'Checking that the bundle survives FAT32 and exFAT' });
-    assertMediaSafe(o.dst, await scanBundleTree(o.dst));
+    if (internal.mediaCheck) {
+      progress({ step: 'media', message: 'Checking that the bundle survives FAT32 and exFAT' });
+      await checkBundleMedia(o.dst);
+    }
 
     progress({ step: 'verify', message: 'Verifying the bundle as a device would' });
     let check: CheckBundleResult | undefined;
@@ -686,7 +710,8 @@ async function createZipBundle(o: CreateBundleOptions): Promise<CreateBundleResu
   try {
     const dirOptions: CreateBundleOptions = { ...o, dst: staging };
     delete dirOptions.archive;
-    const res = await createBundle(dirOptions);
+    // pack refuses a tree that would not survive FAT, by the same walk (planPack).
+    const res = await createDirBundle(dirOptions, { mediaCheck: false });
     const shown = await showBundle(staging, o.clock ?? systemClock);
     const packed = await packBundle({
       src: staging,
