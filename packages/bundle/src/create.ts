@@ -398,15 +398,32 @@ async function copyApps(
   }
 }
 
-/** Every object file of an OSTree repo (to undo a pull into an existing bundle). */
-async function listObjects(repo: string): Promise<Set<string>> {
+/** Every file and directory under an OSTree repo (to undo a pull into an existing bundle). */
+async function listRepoTree(repo: string): Promise<Set<string>> {
   const out = new Set<string>();
-  const objects = join(repo, 'objects');
-  for (const sub of await readdir(objects).catch(() => [] as string[])) {
-    for (const f of await readdir(join(objects, sub)).catch(() => [] as string[]))
-      out.add(join(objects, sub, f));
-  }
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      const p = join(dir, e.name);
+      out.add(p);
+      if (e.isDirectory()) await walk(p);
+    }
+  };
+  await walk(repo);
   return out;
+}
+
+/**
+ * Registers the undo of whatever a pull or copy adds to `repo`: every file and directory
+ * that was not there before it started (objects, their fan-out directories, OSTree's
+ * working files), deepest first.
+ */
+async function undoRepoAdditions(repo: string, tx: WriteTransaction): Promise<void> {
+  const before = await listRepoTree(repo);
+  tx.onRollback(async () => {
+    const added = [...(await listRepoTree(repo))].filter((p) => !before.has(p));
+    added.sort((a, b) => b.length - a.length);
+    for (const p of added) await rm(p, { recursive: true, force: true });
+  });
 }
 
 /** Runs the device's verifier on the written bundle, trusting the factory's 1.root.json. */
@@ -566,61 +583,66 @@ async function createDirBundle(
           `ERROR: ostree repo does not contain target's hash ${entry.commit} (${factory.paths.ostreeRepo}); publish the Target again`,
         );
       }
-      // Apps first: their blobs are tracked one by one, so a failure here leaves an
-      // existing bundle exactly as it was.
+      // The app copy (node: read, hash, write) and the OSTree pull (an `ostree` process)
+      // run side by side, each on its own core. Each is undone on failure: the blobs are
+      // tracked one by one, the objects by a listing taken before the pull, so a failure
+      // of either leaves an existing bundle exactly as it was.
       const store = join(o.dst, BUNDLE_DIRS.apps);
       const omittedBlobs = plan?.omittedBlobs ?? new Set<string>();
-      if (Object.keys(apps).length === 0 && o.noApps !== true) {
-        progress({
-          step: 'apps',
-          message: 'No apps found to fetch; the bundle will only update rootfs/ostree',
-        });
-      }
-      const appPlan = await planAppCopies(factory, store, apps, omittedBlobs);
-      const appBytes = new ByteProgress(progress, 'apps', 'Copying apps', appPlan.bytes);
-      await copyApps(store, appPlan, tx, appBytes, omittedBlobs, progress);
-      if (Object.keys(apps).length > 0) appBytes.finish();
-      if (!(await exists(repo))) {
-        progress({ step: 'ostree', message: `Creating OSTree repo ${repo}` });
-        tx.noteCreated(repo);
-        await ostreeInitArchive(repo);
-      }
-      if (plan !== undefined) {
-        const before = await listObjects(repo);
-        tx.onRollback(async () => {
-          for (const p of await listObjects(repo)) if (!before.has(p)) await rm(p, { force: true });
-        });
-        const copying = new ByteProgress(
-          progress,
-          'ostree',
-          `Copying the ${plan.carried.objects} OSTree objects of the delta`,
-          plan.carried.bytes,
-        );
-        await copyDeltaObjects(factory.paths.ostreeRepo, repo, plan.objects, (n) => copying.add(n));
-        copying.finish();
-      } else if (
-        !(await ostreeHasCommit(repo, entry.commit)) ||
-        // The commit is there as another Target's delta: a full Target needs all of it.
-        deltaCommits.has(entry.commit)
-      ) {
-        progress({ step: 'ostree', message: `Pulling OSTree commit ${entry.commit}` });
-        const before = await listObjects(repo);
-        tx.onRollback(async () => {
-          for (const p of await listObjects(repo)) if (!before.has(p)) await rm(p, { force: true });
-        });
-        const total = await ostreeCommitSize(factory.paths.ostreeRepo, entry.commit);
-        const pulled = new ByteProgress(
-          progress,
-          'ostree',
-          `Pulling OSTree commit ${entry.commit.slice(0, 12)}`,
-          total,
-        );
-        await ostreePullLocal(repo, factory.paths.ostreeRepo, entry.commit, {
-          onBytes: (done) => pulled.set(done),
-        });
-        if (total !== undefined) pulled.set(total);
-        pulled.finish();
-      }
+      const copyAppsPhase = async () => {
+        if (Object.keys(apps).length === 0 && o.noApps !== true) {
+          progress({
+            step: 'apps',
+            message: 'No apps found to fetch; the bundle will only update rootfs/ostree',
+          });
+        }
+        const appPlan = await planAppCopies(factory, store, apps, omittedBlobs);
+        const appBytes = new ByteProgress(progress, 'apps', 'Copying apps', appPlan.bytes);
+        await copyApps(store, appPlan, tx, appBytes, omittedBlobs, progress);
+        if (Object.keys(apps).length > 0) appBytes.finish();
+      };
+      const ostreePhase = async () => {
+        if (!(await exists(repo))) {
+          progress({ step: 'ostree', message: `Creating OSTree repo ${repo}` });
+          tx.noteCreated(repo);
+          await ostreeInitArchive(repo);
+        }
+        if (plan !== undefined) {
+          await undoRepoAdditions(repo, tx);
+          const copying = new ByteProgress(
+            progress,
+            'ostree',
+            `Copying the ${plan.carried.objects} OSTree objects of the delta`,
+            plan.carried.bytes,
+          );
+          await copyDeltaObjects(factory.paths.ostreeRepo, repo, plan.objects, (n) =>
+            copying.add(n),
+          );
+          copying.finish();
+        } else if (
+          !(await ostreeHasCommit(repo, entry.commit)) ||
+          // The commit is there as another Target's delta: a full Target needs all of it.
+          deltaCommits.has(entry.commit)
+        ) {
+          progress({ step: 'ostree', message: `Pulling OSTree commit ${entry.commit}` });
+          await undoRepoAdditions(repo, tx);
+          const total = await ostreeCommitSize(factory.paths.ostreeRepo, entry.commit);
+          const pulled = new ByteProgress(
+            progress,
+            'ostree',
+            `Pulling OSTree commit ${entry.commit.slice(0, 12)}`,
+            total,
+          );
+          await ostreePullLocal(repo, factory.paths.ostreeRepo, entry.commit, {
+            onBytes: (done) => pulled.set(done),
+          });
+          if (total !== undefined) pulled.set(total);
+          pulled.finish();
+        }
+      };
+      // Both run to their end before a failure is raised, so the rollback finds them done.
+      const settled = await Promise.allSettled([copyAppsPhase(), ostreePhase()]);
+      for (const r of settled) if (r.status === 'rejected') throw r.reason;
     }
     // tuf/ last: a bundle whose metadata is written is complete.
     for (const [name, bytes] of tuf.files)
