@@ -114,6 +114,7 @@ const USAGE = `usage: node scripts/bench.mjs [options]     (pnpm bench -- [optio
   --setup       run scripts/setup.sh first even when a build exists
   --scale N,N   rootfs file counts of the memory section (default ${SCALE_FILES.join(',')}; "none" skips it)
   --budget MIN  start no further size of the memory section after MIN minutes (a loaded machine)
+  --memory-only only the memory section (--scale sizes); prints, writes no docs
   --no-stick    skip the ext4 stick rows (a loop-mounted image; needs mkfs.ext4 and mount)
   --pack-memory only the packing memory check (${PACK_MEMORY.files} small files under ${PACK_MEMORY.limitMiB} MiB); prints, writes no docs
   --zip-scale   only the archive-size check: test-bundles/good-ci padded to ${ZIP_SCALE.entries} zip entries;
@@ -165,6 +166,7 @@ function parseArgs(argv) {
     else if (a === '--seed') o.seed = val(i++);
     else if (a === '--setup') o.setup = true;
     else if (a === '--no-stick') o.stick = false;
+    else if (a === '--memory-only') o.memoryOnly = true;
     else if (a === '--budget') o.budgetMin = Number(val(i++));
     else if (a === '--scale') {
       const v = val(i++);
@@ -984,7 +986,7 @@ function scaleReport(scale) {
     ['installZip', '`install --src-file` (zip)', 'install'],
   ];
   const L = [
-    '### Memory at 30k, 60k and 120k files',
+    `### Memory at ${scale.map((s) => s.files.toLocaleString('en-US')).join(', ')} files`,
     '',
     "Targets of few-byte rootfs files and no apps, published into the same factory, so that the entry count grows and the bytes do not. Node's peak RSS (`VmHWM`) of each step:",
     '',
@@ -1208,6 +1210,14 @@ function report(o) {
   L.push('## Latest run', '');
   L.push(`- Command: \`${cmdline}\` (${date}, ${fmtS(total)} in all)`);
   L.push(
+    `- Load average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(
+        ' ',
+      )} (on ${os.availableParallelism()} CPUs; above that count, wall times mostly measure waiting for a CPU, and CPU times are the steadier figures)`,
+  );
+  L.push(
     `- Code: commit \`${git.head}\`${git.dirty.length > 0 ? `, with uncommitted changes in ${git.dirty.map((d) => `\`${d}\``).join(', ')}` : ''} (built \`dist/\` as it was)`,
   );
   L.push(
@@ -1401,7 +1411,8 @@ async function main() {
     MEDIA = join(WORK, 'out');
   }
   const bytes = Math.round(opts.sizeMb * MiB);
-  const needed = opts.packMemoryOnly || opts.zipScaleOnly ? 0 : bytes * (opts.stick ? 13 : 9);
+  const needed =
+    opts.packMemoryOnly || opts.zipScaleOnly || opts.memoryOnly ? 0 : bytes * (opts.stick ? 13 : 9);
   const fsStat = statfsSync(WORK);
   const free = fsStat.bavail * fsStat.bsize;
   if (free < needed) {
@@ -1442,6 +1453,11 @@ async function main() {
       const rows = await zipScale();
       for (const r of rows) process.stdout.write(`${r.ok ? 'holds' : 'EXCEEDED'}: ${r.line}\n`);
       return rows.every((r) => r.ok) ? 0 : 1;
+    }
+    if (opts.memoryOnly) {
+      const scale = await memoryOnly(opts);
+      process.stdout.write(scaleReport(scale).join('\n') + '\n');
+      return 0;
     }
     if (opts.packMemoryOnly) {
       const b = await packMemory();
@@ -1610,6 +1626,79 @@ async function packMemory() {
     limit: limitMiB * MiB,
     ok: peak < limitMiB * MiB,
   };
+}
+
+/**
+ * `--memory-only`: the memory section alone, in a fresh factory whose devices boot a tiny
+ * Target 1 (as in the full run); prints its table.
+ */
+async function memoryOnly(opts) {
+  const setup = [];
+  const W = (...p) => join(WORK, ...p);
+  const node = process.execPath;
+  const bundlectl = (...a) => [node, CLI.bundlectl, ...a];
+  const aklite = (...a) => [node, CLI.aklite, ...a];
+  const factory = W('factory');
+  const content = new Content(opts.seed);
+  makeRootfs(W('src/v1/rootfs'), { version: 1, files: 100, bytes: 512 * 1024, content });
+  const apps1 = await makeApps(W('src/v1/apps'), { bytes: 256 * 1024, content, version: 1 });
+  await measure(
+    'factory init',
+    bundlectl('factory', 'init', factory, '--name', 'bench', '--offline-keys', W('offline-keys')),
+  );
+  await measure(
+    'targets publish v1',
+    bundlectl(
+      'targets',
+      'publish',
+      '--factory',
+      factory,
+      '--rootfs',
+      W('src/v1/rootfs'),
+      '--hardware-id',
+      HWID,
+      '--version',
+      '1',
+      '--tag',
+      TAG,
+      ...apps1.projects.flatMap((d) => ['--app', d]),
+    ),
+  );
+  const newDevice = async (name) => {
+    const dev = W(name);
+    await measure(`device-sim create (${name})`, [
+      node,
+      CLI.deviceSim,
+      'create',
+      dev,
+      '--factory',
+      factory,
+      '--target',
+      `${HWID}-${OS_NAME}-1`,
+      '--tag',
+      TAG,
+      '--type',
+      'ci',
+    ]);
+    return dev;
+  };
+  const M = (...p) => join(MEDIA, ...p);
+  const scale = [];
+  for (const [i, files] of opts.scale.entries())
+    scale.push(
+      await benchScale({
+        W,
+        M,
+        factory,
+        files,
+        version: 10 + i,
+        bundlectl,
+        aklite,
+        newDevice,
+        setup,
+      }),
+    );
+  return scale;
 }
 
 async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) {
