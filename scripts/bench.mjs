@@ -1412,12 +1412,12 @@ async function main() {
   }
   const bytes = Math.round(opts.sizeMb * MiB);
   const needed =
-    opts.packMemoryOnly || opts.zipScaleOnly || opts.memoryOnly ? 0 : bytes * (opts.stick ? 13 : 9);
+    opts.packMemoryOnly || opts.zipScaleOnly || opts.memoryOnly ? 0 : bytes * (opts.stick ? 15 : 9);
   const fsStat = statfsSync(WORK);
   const free = fsStat.bavail * fsStat.bsize;
   if (free < needed) {
     throw new Error(
-      `${fmtSize(free)} free in ${WORK}; the benchmark needs about ${fmtSize(needed)} (${opts.stick ? 13 : 9}× --size-mb)`,
+      `${fmtSize(free)} free in ${WORK}; the benchmark needs about ${fmtSize(needed)} (${opts.stick ? 15 : 9}× --size-mb)`,
     );
   }
   const info = machineInfo(WORK);
@@ -1955,7 +1955,7 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
   const zipBytes = statSync(bundleZip).size;
   if (opts.stick) {
     // A separate stick file system: objects are copied, not hardlinked.
-    const stick = mountStick(W('stick.img'), W('stick'), Math.ceil(bytes * 3.5 + 512 * MiB));
+    const stick = mountStick(W('stick.img'), W('stick'), Math.ceil(bytes * 5 + 512 * MiB));
     try {
       await createRows('ext4 stick', (...p) => join(stick, ...p));
     } finally {
