@@ -10,16 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSampleRootfs, openFactory, publishTarget } from '@offline-ota/bundle';
 import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
-import { destroyDevice } from '@offline-ota/device-sim';
 import { commitObjects, repoDirReader } from '@offline-ota/format';
 import { expect } from 'chai';
 import {
   aklite,
   BUNDLECTL,
-  DEVICE_SIM,
   copyBundle,
   cutPowerAt,
+  destroyDevices,
   findFiles,
+  type Fixtures,
   flipByte,
   hashTree,
   install,
@@ -28,9 +28,9 @@ import {
   reboot,
   runCmd,
   runProc,
+  simDevice,
   simStatus,
   treeDiff,
-  type Fixtures,
 } from './helpers.js';
 
 interface DeltaFixtures {
@@ -109,25 +109,13 @@ async function build(): Promise<DeltaFixtures> {
 }
 
 let counter = 0;
-const devices: string[] = [];
 
 async function newDevice(fx: DeltaFixtures, target: string): Promise<string> {
-  const root = join(fx.work, 'devices', `d${++counter}`);
-  await mustRun(process.execPath, [
-    DEVICE_SIM,
-    'create',
-    root,
-    '--factory',
-    fx.factory.factoryDir,
-    '--target',
+  return simDevice(join(fx.work, 'devices', `d${++counter}`), {
+    factory: fx.factory.factoryDir,
     target,
-    '--type',
-    'ci',
-    '--tag',
-    fx.factory.tag,
-  ]);
-  devices.push(root);
-  return root;
+    tag: fx.factory.tag,
+  });
 }
 
 /** Object files of a repo, by name (`<2 hex><62 hex>.<type>`). */
@@ -161,7 +149,7 @@ describe('delta bundles', function () {
     fx = await build();
   });
   after(async function () {
-    for (const d of devices.splice(0)) await destroyDevice(d).catch(() => undefined);
+    await destroyDevices();
     if (fx !== undefined && process.env.AKLITE_TEST_KEEP !== '1')
       await rm(fx.work, { recursive: true, force: true });
   });

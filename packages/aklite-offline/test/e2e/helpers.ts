@@ -1,11 +1,14 @@
 /**
  * Shared fixtures for the end-to-end tests: one factory and its bundles, built once per
- * mocha process; a fresh simulated device per test. Every tool runs as a process: the
- * built `aklite-offline`, `bundlectl` and `device-sim` CLIs, real `ostree` and `fw_setenv`.
+ * mocha process; a fresh simulated device per test. The CLIs under test run as processes:
+ * the built `aklite-offline` and `bundlectl`, with the real `ostree`, `fw_setenv` and
+ * container engine. The simulated hardware (device-sim: create, reboot, status) is called
+ * in-process through its library, as its CLI does: the same code, a node start-up less
+ * per call (device-sim's CLI is covered by its own package's tests).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import {
   cp,
   lstat,
@@ -14,7 +17,6 @@ import {
   readdir,
   readFile,
   readlink,
-  rm,
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,7 +33,14 @@ import {
   writeSigned,
 } from '@offline-ota/bundle';
 import { createTestFactory, offlineArgv, type TestFactory } from '@offline-ota/testkit';
-import { destroyDevice, type DeviceType } from '@offline-ota/device-sim';
+import {
+  createDevice,
+  destroyDevice,
+  deviceContainers,
+  deviceStatus,
+  rebootDevice,
+  type DeviceType,
+} from '@offline-ota/device-sim';
 import { formatTufTime, type TargetCustom, type TargetFileInfo } from '@offline-ota/format';
 import { expect } from 'chai';
 import type { CheckpointName } from '../../src/lib/ports.js';
@@ -52,7 +61,6 @@ export const AKLITE =
 if (!existsSync(AKLITE))
   throw new Error(`AKLITE_CLI: ${AKLITE} does not exist; run \`pnpm build:device\` first`);
 export const BUNDLECTL = join(REPO, 'packages/bundle/bin/run.js');
-export const DEVICE_SIM = join(REPO, 'packages/device-sim/bin/run.js');
 
 export interface Proc {
   code: number;
@@ -130,12 +138,7 @@ export const install = (
 export const runCmd = (root: string, o: AkliteOptions = {}) => aklite(root, ['run'], o);
 
 export async function reboot(root: string, failBoot = false): Promise<void> {
-  await mustRun(process.execPath, [
-    DEVICE_SIM,
-    'reboot',
-    root,
-    ...(failBoot ? ['--fail-boot'] : []),
-  ]);
+  await rebootDevice(root, { failBoot });
 }
 
 export interface SimStatus {
@@ -148,16 +151,20 @@ export interface SimStatus {
 }
 
 export async function simStatus(root: string): Promise<SimStatus> {
-  const r = await mustRun(process.execPath, [DEVICE_SIM, 'status', root, '--json']);
-  return JSON.parse(r.stdout) as SimStatus;
+  // As `device-sim status --json` prints it.
+  return JSON.parse(JSON.stringify(await deviceStatus(root))) as SimStatus;
 }
 
 /** The device's containers (`device-sim apps --json`) with the last line each logged. */
 export async function containers(
   root: string,
 ): Promise<{ container: string; image: string; state: string; log: string }[]> {
-  const r = await mustRun(process.execPath, [DEVICE_SIM, 'apps', root, '--json']);
-  return JSON.parse(r.stdout) as { container: string; image: string; state: string; log: string }[];
+  return (await deviceContainers(root, 1)).map(({ container, image, state, log }) => ({
+    container,
+    image,
+    state,
+    log,
+  }));
 }
 
 /** The image ref each of a Target's apps pins for service `svc` (from the factory catalog). */
@@ -333,9 +340,23 @@ async function createBundleCli(
 
 let fixtures: Promise<Fixtures> | undefined;
 
-/** Builds the shared factory and bundles once per process. */
+/**
+ * The shared factory and bundles, built once per process (a mocha worker runs many files
+ * one after the other: each used to build its own, the biggest cost of the suite) and
+ * removed when the process exits. Tests never change them: they tamper with copies
+ * (`copyBundle`) and write their own files under `work` with names no other file uses.
+ */
 export function getFixtures(): Promise<Fixtures> {
-  fixtures ??= buildFixtures();
+  if (fixtures === undefined) {
+    fixtures = buildFixtures();
+    fixtures.then(
+      (fx) => {
+        if (process.env.AKLITE_TEST_KEEP !== '1')
+          process.once('exit', () => rmSync(fx.work, { recursive: true, force: true }));
+      },
+      () => undefined,
+    );
+  }
   return fixtures;
 }
 
@@ -454,25 +475,49 @@ export interface NewDeviceOptions {
   golden?: boolean;
 }
 
+/**
+ * A simulated device at `root` (device-sim create), registered first so that
+ * `destroyDevices` (and `cleanupAll`) remove it even when its creation failed half-way.
+ */
+export async function simDevice(
+  root: string,
+  o: { factory: string; target: string; type?: DeviceType; tag?: string; golden?: boolean },
+): Promise<string> {
+  await mkdir(dirname(root), { recursive: true });
+  devices.push(root);
+  await createDevice({
+    root,
+    factory: o.factory,
+    target: o.target,
+    type: o.type ?? 'ci',
+    ...(o.tag === undefined ? {} : { tag: o.tag }),
+    golden: o.golden === true,
+  });
+  return root;
+}
+
+/**
+ * Destroys every device made by `simDevice` (containers stopped and removed). A failure is
+ * reported, not swallowed: a device left running keeps writing into its tree.
+ */
+export async function destroyDevices(): Promise<void> {
+  const failed: string[] = [];
+  for (const d of devices.splice(0))
+    await destroyDevice(d).catch((err: unknown) => failed.push(`${d}: ${String(err)}`));
+  if (failed.length > 0) throw new Error(`destroying devices failed: ${failed.join('; ')}`);
+}
+
 /** A fresh device booted on v1 (or `o.target`). */
 export async function newDevice(fx: Fixtures, o: NewDeviceOptions = {}): Promise<string> {
   const root = join(o.parent ?? join(fx.work, 'devices'), `d${++deviceCounter}`);
-  await mkdir(dirname(root), { recursive: true });
-  await mustRun(process.execPath, [
-    DEVICE_SIM,
-    'create',
-    root,
-    '--factory',
-    fx.factory.factoryDir,
-    '--target',
-    o.target ?? fx.t.v1,
-    '--type',
-    o.type ?? 'ci',
-    ...(o.tag === undefined ? ['--tag', fx.factory.tag] : o.tag === '' ? [] : ['--tag', o.tag]),
-    ...(o.golden === true ? ['--golden'] : []),
-  ]);
+  await simDevice(root, {
+    factory: fx.factory.factoryDir,
+    target: o.target ?? fx.t.v1,
+    ...(o.type === undefined ? {} : { type: o.type }),
+    ...(o.tag === undefined ? { tag: fx.factory.tag } : o.tag === '' ? {} : { tag: o.tag }),
+    ...(o.golden === undefined ? {} : { golden: o.golden }),
+  });
   if (o.toml !== undefined) await writeFile(join(root, 'etc/sota/conf.d/90-test.toml'), o.toml);
-  devices.push(root);
   return root;
 }
 
@@ -483,14 +528,9 @@ export async function copyBundle(fx: Fixtures, bundle: string): Promise<string> 
   return dst;
 }
 
+/** A file's cleanup: its devices go; the shared fixtures stay for the process's next file. */
 export async function cleanupAll(): Promise<void> {
-  for (const d of devices.splice(0)) await destroyDevice(d).catch(() => undefined);
-  if (fixtures) {
-    const fx = await fixtures.catch(() => undefined);
-    fixtures = undefined;
-    if (fx && process.env.AKLITE_TEST_KEEP !== '1')
-      await rm(fx.work, { recursive: true, force: true });
-  }
+  await destroyDevices();
 }
 
 /** Flips one byte in the middle of a file. */

@@ -9,12 +9,13 @@
 import { spawn } from 'node:child_process';
 import { open, mkdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { destroyDevice } from '@offline-ota/device-sim';
 import { expect } from 'chai';
 import type { CheckpointName } from '../../src/lib/ports.js';
 import {
   aklite,
   cleanupAll,
+  destroyDevices,
+  type Fixtures,
   getFixtures,
   hashTree,
   mustRun,
@@ -24,7 +25,6 @@ import {
   runProc,
   simStatus,
   treeDiff,
-  type Fixtures,
 } from './helpers.js';
 
 const STOP_AT = join(REPO, 'packages/testkit/bin/aklite-stop-at.js');
@@ -135,7 +135,6 @@ describe('a device file system that fills during install (loop-mounted ext4)', f
   let mnt: string;
   let mounted = false;
   let zip: string;
-  const mine: string[] = [];
 
   before(async function () {
     fx = await getFixtures();
@@ -156,15 +155,19 @@ describe('a device file system that fills during install (loop-mounted ext4)', f
   });
 
   after(async function () {
-    for (const d of mine.splice(0)) await destroyDevice(d).catch(() => undefined);
-    if (mounted) {
-      // Never leave a frozen file system behind, whatever a test did.
-      await runProc('fsfreeze', ['--unfreeze', mnt]);
-      const r = await runProc('umount', [mnt]);
-      if (r.code !== 0) await runProc('umount', ['-l', mnt]);
+    // Never leave a frozen file system behind, whatever a test did; then the devices on
+    // the image go before it is unmounted (cleanupAll would be too late).
+    if (mounted) await runProc('fsfreeze', ['--unfreeze', mnt]);
+    try {
+      await destroyDevices();
+    } finally {
+      if (mounted) {
+        const r = await runProc('umount', [mnt]);
+        if (r.code !== 0) await runProc('umount', ['-l', mnt]);
+      }
+      await rm(image, { force: true });
+      await cleanupAll();
     }
-    await rm(image, { force: true });
-    await cleanupAll();
   });
 
   afterEach(() => unfill(mnt));
@@ -188,7 +191,6 @@ describe('a device file system that fills during install (loop-mounted ext4)', f
     it(`at ${step} (${flag}: ${what}): 60 naming the file system, records unchanged`, async function () {
       if (root === undefined) {
         root = await newDevice(fx, { parent: mnt });
-        mine.push(root);
         initial = await records(root);
       }
       const bundle = flag === '--src-dir' ? fx.bundles.v2 : zip;
@@ -214,7 +216,6 @@ describe('a device file system that fills during install (loop-mounted ext4)', f
 
   it('a SIGKILL of the whole process group mid-deploy leaves the file system writable and the deploy whole (§6)', async function () {
     const dev = await newDevice(fx, { parent: mnt });
-    mine.push(dev);
     // `ostree` through a shim that records the pid of `ostree admin deploy`, then execs
     // the real one (same pid, same process group as it was started in).
     const shim = join(fx.work, 'ostree-shim');

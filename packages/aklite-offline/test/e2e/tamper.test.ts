@@ -10,17 +10,17 @@ import {
   BUNDLECTL,
   cleanupAll,
   copyBundle,
-  DEVICE_SIM,
   findFiles,
+  type Fixtures,
   flipByte,
   getFixtures,
   hashTree,
   install,
   mustRun,
   newDevice,
-  treeDiff,
-  type Fixtures,
   type NewDeviceOptions,
+  simDevice,
+  treeDiff,
 } from './helpers.js';
 
 /** Changes one hex digit inside the first signature of a TUF file (the JSON stays valid). */
@@ -317,19 +317,7 @@ describe('install', function () {
     /** A device made before the rotation: it ships root 1 only. */
     async function oldDevice(): Promise<string> {
       const root = join(fx.work, 'devices', `rot-${randomBytes(4).toString('hex')}`);
-      await mustRun(process.execPath, [
-        DEVICE_SIM,
-        'create',
-        root,
-        '--factory',
-        factoryDir,
-        '--target',
-        target,
-        '--type',
-        'ci',
-        '--tag',
-        'main',
-      ]);
+      await simDevice(root, { factory: factoryDir, target, tag: 'main' });
       await rm(join(root, 'usr/lib/sota/tuf/ci/2.root.json'));
       await rm(join(root, 'usr/lib/sota/tuf/prod/2.root.json'));
       return root;

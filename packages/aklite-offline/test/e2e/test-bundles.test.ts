@@ -13,15 +13,15 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StatusCode } from '@offline-ota/format';
-import { destroyDevice } from '@offline-ota/device-sim';
 import {
   aklite,
   AKLITE,
-  DEVICE_SIM,
+  destroyDevices,
   hashTree,
   mustRun,
   reboot,
   REPO,
+  simDevice,
   simStatus,
   treeDiff,
 } from './helpers.js';
@@ -68,7 +68,6 @@ describe('the committed test bundles (test-bundles/)', function () {
   let work: string;
   let factory: string;
   let committedDigest: string;
-  const devices: string[] = [];
 
   before(async function () {
     committedDigest = await digestTree(TEST_BUNDLES);
@@ -77,7 +76,7 @@ describe('the committed test bundles (test-bundles/)', function () {
     await cp(join(TEST_BUNDLES, manifest.factory), factory, { recursive: true });
   });
   after(async function () {
-    for (const d of devices.splice(0)) await destroyDevice(d).catch(() => undefined);
+    await destroyDevices();
     if (process.env.AKLITE_TEST_KEEP !== '1') await rm(work, { recursive: true, force: true });
   });
 
@@ -87,21 +86,7 @@ describe('the committed test bundles (test-bundles/)', function () {
     device: Manifest['bundles'][number]['device'],
   ): Promise<string> {
     const root = join(work, 'devices', name);
-    await mkdir(join(work, 'devices'), { recursive: true });
-    devices.push(root);
-    await mustRun(process.execPath, [
-      DEVICE_SIM,
-      'create',
-      root,
-      '--factory',
-      factory,
-      '--target',
-      device.target,
-      '--type',
-      device.type,
-      '--tag',
-      device.tag,
-    ]);
+    await simDevice(root, { factory, target: device.target, type: device.type, tag: device.tag });
     return root;
   }
 

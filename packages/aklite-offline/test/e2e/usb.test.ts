@@ -16,16 +16,16 @@ import { delimiter, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import * as v from 'valibot';
 import { StatusCode } from '@offline-ota/format';
-import { destroyDevice } from '@offline-ota/device-sim';
 import { UsbJson } from '../../src/cli/json.js';
 import {
   aklite,
-  DEVICE_SIM,
+  destroyDevices,
   hashTree,
   mustRun,
   readState,
   REPO,
   runProc,
+  simDevice,
   STOP_AT,
   treeDiff,
 } from './helpers.js';
@@ -104,7 +104,6 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
   let factory: string;
   /** The stick images, by what they hold. */
   const stick = { dir: '', zip: '', two: '' };
-  const devices: string[] = [];
 
   /** A FAT32 image holding what `fill` writes into it (mounted read-write through FUSE). */
   async function makeStick(name: string, fill: (dir: string) => Promise<void>): Promise<string> {
@@ -136,21 +135,7 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
     usbKeys: string[] = [],
   ): Promise<string> {
     const root = join(work, 'devices', name);
-    await mkdir(join(work, 'devices'), { recursive: true });
-    devices.push(root);
-    await mustRun(process.execPath, [
-      DEVICE_SIM,
-      'create',
-      root,
-      '--factory',
-      factory,
-      '--target',
-      FROM,
-      '--type',
-      'ci',
-      '--tag',
-      'main',
-    ]);
+    await simDevice(root, { factory, target: FROM, tag: 'main' });
     await writeFile(
       join(root, 'etc/sota/conf.d/90-usb.toml'),
       [
@@ -202,7 +187,7 @@ describe('the USB trigger (aklite-offline usb) on a FAT32 stick', function () {
   after(async function () {
     if (work === undefined) return;
     for (const m of (await mountsUnder(work)).reverse()) await runProc(FUSERMOUNT, ['-u', '-z', m]);
-    for (const d of devices.splice(0)) await destroyDevice(d).catch(() => undefined);
+    await destroyDevices();
     if (process.env.AKLITE_TEST_KEEP !== '1') await rm(work, { recursive: true, force: true });
   });
 
