@@ -2,7 +2,11 @@
 // Writes docs/exit-codes.md and docs/cli.md from the code, so that the docs cannot drift:
 //   - exit-codes.md from allStatuses() of the built @offline-ota/format;
 //   - cli.md from the oclif commands of bundlectl, aklite-offline and device-sim (the same
-//     text as `<cli> <command> --help`).
+//     text as `<cli> <command> --help`);
+//   - schemas/<cli>/<output>.schema.json: a JSON Schema of every `--json` output of
+//     aklite-offline and bundlectl, converted from the valibot shapes each CLI's
+//     `cli/json.ts` exports as JSON_OUTPUTS (@valibot/to-json-schema); the e2e tests validate
+//     what the real CLIs print against these files with ajv.
 // Run after the build (`pnpm exec tsc -b`):  node scripts/gen-docs.mjs [--out DIR]
 // A test in packages/bundle runs it into a temp directory and compares with docs/.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -125,6 +129,35 @@ async function cliDoc() {
   return parts.join('\n');
 }
 
+const SCHEMA_CLIS = [
+  { dir: 'packages/aklite-offline', bin: 'aklite-offline' },
+  { dir: 'packages/bundle', bin: 'bundlectl' },
+];
+
+/** Every `--json` output's JSON Schema: [relative path, text]. */
+async function schemaFiles() {
+  const { toJsonSchema } = await import('@valibot/to-json-schema');
+  const files = [];
+  for (const cli of SCHEMA_CLIS) {
+    const file = join(ROOT, cli.dir, 'dist', 'src', 'cli', 'json.js');
+    const { JSON_OUTPUTS } = await import(pathToFileURL(file).href);
+    for (const [name, schema] of Object.entries(JSON_OUTPUTS).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    )) {
+      const json = {
+        $id: `${cli.bin}/${name}.schema.json`,
+        title: `${cli.bin} ${name} --json`,
+        ...toJsonSchema(schema, { errorMode: 'throw' }),
+      };
+      files.push([
+        join('schemas', cli.bin, `${name}.schema.json`),
+        JSON.stringify(json, null, 2) + '\n',
+      ]);
+    }
+  }
+  return files;
+}
+
 /** GitHub's heading anchors: lowercase, spaces to dashes, punctuation dropped. */
 function anchor(heading) {
   return heading
@@ -137,4 +170,11 @@ const { out } = parseArgs(process.argv.slice(2));
 await mkdir(out, { recursive: true });
 await writeFile(join(out, 'exit-codes.md'), await exitCodesDoc());
 await writeFile(join(out, 'cli.md'), await cliDoc());
-process.stdout.write(`gen-docs: wrote exit-codes.md and cli.md to ${out}\n`);
+const schemas = await schemaFiles();
+for (const [rel, text] of schemas) {
+  await mkdir(dirname(join(out, rel)), { recursive: true });
+  await writeFile(join(out, rel), text);
+}
+process.stdout.write(
+  `gen-docs: wrote exit-codes.md, cli.md and ${schemas.length} JSON Schemas to ${out}\n`,
+);

@@ -3,7 +3,7 @@
 # directory and from a single-file bundle) and `run` at every checkpoint the testkit's
 # `aklite-stop-at` exposes, reboot the simulated device, assert the exact deployment it
 # boots, and complete the update with the documented commands. Slower than the main
-# suite, which keeps the named checkpoints (test/e2e/power-cut.test.ts); run it as a
+# suite, which keeps the named checkpoints (test/e2e/power-cut-install.test.ts, power-cut-run.test.ts); run it as a
 # separate job. Needs root, ostree, fw_setenv (like the e2e tests) and a build (tsc -b).
 #
 #   bash scripts/power-cut-sweep.sh            prints one line per point and the totals

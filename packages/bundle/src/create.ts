@@ -250,7 +250,7 @@ async function buildTuf(
   if (isExpired(source.targets.env.signed.expires, now)) {
     throw new BundleError(
       'EXPIRED',
-      `Targets metadata of ${source.kind === 'Wave' ? `wave ${o.wave ?? ''}` : `tag ${source.tag}`} expired at ${source.targets.env.signed.expires}; publish a Target or re-sign the targets first`,
+      `Targets metadata of ${source.kind === 'Wave' ? `wave ${o.wave ?? ''}` : `tag ${source.tag}`} expired at ${source.targets.env.signed.expires}; ${source.kind === 'Wave' ? `start a new wave for the Target with a longer validity: bundlectl waves init <new-wave> --target <target> --tag <tag> --expires-in-days <days> --keys <targets-key.tgz> ...` : `publish a Target for tag ${source.tag} (bundlectl targets publish signs the tag's CI targets again)`}`,
     );
   }
   const plan = planBundleExpiry({

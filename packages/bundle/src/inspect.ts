@@ -1,6 +1,6 @@
 import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   BUNDLE_DIRS,
   canonicalBytes,
@@ -216,6 +216,45 @@ async function zipView(file: string): Promise<TufView> {
 }
 
 /** True when `path` is a regular file (a single-file bundle) rather than a directory. */
+/**
+ * The wrong paths a technician gives `show`, `verify`, `sign` and `pack`, each refused with
+ * its fix (issue 11 §7): a path that does not exist (the stick is not mounted), the
+ * bundle's own `tuf/`, or the directory that holds the bundle. A bundle passes unchanged.
+ */
+export async function assertBundlePath(bundle: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(bundle);
+  } catch {
+    throw new BundleError(
+      'INVALID_ARGUMENT',
+      `${bundle} does not exist: is the media mounted? Give the bundle directory on it (the one that holds tuf/), or its .zip file`,
+      { file: bundle },
+    );
+  }
+  if (!st.isDirectory() || (await exists(join(bundle, BUNDLE_DIRS.tuf)))) return;
+  if (basename(bundle) === BUNDLE_DIRS.tuf && (await exists(join(bundle, TUF_FILES.manifest))))
+    throw new BundleError(
+      'INVALID_ARGUMENT',
+      `${bundle} is a bundle's tuf/ directory, not the bundle: give the directory that holds it (${dirname(bundle)})`,
+      { file: bundle },
+    );
+  const inside: string[] = [];
+  for (const e of (await readdir(bundle, { withFileTypes: true })).sort((a, b) =>
+    a.name < b.name ? -1 : 1,
+  )) {
+    const p = join(bundle, e.name);
+    if (e.isDirectory() && (await exists(tufPath(p, TUF_FILES.manifest)))) inside.push(p);
+    else if (e.isFile() && e.name.endsWith('.zip')) inside.push(p);
+  }
+  if (inside.length > 0)
+    throw new BundleError(
+      'INVALID_ARGUMENT',
+      `${bundle} is not a bundle (it has no tuf/), but it holds ${inside.length === 1 ? 'one' : inside.length}: ${inside.join(', ')}; give that path`,
+      { file: bundle },
+    );
+}
+
 export async function isBundleFile(path: string): Promise<boolean> {
   try {
     return (await lstat(path)).isFile();
@@ -229,6 +268,7 @@ export async function isBundleFile(path: string): Promise<boolean> {
  * bundle is a directory or a single-file bundle (zip), read in place.
  */
 export async function showBundle(bundle: string, clock: Clock = systemClock): Promise<ShowResult> {
+  await assertBundlePath(bundle);
   const view = (await isBundleFile(bundle)) ? await zipView(bundle) : dirView(bundle);
   const manifest = await view.manifest();
   const root = await view.newestRoot();
@@ -295,7 +335,12 @@ export interface SignBundleResult {
  * `bundlectl sign` (reference §2.5): adds one signature by the archive's key that is a
  * targets key of the newest root, rewriting bundle-targets.json canonically and atomically.
  */
-export async function signBundle(bundle: string, keysArchive: string): Promise<SignBundleResult> {
+export async function signBundle(
+  bundle: string,
+  keysArchive: string,
+  clock: Clock = systemClock,
+): Promise<SignBundleResult> {
+  await assertBundlePath(bundle);
   if (await isBundleFile(bundle)) {
     throw new BundleError(
       'INVALID_ARGUMENT',
@@ -304,6 +349,7 @@ export async function signBundle(bundle: string, keysArchive: string): Promise<S
     );
   }
   const manifest = await readManifest(bundle);
+  assertSignable(bundle, manifest, clock());
   const root = await readNewestRoot(bundle);
   const allowed = root.signed.roles.targets.keyids;
   const archive = await readKeyArchive(keysArchive);
@@ -340,6 +386,67 @@ export async function signBundle(bundle: string, keysArchive: string): Promise<S
     threshold: status.threshold,
     missing: status.missing,
   };
+}
+
+/**
+ * What `sign` refuses before it adds a signature (issue 11 §7: the host never blesses what
+ * a device would refuse): a CI bundle, signed with the factory's online key when it was
+ * created, and an expired bundle, which a device refuses with 12.
+ */
+function assertSignable(bundle: string, manifest: Envelope<BundleManifestSigned>, now: Date): void {
+  const info = manifest.signed['x-offline-bundle'];
+  const file = tufPath(bundle, TUF_FILES.manifest);
+  if (info.type === 'ci')
+    throw new BundleError(
+      'ALREADY_SIGNED',
+      `${bundle} is a CI bundle: bundlectl create signed it with the factory's online CI targets key, and it takes no offline signature. Only production bundles (bundlectl create --wave or --prod) are signed with release managers' keys`,
+      { file },
+    );
+  if (isExpired(manifest.signed.expires, now))
+    throw new BundleError(
+      'EXPIRED',
+      `${bundle} expired at ${manifest.signed.expires}: a device refuses it (12), so it is not signed. Refresh it first: bundlectl create ${info.targets[0] ?? '<target>'} ${bundle} --tuf-only --wave <wave> --factory <factory> (when the wave's targets have expired too: bundlectl waves init --expires-in-days), then sign it again`,
+      { file },
+    );
+}
+
+/**
+ * What `pack` refuses (issue 11 §7): a production bundle signed below its threshold, which
+ * a device refuses with 15, unless `allowUnsigned` (to sign the directory later and pack
+ * it again).
+ */
+export async function assertPackable(bundle: string, allowUnsigned: boolean): Promise<void> {
+  const shown = await showBundle(bundle);
+  if (shown.type !== 'prod' || shown.missing === 0 || allowUnsigned) return;
+  throw new BundleError(
+    'INVALID_ARGUMENT',
+    `${bundle} is a production bundle with ${shown.signatures.length - shown.invalidSignatures.length} of ${shown.threshold} signatures: a device refuses it (15). Sign it first (bundlectl sign ${bundle} --keys <targets-key.tgz>, ${shown.missing} more), or pack it unsigned with --allow-unsigned`,
+    { file: tufPath(bundle, TUF_FILES.manifest) },
+  );
+}
+
+/**
+ * When `verify` fails and the trusted root given is not the bundle's own root of that
+ * version (a root of the other chain, or of another factory): the fix, in words.
+ */
+async function otherChainHint(
+  bundle: string,
+  root: Envelope<RootSigned>,
+  rootFile: string,
+  type: BundleType | undefined,
+): Promise<string> {
+  if (await isBundleFile(bundle)) return '';
+  const own = tufPath(bundle, rootFileName(root.signed.version));
+  let same: boolean;
+  try {
+    const json = parseBoundedJson(await readCapped(own, CAPS.root), own, { maxBytes: CAPS.root });
+    same = canonicalBytes(parseRoot(json, own).signed).equals(canonicalBytes(root.signed));
+  } catch {
+    return '';
+  }
+  if (same) return '';
+  const chain = type ?? 'ci';
+  return `. ${rootFile} is not this bundle's root ${root.signed.version} (${own}): it is a root of another chain (the ${chain === 'ci' ? 'prod' : 'ci'} chain, or another factory). Give the root that ${chain} devices ship: the factory's tuf/${chain}/1.root.json`;
 }
 
 export interface VerifyBundleOptions {
@@ -401,6 +508,7 @@ export async function verifyBundle(o: VerifyBundleOptions): Promise<VerifyBundle
       },
     );
   }
+  await assertBundlePath(o.bundle);
   // Defaults that make the device accept what the bundle is for; each one can be pinned.
   let type = o.type;
   let hardwareId = o.hardwareId;
@@ -457,7 +565,7 @@ export async function verifyBundle(o: VerifyBundleOptions): Promise<VerifyBundle
     return {
       status: exitStatusFor(err),
       ok: false,
-      message: errorMessage(err),
+      message: errorMessage(err) + (await otherChainHint(o.bundle, root, o.rootFile, type)),
       ...(type === undefined ? {} : { type }),
       available: [],
       unavailable: [],

@@ -53,7 +53,7 @@ export async function openBundleSource(
   } catch (err) {
     throw new FormatError(
       'TUF_MISSING',
-      `bundle not found: ${path} does not exist (${messageOf(err)})`,
+      `bundle not found: ${path} does not exist: is the media mounted? Give the bundle directory on it (the one that holds tuf/), or its .zip file (${messageOf(err)})`,
       {
         cause: err,
         file: path,

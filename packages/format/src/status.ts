@@ -300,3 +300,34 @@ export function exitCodesHelp(codes: readonly StatusValue[]): string {
   });
   return ['Exit codes:', ...lines].join('\n');
 }
+
+/**
+ * A failure as both CLIs print it under `--json` (one object on stdout): the exit status
+ * with its name and next step, the message, and the project's error code and file when
+ * the error has them. Each CLI writes this shape down as a schema (`cli/json.ts`).
+ */
+export interface ErrorReport {
+  code: number;
+  name: string;
+  message: string;
+  hint: string;
+  error?: string;
+  file?: string;
+}
+
+export function errorReport(
+  status: number,
+  message: string,
+  err?: { code?: unknown; file?: unknown },
+): ErrorReport {
+  const info = BY_VALUE.get(status);
+  const out: ErrorReport = {
+    code: status,
+    name: info?.name ?? 'UnknownError',
+    message,
+    hint: info?.next ?? '',
+  };
+  if (typeof err?.code === 'string') out.error = err.code;
+  if (typeof err?.file === 'string') out.file = err.file;
+  return out;
+}

@@ -7,6 +7,7 @@
  *   offline.ts        offlineArgv: run a tool where the network is unreachable
  *   ostree-repo.ts    ostreeRepoWithOneCommit: a one-commit repo made with the real ostree
  *   engine.ts         startTestDockerd, appImageOfLayout: container-engine test support
+ *   json-schema.ts    parseWithSchema: a CLI's --json output checked against its committed JSON Schema (ajv)
  *   cli/aklite-stop-at.ts the `aklite-stop-at` bin: the real CLI with a stopping checkpoint port
  */
 export * from './test-factory.js';
@@ -14,3 +15,4 @@ export * from './test-bundles.js';
 export * from './offline.js';
 export * from './ostree-repo.js';
 export * from './engine.js';
+export * from './json-schema.js';

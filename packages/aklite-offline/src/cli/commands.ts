@@ -8,6 +8,7 @@
 import Allow from '../commands/allow.js';
 import Boot from '../commands/boot.js';
 import Check from '../commands/check.js';
+import Current from '../commands/current.js';
 import Defer from '../commands/defer.js';
 import Install from '../commands/install.js';
 import List from '../commands/list.js';
@@ -21,6 +22,7 @@ export const COMMANDS = {
   allow: Allow,
   boot: Boot,
   check: Check,
+  current: Current,
   defer: Defer,
   install: Install,
   list: List,

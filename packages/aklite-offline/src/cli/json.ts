@@ -8,8 +8,15 @@
  * without changing this file).
  */
 import * as v from 'valibot';
-import { allStatuses, type StatusValue } from '@offline-ota/format';
-import type { CheckResult, DeviceStatus, ListEntry } from '../lib/query.js';
+import { errorReport, type StatusValue } from '@offline-ota/format';
+import type {
+  CheckResult,
+  CurrentTarget,
+  DeviceStatus,
+  ListEntry,
+  ListStickResult,
+} from '../lib/query.js';
+import type { RunResult } from '../lib/run.js';
 import type { DeferralResult, ProbationResult } from '../lib/control.js';
 import type { UsbResult } from '../lib/usb.js';
 
@@ -25,21 +32,25 @@ export const CheckTargetJson = v.strictObject({
   failed: v.optional(v.literal(true)),
   selected: v.optional(v.literal(true)),
   reason: v.optional(v.string()),
+  /** `list` without a stick: this Target's installation awaits `run`. */
+  pending: v.optional(v.literal(true)),
 });
 export const CheckJson = v.array(CheckTargetJson);
 export type CheckJson = v.InferOutput<typeof CheckJson>;
 
-/** One Target of `list --json`. */
-export const ListEntryJson = v.strictObject({
+/** `list --json`, with or without a stick: `check`'s Target shape (issue 11 §6). */
+export const ListJson = CheckJson;
+export type ListJson = CheckJson;
+
+/** `current --json`: the Target the device runs. */
+export const CurrentJson = v.strictObject({
   name: v.string(),
   version: v.number(),
   ostree_hash: v.string(),
-  current: v.optional(v.literal(true)),
-  pending: v.optional(v.literal(true)),
-  failed: v.optional(v.literal(true)),
+  apps: v.array(App),
+  booted_ostree_hash: v.string(),
 });
-export const ListJson = v.array(ListEntryJson);
-export type ListJson = v.InferOutput<typeof ListJson>;
+export type CurrentJson = v.InferOutput<typeof CurrentJson>;
 
 const TargetStatus = {
   name: v.string(),
@@ -77,7 +88,21 @@ export const StatusJson = v.strictObject({
     }),
   ),
   failed_targets: v.array(
-    v.strictObject({ name: v.string(), version: v.number(), reason: v.string(), at: v.string() }),
+    v.strictObject({
+      name: v.string(),
+      version: v.number(),
+      reason: v.string(),
+      at: v.string(),
+      /** When its apps failed to start: app, service, exit code, the end of its log. */
+      app_failure: v.optional(
+        v.strictObject({
+          app: v.string(),
+          service: v.nullable(v.string()),
+          exit_code: v.nullable(v.number()),
+          log: v.nullable(v.string()),
+        }),
+      ),
+    }),
   ),
   boot_firmware_version: v.nullable(v.string()),
   bootloader: v.record(v.string(), v.nullable(v.string())),
@@ -133,7 +158,10 @@ export type UsbJson = v.InferOutput<typeof UsbJson>;
 
 export const checkJson = (res: CheckResult): CheckJson => res.targets;
 
-export const listJson = (res: ListEntry[]): ListJson => res;
+export const listJson = (res: readonly ListEntry[] | ListStickResult): ListJson =>
+  'targets' in res ? res.targets : [...res];
+
+export const currentJson = (res: CurrentTarget): CurrentJson => res;
 
 export const statusJson = (res: DeviceStatus): StatusJson => res;
 
@@ -180,22 +208,11 @@ export const ErrorJson = v.strictObject({
 });
 export type ErrorJson = v.InferOutput<typeof ErrorJson>;
 
-export function errorJson(
+export const errorJson = (
   status: StatusValue,
   message: string,
   err?: { code?: unknown; file?: unknown },
-): ErrorJson {
-  const info = allStatuses().find((x) => x.value === status);
-  const out: ErrorJson = {
-    code: status,
-    name: info?.name ?? 'UnknownError',
-    message,
-    hint: info?.next ?? '',
-  };
-  if (typeof err?.code === 'string') out.error = err.code;
-  if (typeof err?.file === 'string') out.file = err.file;
-  return out;
-}
+): ErrorJson => errorReport(status, message, err);
 
 /** `install --json`. */
 export const InstallJson = v.strictObject({
@@ -213,3 +230,39 @@ export const RollbackJson = v.strictObject({
   message: v.string(),
 });
 export type RollbackJson = v.InferOutput<typeof RollbackJson>;
+
+/** `run --json`. */
+export const RunJson = v.strictObject({
+  status: v.number(),
+  target: v.string(),
+  message: v.string(),
+  /** The finalized Target starts its probation period. */
+  probation: v.optional(v.boolean()),
+});
+export type RunJson = v.InferOutput<typeof RunJson>;
+
+export const runJson = (res: RunResult): RunJson => ({
+  status: res.status,
+  target: res.target,
+  message: res.message,
+  ...(res.probation === undefined ? {} : { probation: res.probation }),
+});
+
+/**
+ * Every `--json` output of aklite-offline by file name: `scripts/gen-docs.mjs` writes each
+ * as a JSON Schema (`docs/schemas/aklite-offline/<name>.schema.json`), which the tests
+ * validate the real CLI's output against.
+ */
+export const JSON_OUTPUTS = {
+  check: CheckJson,
+  list: ListJson,
+  current: CurrentJson,
+  status: StatusJson,
+  install: InstallJson,
+  run: RunJson,
+  rollback: RollbackJson,
+  deferral: DeferralJson,
+  probation: ProbationJson,
+  usb: UsbJson,
+  error: ErrorJson,
+} as const;

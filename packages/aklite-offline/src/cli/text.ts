@@ -3,7 +3,13 @@
  * function per result. Commands print these lines; they format nothing themselves.
  */
 import { describe, type StatusValue } from '@offline-ota/format';
-import type { CheckResult, DeviceStatus, ListEntry } from '../lib/query.js';
+import type {
+  CheckResult,
+  CurrentTarget,
+  DeviceStatus,
+  ListEntry,
+  ListStickResult,
+} from '../lib/query.js';
 import type { DeferralResult, ProbationResult } from '../lib/control.js';
 import type { UsbResult } from '../lib/usb.js';
 
@@ -33,15 +39,45 @@ export function checkText(res: CheckResult): string[] {
   return lines;
 }
 
-/** `list`: one line per Target. */
-export function listText(res: readonly ListEntry[]): string[] {
-  if (res.length === 0) return ['No Targets known; install a bundle first'];
-  return res.map((t) => {
-    const marks = [t.current ? 'current' : '', t.pending ? 'pending' : '', t.failed ? 'failed' : '']
-      .filter((x) => x)
-      .join(', ');
-    return `${t.name}\tversion ${t.version}\t${t.ostree_hash}${marks ? `\t(${marks})` : ''}`;
-  });
+/** `list`: one line per Target, its marks and reason; with a stick, what its status means. */
+export function listText(res: readonly ListEntry[] | ListStickResult): string[] {
+  const targets: readonly ListEntry[] = 'targets' in res ? res.targets : res;
+  const lines =
+    targets.length === 0
+      ? ['targets' in res ? 'No Targets found' : 'No Targets known; install a bundle first']
+      : targets.flatMap((t) => {
+          const marks = [
+            t.current ? 'current' : '',
+            t.newer ? 'newer' : '',
+            t.pending ? 'pending' : '',
+            t.failed ? 'failed' : '',
+            t.selected ? 'selected' : '',
+          ]
+            .filter((x) => x)
+            .join(', ');
+          return [
+            `${t.name}\tversion ${t.version}${marks ? `\t(${marks})` : ''}`,
+            ...(t.reason === undefined ? [] : [`\t${t.reason}`]),
+          ];
+        });
+  if ('status' in res) lines.push('', describe(res.status));
+  return lines;
+}
+
+/** `current` (reference `aklite current`). */
+export function currentText(res: CurrentTarget): string[] {
+  const lines = [
+    `Target: ${res.name}`,
+    `Version: ${res.version}`,
+    `OSTree hash: ${res.ostree_hash}`,
+  ];
+  if (res.booted_ostree_hash !== res.ostree_hash)
+    lines.push(
+      `Booted OSTree hash: ${res.booted_ostree_hash} (an installation awaits \`aklite-offline run\`)`,
+    );
+  lines.push(res.apps.length > 0 ? 'Apps:' : 'Apps: none');
+  for (const a of res.apps) lines.push(`\t${a.on ? 'on ' : 'off'}: ${a.name} -> ${a.uri}`);
+  return lines;
 }
 
 /** `status`. */

@@ -1,9 +1,11 @@
 import { exitCodesHelp, StatusCode } from '@offline-ota/format';
+import { Flags } from '@oclif/core';
 import { AkliteCommand } from '../base.js';
+import { runJson, type RunJson } from '../cli/json.js';
 import { outcomeText } from '../cli/text.js';
-import { run, type RunResult } from '../lib/run.js';
+import { run } from '../lib/run.js';
 
-export default class Run extends AkliteCommand<RunResult> {
+export default class Run extends AkliteCommand<RunJson> {
   static override summary =
     'Finalize the pending installation after the reboot: start the apps, or roll back.';
   static override description = `Finalizes the pending installation after the reboot. See README.md.
@@ -13,9 +15,14 @@ ${exitCodesHelp([StatusCode.Ok, StatusCode.OkNeedsRebootForBootFw, StatusCode.No
     '<%= config.bin %> run',
     '<%= config.bin %> run --config /etc/sota/conf.d',
     'AKLITE_DEVICE_ROOT=./device <%= config.bin %> run',
+    '<%= config.bin %> run --json',
   ];
+  static override enableJsonFlag = true;
+  static override flags = {
+    json: Flags.boolean({ description: 'Print the outcome (or the error) as JSON' }),
+  };
 
-  async run(): Promise<RunResult> {
+  async run(): Promise<RunJson> {
     const { flags } = await this.parse(Run);
     let res;
     try {
@@ -25,6 +32,6 @@ ${exitCodesHelp([StatusCode.Ok, StatusCode.OkNeedsRebootForBootFw, StatusCode.No
     }
     this.print(outcomeText(res));
     this.exitWith(res.status);
-    return res;
+    return runJson(res);
   }
 }

@@ -1,7 +1,8 @@
 /**
- * Commands that read: `check` (a check-in that leaves the trusted metadata as it was),
- * `status` and `list`. `status` and `list` are pure reads: no lock, nothing written; the
- * probation is reported as stored (`probation settle` or any update command evaluates it).
+ * Commands that read: `check` and `list` with a stick (a check-in that leaves the trusted
+ * metadata as it was), `status`, `current` and `list` without one. `status`, `current`
+ * and `list` without a stick are pure reads: no lock, nothing written; the probation is
+ * reported as stored (`probation settle` or any update command evaluates it).
  */
 import { missingApps } from './apps.js';
 import { readFile } from 'node:fs/promises';
@@ -41,7 +42,7 @@ import {
   probationWouldBlock,
   type ProbationView,
 } from './probation.js';
-import { goodTargets, isFailed, type DeviceState, type TargetRecord } from './state.js';
+import { goodTargets, initialTarget, type DeviceState, type TargetRecord } from './state.js';
 
 export interface CheckOptions extends DeviceOptions {
   srcDir: string;
@@ -295,18 +296,16 @@ export async function status(opts: DeviceOptions): Promise<DeviceStatus> {
   };
 }
 
-export interface ListEntry {
-  name: string;
-  version: number;
-  ostree_hash: string;
-  current?: true;
+/** One Target of `list` without a stick: `check`'s Target shape, plus `pending`. */
+export type ListEntry = TargetView & {
+  /** The installation of this Target awaits its finalization (`run`). */
   pending?: true;
-  failed?: true;
-}
+};
 
 /**
- * The Targets of the device's trusted TUF metadata that fit it (hardware id, tags), by
- * version; the metadata was verified when it was stored by an install.
+ * `list` without a stick: the Targets of the device's trusted TUF metadata that fit it
+ * (hardware id, tags), by version, in `check`'s Target shape (reference §3.9); the
+ * metadata was verified when it was stored by an install. A pure read.
  */
 export async function list(opts: DeviceOptions): Promise<ListEntry[]> {
   const dev = await openDevice(opts);
@@ -335,18 +334,75 @@ export async function list(opts: DeviceOptions): Promise<ListEntry[]> {
       );
     }
   }
-  const entries = [...seen.values()]
+  const entries: TargetEntry[] = [...seen.values()]
     .filter(
       (e) =>
         targetMismatch(e, { hardwareId: dev.config.hardwareId, tags: dev.config.tags }) === null,
     )
     .sort((a, b) => a.version - b.version);
   if (state.current && !seen.has(state.current.name)) entries.unshift(state.current);
-  return entries.map((e) => {
-    const out: ListEntry = { name: e.name, version: e.version, ostree_hash: e.commit };
-    if (state.current?.name === e.name) out.current = true;
-    if (state.pending?.target.name === e.name) out.pending = true;
-    if (isFailed(state, e.name)) out.failed = true;
+  return targetViews(dev, state, entries, undefined).map((t) => {
+    const out: ListEntry = t;
+    if (state.pending?.target.name === t.name) {
+      out.pending = true;
+      out.reason ??= `its installation awaits its finalization: run \`aklite-offline run\``;
+    }
     return out;
   });
+}
+
+/** `list` with a stick: its Targets as `check` shows them, and the check-in's status. */
+export interface ListStickResult {
+  /**
+   * The reference's codes of `list`: 16 a newer Target fits this device (whatever would
+   * block its install: the Target's reason says it), 17 an app of the current Target is
+   * missing, 0 nothing newer. Check-in failures (3, 4, 6, 8, 11, ...) are thrown.
+   */
+  status:
+    | typeof StatusCode.Ok
+    | typeof StatusCode.CheckinUpdateNewVersion
+    | typeof StatusCode.CheckinUpdateSyncApps;
+  targets: TargetView[];
+}
+
+/**
+ * `list --src-dir/--src-file`: the whole check-in against the stick (as `check`: nothing
+ * is written), then its Targets. Unlike `check`, a blocked install (30/41/42) is not this
+ * command's status: `list` answers what the stick offers.
+ */
+export async function listStick(opts: CheckOptions): Promise<ListStickResult> {
+  const res = await check(opts);
+  const s = res.status;
+  return {
+    status:
+      s === StatusCode.Ok || s === StatusCode.CheckinUpdateSyncApps
+        ? s
+        : StatusCode.CheckinUpdateNewVersion,
+    targets: res.targets,
+  };
+}
+
+/** `current`: the Target the device runs (reference `aklite current`). */
+export interface CurrentTarget {
+  /** `Initial Target` (version -1) when the device has no install record. */
+  name: string;
+  version: number;
+  ostree_hash: string;
+  apps: AppView[];
+  /** The commit the device booted: not `ostree_hash` after the reboot into a pending install, before `run`. */
+  booted_ostree_hash: string;
+}
+
+/** `aklite-offline current`: a pure read of the stored current Target and the booted commit. */
+export async function current(opts: DeviceOptions): Promise<CurrentTarget> {
+  const dev = await openDevice(opts);
+  const { state } = await loadState(dev);
+  const t = state.current ?? initialTarget(dev.booted.commit, dev.config.hardwareId);
+  return {
+    name: t.name,
+    version: t.version,
+    ostree_hash: t.commit,
+    apps: appsView(dev, t),
+    booted_ostree_hash: dev.booted.commit,
+  };
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import * as v from 'valibot';
 import { StatusCode } from '@offline-ota/format';
-import {
+import { parseWithSchema } from '@offline-ota/testkit';
+import type {
   CheckJson,
   DeferralJson,
   ErrorJson,
@@ -24,82 +24,9 @@ import {
 
 type Json = Record<string, unknown>;
 
-/** Checks an object's keys against required and optional ones and their types. */
-function expectShape(
-  value: unknown,
-  required: Record<string, string>,
-  optional: Record<string, string> = {},
-): asserts value is Json {
-  expect(value, 'an object').to.be.an('object').and.not.equal(null);
-  const v = value as Json;
-  // A type may list alternatives: 'object|null'.
-  for (const [k, type] of Object.entries(required))
-    expect(type.split('|'), `${k}`).to.include(typeOfJson(v[k]));
-  for (const [k, type] of Object.entries(optional))
-    if (k in v) expect(type.split('|'), `${k}`).to.include(typeOfJson(v[k]));
-  expect(
-    Object.keys(v).filter((k) => !(k in required) && !(k in optional)),
-    'unexpected keys',
-  ).to.deep.equal([]);
-}
-
-const typeOfJson = (x: unknown): string =>
-  x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x;
-
-function expectTargetView(t: unknown): void {
-  expectShape(
-    t,
-    { name: 'string', version: 'number', apps: 'array' },
-    {
-      current: 'boolean',
-      newer: 'boolean',
-      failed: 'boolean',
-      selected: 'boolean',
-      reason: 'string',
-    },
-  );
-  for (const a of t.apps as unknown[])
-    expectShape(a, { name: 'string', uri: 'string', on: 'boolean' });
-}
-
-function expectTargetStatus(t: unknown, extra: Record<string, string> = {}): void {
-  expectShape(t, {
-    name: 'string',
-    version: 'number',
-    ostree_hash: 'string',
-    apps: 'array',
-    ...extra,
-  });
-  for (const a of t.apps as unknown[])
-    expectShape(a, { name: 'string', uri: 'string', on: 'boolean' });
-}
-
-function expectStatus(s: unknown): asserts s is Json {
-  expectShape(s, {
-    hardware_id: 'string',
-    ostree_hash: 'string',
-    tag: 'string',
-    failed_targets: 'array',
-    bootloader: 'object',
-    device_type: 'string|null',
-    applied_target: 'object|null',
-    pending_target: 'object|null',
-    boot_firmware_version: 'string|null',
-    probation: 'object',
-    deferred_by: 'array',
-    last_good_target: 'object|null',
-    golden_target: 'object|null',
-  });
-  expectShape(s.probation, {
-    state: 'string',
-    target: 'string|null',
-    started_at: 'string|null',
-    ends_at: 'string|null',
-    locks: 'number',
-    reboots: 'number',
-    probation_seconds: 'number',
-  });
-}
+/** Parses a --json output and validates it against its committed JSON Schema (ajv). */
+const parsed = <T = Json>(name: string, text: string): T =>
+  parseWithSchema<T>('aklite-offline', name, text);
 
 describe('the aklite-offline CLI', function () {
   let fx: Fixtures;
@@ -115,6 +42,7 @@ describe('the aklite-offline CLI', function () {
       'run',
       'status',
       'list',
+      'current',
       'defer',
       'allow',
       'probation',
@@ -151,22 +79,16 @@ describe('the aklite-offline CLI', function () {
       const root = await newDevice(fx);
       const r = await aklite(root, ['check', '--src-dir', fx.bundles.v2, '--json']);
       expect(r.code, r.stderr).to.equal(16);
-      const targets = JSON.parse(r.stdout) as unknown[];
+      const targets = parsed<CheckJson>('check', r.stdout);
       expect(targets).to.have.length(1);
-      targets.forEach(expectTargetView);
-      v.parse(CheckJson, targets);
       expect(targets[0]).to.deep.include({
         name: fx.t.v2,
         version: 2,
         newer: true,
         selected: true,
       });
-      expect((targets[0] as Json).apps).to.deep.equal([
-        {
-          name: 'shellhttpd',
-          uri: (targets[0] as { apps: { uri: string }[] }).apps[0].uri,
-          on: true,
-        },
+      expect(targets[0].apps).to.deep.equal([
+        { name: 'shellhttpd', uri: targets[0].apps[0].uri, on: true },
       ]);
     });
 
@@ -174,9 +96,7 @@ describe('the aklite-offline CLI', function () {
       const root = await newDevice(fx, { target: fx.t.v2 });
       const r = await aklite(root, ['check', '--src-dir', fx.bundles.v2, '--json']);
       expect(r.code, r.stderr).to.equal(0);
-      const targets = JSON.parse(r.stdout) as Json[];
-      targets.forEach(expectTargetView);
-      v.parse(CheckJson, targets);
+      const targets = parsed<CheckJson>('check', r.stdout);
       expect(targets[0]).to.deep.include({ name: fx.t.v2, current: true });
       expect(targets[0].selected).to.equal(undefined);
     });
@@ -184,7 +104,7 @@ describe('the aklite-offline CLI', function () {
     it('marks apps outside [pacman] compose_apps as off', async function () {
       const root = await newDevice(fx, { toml: '[pacman]\ncompose_apps = ""\n' });
       const r = await aklite(root, ['check', '--src-dir', fx.bundles.v2, '--json']);
-      const targets = JSON.parse(r.stdout) as { apps: { on: boolean }[] }[];
+      const targets = parsed<CheckJson>('check', r.stdout);
       expect(targets[0].apps.map((a) => a.on)).to.deep.equal([false]);
     });
   });
@@ -194,23 +114,13 @@ describe('the aklite-offline CLI', function () {
       const root = await newDevice(fx);
       const s0 = await aklite(root, ['status', '--json']);
       expect(s0.code, s0.stderr).to.equal(0);
-      const st0 = JSON.parse(s0.stdout) as unknown;
-      expectStatus(st0);
-      v.parse(StatusJson, st0);
+      const st0 = parsed<StatusJson>('status', s0.stdout);
       expect(st0.device_type).to.equal('ci');
       expect(st0.pending_target).to.equal(null);
-      expectTargetStatus(st0.applied_target);
-      expect((st0.applied_target as Json).name).to.equal(fx.t.v1);
+      expect(st0.applied_target?.name).to.equal(fx.t.v1);
 
       expect((await install(root, fx.bundles.v2)).code).to.equal(100);
-      const st1 = JSON.parse((await aklite(root, ['status', '--json'])).stdout) as unknown;
-      expectStatus(st1);
-      v.parse(StatusJson, st1);
-      expectTargetStatus(st1.pending_target, {
-        kind: 'string',
-        rollback: 'boolean',
-        needs_reboot: 'boolean',
-      });
+      const st1 = parsed<StatusJson>('status', (await aklite(root, ['status', '--json'])).stdout);
       expect(st1.pending_target).to.deep.include({
         name: fx.t.v2,
         kind: 'ostree',
@@ -219,18 +129,15 @@ describe('the aklite-offline CLI', function () {
       });
       expect(st1.bootloader).to.deep.include({ upgrade_available: '1' });
 
-      const list = JSON.parse((await aklite(root, ['list', '--json'])).stdout) as Json[];
-      v.parse(ListJson, list);
+      const list = parsed<ListJson>('list', (await aklite(root, ['list', '--json'])).stdout);
       expect(list.find((t) => t.name === fx.t.v2)).to.deep.include({ pending: true });
       expect(list.find((t) => t.name === fx.t.v1)).to.deep.include({ current: true });
 
       await reboot(root);
       expect((await runCmd(root)).code).to.equal(0);
-      const st2 = JSON.parse((await aklite(root, ['status', '--json'])).stdout) as unknown;
-      expectStatus(st2);
-      v.parse(StatusJson, st2);
+      const st2 = parsed<StatusJson>('status', (await aklite(root, ['status', '--json'])).stdout);
       expect(st2.pending_target).to.equal(null);
-      expect((st2.applied_target as Json).name).to.equal(fx.t.v2);
+      expect(st2.applied_target?.name).to.equal(fx.t.v2);
       expect(st2.ostree_hash).to.equal(fx.commits[fx.t.v2]);
       const text = await aklite(root, ['status']);
       expect(text.stdout).to.match(new RegExp(`Applied Target: ${fx.t.v2}`));
@@ -242,7 +149,7 @@ describe('the aklite-offline CLI', function () {
       const root = await newDevice(fx);
       const d = await aklite(root, ['defer', '--client', 'ui', '--json']);
       expect(d.code, d.stderr).to.equal(0);
-      const deferred = v.parse(DeferralJson, JSON.parse(d.stdout));
+      const deferred = parsed<DeferralJson>('deferral', d.stdout);
       expect(deferred).to.deep.include({
         client: 'ui',
         count: 1,
@@ -251,14 +158,14 @@ describe('the aklite-offline CLI', function () {
       expect(d.stderr, 'no progress under --json').to.equal('');
       const a = await aklite(root, ['allow', '--client', 'ui', '--json']);
       expect(a.code, a.stderr).to.equal(0);
-      expect(v.parse(DeferralJson, JSON.parse(a.stdout))).to.deep.include({
+      expect(parsed<DeferralJson>('deferral', a.stdout)).to.deep.include({
         client: 'ui',
         count: 0,
         deferred_by: [],
       });
       const p = await aklite(root, ['probation', 'status', '--json']);
       expect(p.code, p.stderr).to.equal(0);
-      expect(v.parse(ProbationJson, JSON.parse(p.stdout)).probation.state).to.equal('good');
+      expect(parsed<ProbationJson>('probation', p.stdout).probation.state).to.equal('good');
     });
   });
 
@@ -267,7 +174,7 @@ describe('the aklite-offline CLI', function () {
       const root = await newDevice(fx);
       const r = await aklite(root, ['allow', '--client', 'nobody', '--json']);
       expect(r.code).to.equal(StatusCode.UpdateControlMismatch);
-      const out = v.parse(ErrorJson, JSON.parse(r.stdout));
+      const out = parsed<ErrorJson>('error', r.stdout);
       expect(out).to.include({
         code: 43,
         name: 'UpdateControlMismatch',
@@ -281,7 +188,7 @@ describe('the aklite-offline CLI', function () {
       const root = await newDevice(fx);
       const r = await aklite(root, ['check', '--json']);
       expect(r.code).to.equal(StatusCode.InvalidCommandLine);
-      const out = v.parse(ErrorJson, JSON.parse(r.stdout));
+      const out = parsed<ErrorJson>('error', r.stdout);
       expect(out).to.include({ code: 2, name: 'InvalidCommandLine' });
       expect(out.message).to.match(/--src-dir/);
       expect(r.stderr).to.match(/--src-dir/);

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openFactory, writeSigned } from '@offline-ota/bundle';
 import { createTestFactory } from '@offline-ota/testkit';
-import { canonicalBytes, signEnvelope, type Envelope } from '@offline-ota/format';
+import { canonicalBytes, type Envelope } from '@offline-ota/format';
 import {
   aklite,
   BUNDLECTL,
@@ -17,6 +16,7 @@ import {
   hashTree,
   install,
   mustRun,
+  resignSnapshotVersion,
   newDevice,
   type NewDeviceOptions,
   simDevice,
@@ -158,26 +158,7 @@ const ROWS: Row[] = [
     name: 'a snapshot whose version disagrees with the timestamp (validly re-signed)',
     code: 4,
     atCheckIn: true,
-    tamper: async (b, fx) => {
-      const f = await openFactory(fx.factory.factoryDir);
-      const snap = await readJson<Envelope<{ version: number }>>(join(b, 'tuf/snapshot.json'));
-      snap.signed.version += 1;
-      const bytes = await writeSigned(
-        join(b, 'tuf/snapshot.json'),
-        signEnvelope(snap.signed, [f.onlineKeys.snapshot]),
-      );
-      const ts = await readJson<
-        Envelope<{ meta: Record<string, { hashes: Record<string, string>; length: number }> }>
-      >(join(b, 'tuf/timestamp.json'));
-      ts.signed.meta['snapshot.json'].hashes = {
-        sha256: createHash('sha256').update(bytes).digest('hex'),
-      };
-      ts.signed.meta['snapshot.json'].length = bytes.length;
-      await writeSigned(
-        join(b, 'tuf/timestamp.json'),
-        signEnvelope(ts.signed, [f.onlineKeys.timestamp]),
-      );
-    },
+    tamper: resignSnapshotVersion,
   },
   {
     name: 'a bundle for another hardware id',

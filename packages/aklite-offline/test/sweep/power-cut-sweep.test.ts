@@ -1,7 +1,7 @@
 /**
  * The power-cut sweep (issue 14 §3), a separate, slower job: `scripts/power-cut-sweep.sh`.
  * Not in the default test run (its files are outside `test/unit` and `test/e2e`); the main
- * suite keeps the named checkpoints of `test/e2e/power-cut.test.ts`.
+ * suite keeps the named checkpoints of `test/e2e/power-cut-install.test.ts` and `power-cut-run.test.ts`.
  *
  * For every checkpoint of install (the trust store's swap steps included) and of run, from
  * a bundle directory and from a single-file bundle: SIGKILL there, reboot the simulated
@@ -14,67 +14,35 @@ import { join } from 'node:path';
 import { TRUST_SWAP_STEPS } from '@offline-ota/format';
 import type { CheckpointName } from '../../src/lib/ports.js';
 import {
-  aklite,
   cleanupAll,
   cutPowerAt,
   getFixtures,
   install,
+  completeUpdate,
   mustRun,
+  POWER_CUT_INSTALL_STEPS,
+  POWER_CUT_RUN_STEPS,
   newDevice,
   readState,
   reboot,
   REPO,
-  runCmd,
   simStatus,
   type Fixtures,
 } from '../e2e/helpers.js';
 
-type Src = '--src-dir' | '--src-file';
-
-async function installFrom(root: string, src: Src, bundle: string) {
-  return src === '--src-dir' ? install(root, bundle) : aklite(root, ['install', src, bundle]);
-}
-
-async function completeUpdate(root: string, src: Src, bundle: string): Promise<void> {
-  for (let i = 0; i < 4; i++) {
-    const r = await runCmd(root);
-    if (r.code === 0) return;
-    if (r.code === 40) {
-      const again = await installFrom(root, src, bundle);
-      if (again.code === 0 || again.code === 42) return;
-      expect(again.code, again.stderr).to.be.oneOf([100, 10]);
-      if (again.code === 100) await reboot(root);
-      continue;
-    }
-    expect(r.code, r.stderr).to.equal(100);
-    await reboot(root);
-  }
-  throw new Error('the update did not complete after four rounds');
-}
-
-/** Install's checkpoints in order, and what the device boots after a cut there. */
-const INSTALL: [CheckpointName, 'old' | 'new'][] = [
-  ['space-checked', 'old'],
-  ['ostree-staged', 'old'],
-  ['apps-staged', 'old'],
-  ['ostree-pulled', 'old'],
-  ['apps-copied', 'old'],
-  ...TRUST_SWAP_STEPS.filter((s) => s !== 'trust-legacy-moved').map(
-    (s): [CheckpointName, 'old'] => [s, 'old'],
-  ),
-  ['tuf-committed', 'old'],
-  ['state-deploying', 'old'],
-  ['deployed', 'new'],
-  ['bootenv-set', 'new'],
-  ['installed', 'new'],
-];
-const RUN: CheckpointName[] = [
-  'apps-extracted',
-  'apps-started',
-  'bootenv-cleared',
-  'current-target-written',
-  'state-current',
-];
+/** Install's checkpoints in order, the trust store's swap steps included (before its commit). */
+const INSTALL: [CheckpointName, 'old' | 'new'][] = POWER_CUT_INSTALL_STEPS.flatMap(
+  ([step, boots]): [CheckpointName, 'old' | 'new'][] =>
+    step === 'tuf-committed'
+      ? [
+          ...TRUST_SWAP_STEPS.filter((s) => s !== 'trust-legacy-moved').map(
+            (s): [CheckpointName, 'old'] => [s, 'old'],
+          ),
+          [step, boots],
+        ]
+      : [[step, boots]],
+);
+const RUN: readonly CheckpointName[] = POWER_CUT_RUN_STEPS;
 
 describe('power-cut sweep', function () {
   this.timeout(900_000);
@@ -108,7 +76,7 @@ describe('power-cut sweep', function () {
         await cutPowerAt(root, ['install', src, bundle()], step);
         await reboot(root);
         expect((await simStatus(root)).booted.commit).to.equal(boots === 'old' ? v1 : v2);
-        await completeUpdate(root, src, bundle());
+        await completeUpdate(root, bundle(), src);
         const st = await simStatus(root);
         expect(st.booted.commit).to.equal(v2);
         expect(st.apps.running).to.deep.equal(['shellhttpd']);
@@ -126,7 +94,7 @@ describe('power-cut sweep', function () {
       await cutPowerAt(root, ['run'], step);
       await reboot(root);
       expect((await simStatus(root)).booted.commit).to.equal(v2);
-      await completeUpdate(root, '--src-dir', fx.bundles.v2);
+      await completeUpdate(root, fx.bundles.v2);
       expect((await simStatus(root)).booted.commit).to.equal(v2);
       expect((await readState(root))?.current?.name).to.equal(fx.t.v2);
     });

@@ -9,7 +9,8 @@ import type { ShowResult, SignBundleResult } from '../inspect.js';
 import type { PackBundleResult } from '../pack.js';
 import type { PublishTargetResult } from '../publish.js';
 import type { RotateRootResult } from '../rotate.js';
-import type { WaveResult } from '../waves.js';
+import type { TargetListEntry } from '../listing.js';
+import type { WaveResult, WaveState } from '../waves.js';
 
 /** `2025-02-11T09:17:39Z` → `2025-02-11 09:17:39 +0000 UTC` (Go's time.Time, as fioctl prints). */
 export function goTime(tuf: string): string {
@@ -143,4 +144,25 @@ export function wavesCompleteText(res: WaveResult): string[] {
     `Wave ${res.wave.name} is complete: ${res.wave.target} is a production Target of tag ${res.wave.tag}`,
     `\tProduction targets version ${res.targetsVersion}, signed by ${res.signedBy.join(', ')}`,
   ];
+}
+
+/** `targets list`: one line per Target, where it is signed in. */
+export function targetsListText(res: readonly TargetListEntry[]): string[] {
+  if (res.length === 0) return ['No Targets published; run `bundlectl targets publish`'];
+  return res.map(
+    (t) =>
+      `${t.name}\tversion ${t.version}\t${t.hardwareIds.join(',')}\ttags ${t.tags.join(',') || '-'}\t` +
+      `commit ${t.commit.slice(0, 12)}\tCI: ${t.ci.join(',') || '-'}\tproduction: ${t.prod.join(',') || '-'}` +
+      (Object.keys(t.apps).length > 0 ? `\tapps ${Object.keys(t.apps).join(',')}` : ''),
+  );
+}
+
+/** `waves list`: one line per wave. */
+export function wavesListText(res: readonly WaveState[]): string[] {
+  if (res.length === 0) return ['No waves; start one with `bundlectl waves init`'];
+  return res.map(
+    (w) =>
+      `${w.name}\t${w.state}\tTarget ${w.target}\ttag ${w.tag}\ttargets version ${w.targetsVersion}\tcreated ${w.createdAt}` +
+      (w.completedAt === undefined ? '' : `\tcompleted ${w.completedAt}`),
+  );
 }

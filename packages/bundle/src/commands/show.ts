@@ -1,9 +1,10 @@
 import { Args, Flags } from '@oclif/core';
-import { showBundle, type ShowResult } from '../inspect.js';
+import { showBundle } from '../inspect.js';
+import { showJson, type ShowJson } from '../cli/json.js';
 import { BundleCommand } from '../cli/base.js';
 import { showText } from '../cli/text.js';
 
-export default class Show extends BundleCommand<ShowResult> {
+export default class Show extends BundleCommand<ShowJson> {
   static override description =
     'Show an offline bundle: type, tag, expiry, Targets, signatures, allowed keys, threshold and missing signatures.';
   static override examples = [
@@ -22,12 +23,12 @@ export default class Show extends BundleCommand<ShowResult> {
   };
   static override enableJsonFlag = true;
 
-  async run(): Promise<ShowResult> {
+  async run(): Promise<ShowJson> {
     const { args } = await this.parse(Show);
     try {
       const res = await showBundle(args.bundle);
       this.print(showText(res));
-      return res;
+      return showJson(res);
     } catch (err) {
       return this.fail(err);
     }

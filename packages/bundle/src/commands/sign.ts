@@ -6,12 +6,17 @@ import { signText } from '../cli/text.js';
 
 export default class Sign extends BundleCommand<SignJson> {
   static override description =
-    "Add one signature to a production bundle with the targets key in the given archive (one release manager's key per run).";
+    "Add one signature to a production bundle with the targets key in the given archive (one release manager's key per run). " +
+    'Refuses a CI bundle (signed when created), an expired bundle (refresh it with create --tuf-only first) and a single-file bundle (sign the directory, then pack it).';
   static override examples = [
     '<%= config.bin %> sign /media/usb/bundle --keys ~/keys/targets-key-1.tgz',
   ];
   static override args = {
-    bundle: Args.directory({ description: 'bundle directory', required: true, exists: true }),
+    bundle: Args.string({
+      description:
+        'production bundle directory (a .zip is signed as its directory, then packed again)',
+      required: true,
+    }),
   };
   static override flags = {
     keys: Flags.string({ char: 'k', description: 'targets key archive (.tgz)', required: true }),

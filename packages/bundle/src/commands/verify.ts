@@ -1,9 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { describe, parseTufTime } from '@offline-ota/format';
-import { verifyBundle, type VerifyBundleResult } from '../inspect.js';
+import { verifyBundle } from '../inspect.js';
+import { verifyJson, type VerifyJson } from '../cli/json.js';
 import { BundleCommand } from '../cli/base.js';
 
-export default class Verify extends BundleCommand<VerifyBundleResult> {
+export default class Verify extends BundleCommand<VerifyJson> {
   static override description =
     'Check a bundle exactly as a device would (root chain, bundle signatures, TUF, Target filter, content). ' +
     "The exit status is the device's check-in status code, so a factory can test a stick before shipping it.";
@@ -37,7 +38,7 @@ export default class Verify extends BundleCommand<VerifyBundleResult> {
   };
   static override enableJsonFlag = true;
 
-  async run(): Promise<VerifyBundleResult> {
+  async run(): Promise<VerifyJson> {
     const { args, flags } = await this.parse(Verify);
     let at: Date | undefined;
     if (flags.at !== undefined) {
@@ -67,6 +68,6 @@ export default class Verify extends BundleCommand<VerifyBundleResult> {
       this.logToStderr(describe(res.status));
     }
     this.exitWith(res.status);
-    return res;
+    return verifyJson(res);
   }
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
+import { createTestFactory, parseWithSchema, type TestFactory } from '@offline-ota/testkit';
 import { tempDir } from '../helpers.js';
 import { readZip } from '../zip-read.js';
 import { bundlectl, ok } from './cli.js';
@@ -36,11 +36,11 @@ describe('bundlectl single-file bundles (built CLI, real ostree)', function () {
         tf.factoryDir,
         '--json',
       ]);
-      const res = JSON.parse(r.stdout) as {
+      const res = parseWithSchema<{
         dst: string;
         archive: { file: string; sha256: string; bytes: number };
         show: { targets: { name: string }[] };
-      };
+      }>('bundlectl', 'create', r.stdout);
       expect(res.archive.sha256).to.equal(sha256(await readFile(dst)));
       expect(res.show.targets.map((t) => t.name)).to.deep.equal([tf.targets[0]]);
       expect(r.stderr).to.equal('');
@@ -51,10 +51,11 @@ describe('bundlectl single-file bundles (built CLI, real ostree)', function () {
 
     it('can be shown and verified in place', async () => {
       const dst = join(dir, 'stick', 'bundle.zip');
-      const shown = JSON.parse((await ok(['show', dst, '--json'])).stdout) as {
-        bundle: string;
-        type: string;
-      };
+      const shown = parseWithSchema<{ bundle: string; type: string }>(
+        'bundlectl',
+        'show',
+        (await ok(['show', dst, '--json'])).stdout,
+      );
       expect(shown).to.include({ bundle: dst, type: 'ci' });
       const v = await bundlectl([
         'verify',
@@ -93,7 +94,10 @@ describe('bundlectl single-file bundles (built CLI, real ostree)', function () {
 
     it('packs a directory bundle into the same bytes every time', async () => {
       const a = await ok(['pack', bundle, join(dir, 'a.zip')]);
-      await ok(['pack', bundle, join(dir, 'b.zip')]);
+      const b = await ok(['pack', bundle, join(dir, 'b.zip'), '--json']);
+      expect(parseWithSchema<{ sha256: string }>('bundlectl', 'pack', b.stdout).sha256).to.equal(
+        sha256(await readFile(join(dir, 'b.zip'))),
+      );
       expect(sha256(await readFile(join(dir, 'a.zip')))).to.equal(
         sha256(await readFile(join(dir, 'b.zip'))),
       );

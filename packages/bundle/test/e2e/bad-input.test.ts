@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
+import { createTestFactory, parseWithSchema, type TestFactory } from '@offline-ota/testkit';
 import { fixedClock, hashTree, tempDir } from '../helpers.js';
 import { bundlectl, ok, unwrap } from './cli.js';
 
@@ -11,6 +11,8 @@ describe('bundlectl with bad input', function () {
   let cleanup: () => Promise<void>;
   let tf: TestFactory;
   let signed: string;
+  let ci: string;
+  let zip: string;
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('bundlectl-e2e-bad-'));
@@ -20,10 +22,11 @@ describe('bundlectl with bad input', function () {
     await mkdir(join(dir, 'occupied'));
     await writeFile(join(dir, 'occupied', 'notes.txt'), 'keep me');
     signed = join(dir, 'prod');
-    await ok([
+    const init = await ok([
       'waves',
       'init',
       'w',
+      '--json',
       '--factory',
       tf.factoryDir,
       '--target',
@@ -35,10 +38,12 @@ describe('bundlectl with bad input', function () {
       '-k',
       tf.offlineKeys.targets[1],
     ]);
-    await ok([
+    parseWithSchema('bundlectl', 'waves-init', init.stdout);
+    const complete = await ok([
       'waves',
       'complete',
       'w',
+      '--json',
       '--factory',
       tf.factoryDir,
       '-k',
@@ -46,6 +51,7 @@ describe('bundlectl with bad input', function () {
       '-k',
       tf.offlineKeys.targets[1],
     ]);
+    parseWithSchema('bundlectl', 'waves-complete', complete.stdout);
     await ok([
       'create',
       tf.targets[0],
@@ -56,10 +62,73 @@ describe('bundlectl with bad input', function () {
       '--factory',
       tf.factoryDir,
     ]);
+    ci = join(dir, 'ci');
+    await ok(['create', tf.targets[0], ci, '--tag', 'main', '--factory', tf.factoryDir]);
+    zip = join(dir, 'prod.zip');
+    await ok(['pack', signed, zip, '--allow-unsigned']);
   });
   after(async () => cleanup());
 
-  const cases: { name: string; args: () => string[]; message: RegExp }[] = [
+  const cases: { name: string; args: () => string[]; message: RegExp; faketime?: string }[] = [
+    // Issue 11 §7: what a device would refuse, and the wrong paths, each with its fix.
+    {
+      name: 'an under-signed production bundle to pack',
+      args: () => ['pack', signed, join(dir, 'unsigned.zip')],
+      message:
+        /is a production bundle with 0 of 2 signatures: a device refuses it \(15\)\. Sign it first \(bundlectl sign .* or pack it unsigned with --allow-unsigned/,
+    },
+    {
+      name: 'a CI bundle to sign',
+      args: () => ['sign', ci, '--keys', tf.offlineKeys.targets[0]],
+      message:
+        /is a CI bundle: bundlectl create signed it with the factory's online CI targets key/,
+    },
+    {
+      name: 'an expired production bundle to sign',
+      args: () => ['sign', signed, '--keys', tf.offlineKeys.targets[0]],
+      message:
+        /expired at \S+: a device refuses it \(12\), so it is not signed\. Refresh it first: bundlectl create \S+ \S+ --tuf-only --wave/,
+      faketime: '+800d',
+    },
+    {
+      name: 'a single-file bundle to sign',
+      args: () => ['sign', zip, '--keys', tf.offlineKeys.targets[0]],
+      message:
+        /is a single-file bundle, which cannot be signed in place: sign the directory bundle, then bundlectl pack it/,
+    },
+    ...(['show', 'verify', 'sign'] as const).flatMap((cmd) => {
+      const extra = () =>
+        cmd === 'verify'
+          ? ['--root', join(tf.factoryDir, 'tuf', 'prod', '1.root.json')]
+          : cmd === 'sign'
+            ? ['--keys', tf.offlineKeys.targets[0]]
+            : [];
+      return [
+        {
+          name: `a stick path that does not exist to ${cmd}`,
+          args: () => [cmd, join(dir, 'media', 'usb'), ...extra()],
+          message: /media[/]usb does not exist: is the media mounted\?/,
+        },
+        {
+          name: `a bundle's tuf/ to ${cmd}`,
+          args: () => [cmd, join(signed, 'tuf'), ...extra()],
+          message:
+            /is a bundle's tuf\/ directory, not the bundle: give the directory that holds it/,
+        },
+        {
+          name: `the directory holding the bundles to ${cmd}`,
+          args: () => [cmd, dir, ...extra()],
+          message:
+            /is not a bundle \(it has no tuf\/\), but it holds 3: .*ci, .*prod, .*prod\.zip; give that path/,
+        },
+      ];
+    }),
+    {
+      name: 'a root of the other chain to verify with',
+      args: () => ['verify', ci, '--root', join(tf.factoryDir, 'tuf', 'prod', '1.root.json')],
+      message:
+        /is not this bundle's root 1 \(.*\): it is a root of another chain .* Give the root that ci devices ship: the factory's tuf\/ci\/1\.root\.json/,
+    },
     {
       name: 'a missing Target',
       args: () => [
@@ -225,10 +294,8 @@ describe('bundlectl with bad input', function () {
     describe(`when given ${c.name}`, () => {
       it('explains the problem, exits non-zero and leaves every existing file untouched', async () => {
         const before = await hashTree(dir);
-        const r = await bundlectl(
-          c.args(),
-          c.name.startsWith('an expired root') ? { faketime: '+400d' } : {},
-        );
+        const faketime = c.faketime ?? (c.name.startsWith('an expired root') ? '+400d' : undefined);
+        const r = await bundlectl(c.args(), faketime === undefined ? {} : { faketime });
         expect(r.code).to.not.equal(0);
         expect(unwrap(r.stderr)).to.match(c.message);
         expect(await hashTree(dir)).to.equal(before);
@@ -278,10 +345,29 @@ describe('bundlectl with bad input', function () {
     }
   });
 
-  it('under --json, a failure prints no JSON: the error goes to stderr with exit 1', async () => {
+  // Issue 11 §6 changed this on purpose: under --json a failure is also one JSON object
+  // on stdout (the committed error schema), as in aklite-offline.
+  it('under --json, a failure is one {code, name, message, hint} object on stdout, the error on stderr, exit 1', async () => {
     const r = await bundlectl(['sign', signed, '--keys', join(dir, 'plain.txt'), '--json']);
     expect(r.code).to.equal(1);
-    expect(r.stdout).to.equal('');
+    const e = parseWithSchema<{ code: number; name: string; message: string; error?: string }>(
+      'bundlectl',
+      'error',
+      r.stdout,
+    );
+    expect(e).to.include({ code: 1, name: 'UnknownError', error: 'KEY_ARCHIVE_INVALID' });
     expect(r.stderr).to.match(/Error: /);
+    // The same message on stderr (oclif wraps it: compared without whitespace).
+    const bare = (t: string) => t.replace(/[\s›]/g, '');
+    expect(bare(r.stderr)).to.contain(bare(e.message));
+  });
+
+  it('under --json, a usage error is the JSON object with 2', async () => {
+    const r = await bundlectl(['sign', signed, '--json']);
+    expect(r.code).to.equal(2);
+    expect(parseWithSchema('bundlectl', 'error', r.stdout)).to.include({
+      code: 2,
+      name: 'InvalidCommandLine',
+    });
   });
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { StatusCode } from '@offline-ota/format';
+import { parseWithSchema } from '@offline-ota/testkit';
 import { tempDir } from '../helpers.js';
 import { bundlectl, loadTufJs, ok } from './cli.js';
 
@@ -46,7 +47,19 @@ describe('bundlectl CI flow (built CLI, real ostree)', function () {
   before(async () => {
     ({ dir, cleanup } = await tempDir('bundlectl-e2e-ci-'));
     factory = join(dir, 'factory');
-    await ok(['factory', 'init', factory, '--name', 'acme', '--offline-keys', join(dir, 'keys')]);
+    const init = await ok([
+      'factory',
+      'init',
+      factory,
+      '--name',
+      'acme',
+      '--offline-keys',
+      join(dir, 'keys'),
+      '--json',
+    ]);
+    expect(
+      parseWithSchema<{ factoryDir: string }>('bundlectl', 'factory-init', init.stdout).factoryDir,
+    ).to.equal(factory);
     for (const v of [1, 2]) {
       await ok(['sample', 'rootfs', join(dir, `rootfs${v}`), '--version', String(v)]);
       await ok([
@@ -58,9 +71,10 @@ describe('bundlectl CI flow (built CLI, real ostree)', function () {
         '--serves',
         String(v),
       ]);
-      await ok([
+      const pub = await ok([
         'targets',
         'publish',
+        '--json',
         '--factory',
         factory,
         '--rootfs',
@@ -74,6 +88,9 @@ describe('bundlectl CI flow (built CLI, real ostree)', function () {
         '--app',
         join(dir, `apps${v}`, 'shellhttpd'),
       ]);
+      expect(
+        parseWithSchema<{ name: string }>('bundlectl', 'targets-publish', pub.stdout).name,
+      ).to.equal(`sim-x86-lmp-${v}`);
     }
   });
   after(async () => cleanup());
@@ -243,10 +260,9 @@ describe('bundlectl CI flow (built CLI, real ostree)', function () {
         '--json',
       ]);
       expect(r.code).to.equal(0);
-      expect((JSON.parse(r.stdout) as { available: string[] }).available).to.deep.equal([
-        'sim-x86-lmp-1',
-        'sim-x86-lmp-2',
-      ]);
+      expect(
+        parseWithSchema<{ available: string[] }>('bundlectl', 'verify', r.stdout).available,
+      ).to.deep.equal(['sim-x86-lmp-1', 'sim-x86-lmp-2']);
     });
 
     it('refreshes only tuf/ with --tuf-only, raising every version', async () => {

@@ -9,7 +9,7 @@ import {
   type BundleManifestSigned,
   type Envelope,
 } from '@offline-ota/format';
-import { createTestFactory, type TestFactory } from '@offline-ota/testkit';
+import { createTestFactory, parseWithSchema, type TestFactory } from '@offline-ota/testkit';
 import { tempDir } from '../helpers.js';
 import { bundlectl, ok, unwrap } from './cli.js';
 
@@ -57,6 +57,32 @@ describe('bundlectl production flow (built CLI, real ostree)', function () {
       k3,
     ]);
     expect(done.stdout).to.contain('is a production Target of tag main');
+
+    // Issue 11 §6: the factory's waves and Targets, listed as text and as JSON (schemas).
+    const waves = parseWithSchema<{ name: string; state: string; target: string }[]>(
+      'bundlectl',
+      'waves-list',
+      (await ok(['waves', 'list', '--factory', tf.factoryDir, '--json'])).stdout,
+    );
+    expect(waves.map((w) => [w.name, w.state, w.target])).to.deep.equal([
+      ['wave-1', 'complete', 'sim-x86-lmp-1'],
+    ]);
+    expect((await ok(['waves', 'list', '--factory', tf.factoryDir])).stdout).to.match(
+      /^wave-1\tcomplete\tTarget sim-x86-lmp-1\ttag main/,
+    );
+    const targets = parseWithSchema<
+      { name: string; version: number; ci: string[]; prod: string[]; tags: string[] }[]
+    >(
+      'bundlectl',
+      'targets-list',
+      (await ok(['targets', 'list', '--factory', tf.factoryDir, '--json'])).stdout,
+    );
+    expect(targets.map((t) => [t.name, t.version, t.tags, t.ci, t.prod])).to.deep.equal([
+      ['sim-x86-lmp-1', 1, ['main'], ['main'], ['main']],
+      ['sim-x86-lmp-2', 2, ['main'], ['main'], []],
+    ]);
+    const none = await ok(['targets', 'list', '--factory', tf.factoryDir, '--tag', 'devel']);
+    expect(none.stdout).to.match(/^No Targets published/);
   });
 
   describe('create --prod', () => {
@@ -159,19 +185,22 @@ describe('bundlectl production flow (built CLI, real ostree)', function () {
       expect(r.stderr).to.contain(
         'Getting Wave Target details; target: sim-x86-lmp-2, wave: wave-2',
       );
-      await ok(['sign', bundle, '-k', k1]);
+      const signed = await ok(['sign', bundle, '-k', k1, '--json']);
+      expect(
+        parseWithSchema<{ missing: number }>('bundlectl', 'sign', signed.stdout).missing,
+      ).to.equal(1);
       await ok(['sign', bundle, '-k', k2]);
       const v = await bundlectl(['verify', bundle, '--root', prodRoot, '--json']);
       expect(v.code, v.stdout).to.equal(0);
-      expect((JSON.parse(v.stdout) as { available: string[] }).available).to.deep.equal([
-        'sim-x86-lmp-2',
-      ]);
+      expect(
+        parseWithSchema<{ available: string[] }>('bundlectl', 'verify', v.stdout).available,
+      ).to.deep.equal(['sim-x86-lmp-2']);
     });
   });
 
   describe('after a root rotation', () => {
     it('carries roots 1 and 2 and verifies from the shipped 1.root.json', async () => {
-      await ok([
+      const rotated = await ok([
         'keys',
         'rotate-root',
         '--factory',
@@ -180,12 +209,19 @@ describe('bundlectl production flow (built CLI, real ostree)', function () {
         tf.offlineKeys.root,
         '--out',
         join(dir, 'root-keys-2.tgz'),
+        '--json',
       ]);
+      expect(
+        parseWithSchema<{ version: number }>('bundlectl', 'keys-rotate-root', rotated.stdout)
+          .version,
+      ).to.equal(2);
       const bundle = join(dir, 'ci-after-rotation');
       await ok(['create', 'sim-x86-lmp-2', bundle, '--tag', 'main', '--factory', tf.factoryDir]);
-      const shown = JSON.parse((await ok(['show', bundle, '--json'])).stdout) as {
-        rootVersion: number;
-      };
+      const shown = parseWithSchema<{ rootVersion: number }>(
+        'bundlectl',
+        'show',
+        (await ok(['show', bundle, '--json'])).stdout,
+      );
       expect(shown.rootVersion).to.equal(2);
       const r = await bundlectl([
         'verify',

@@ -49,6 +49,26 @@ describe('scripts/gen-docs.mjs', function () {
     expect(committed, 'run `node scripts/gen-docs.mjs` and commit docs/').to.equal(generated);
   });
 
+  it('writes the committed JSON Schemas of every --json output (docs/schemas/), and no stale one', async () => {
+    const list = async (dir: string) =>
+      (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.json')).sort();
+    const generated = await list(join(out, 'schemas'));
+    expect(generated).to.include.members([
+      'aklite-offline/check.schema.json',
+      'aklite-offline/error.schema.json',
+      'bundlectl/error.schema.json',
+      'bundlectl/targets-list.schema.json',
+    ]);
+    expect(
+      await list(join(ROOT, 'docs', 'schemas')),
+      'stale or missing schema files',
+    ).to.deep.equal(generated);
+    for (const f of generated)
+      expect(await readFile(join(ROOT, 'docs', 'schemas', f), 'utf8'), f).to.equal(
+        await readFile(join(out, 'schemas', f), 'utf8'),
+      );
+  });
+
   it('documents every bundlectl command with its usage, flags and examples', async () => {
     const md = await readFile(join(out, 'cli.md'), 'utf8');
     const commandsDir = join(ROOT, 'packages', 'bundle', 'dist', 'src', 'commands');
