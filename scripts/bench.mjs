@@ -69,6 +69,17 @@ const LIMITS = { install: 150 * MB, create: 250 * MB };
 const PACK_MEMORY = { files: 30000, limitMiB: 150 };
 /** The archive-size check (issue 14 §4): a real bundle padded to this many zip entries. */
 const ZIP_SCALE = { entries: 250_000, limitMiB: 150, seconds: 10 };
+/**
+ * Issue 13's goals: project time ÷ bare-tool time, node's peak RSS at every entry count of
+ * the memory section (decimal megabytes), and how flat that peak must be across the counts.
+ */
+const GOALS = {
+  ratio: { create: 1.11, install: 1.18 },
+  rss: { create: 200 * MB, install: 100 * MB },
+  flat: 0.1,
+};
+/** Rootfs file counts of the memory section (few-byte files). */
+const SCALE_FILES = [30000, 60000, 120000];
 const APPS_SHARE = 0.2;
 /** The share of Target 2's rootfs files that Target 3 rewrites (the delta section). */
 const DELTA_SHARE = 0.02;
@@ -101,6 +112,10 @@ const USAGE = `usage: node scripts/bench.mjs [options]     (pnpm bench -- [optio
   --keep        keep the work directory
   --seed S      seed of the generated content (default offline-ota-bench)
   --setup       run scripts/setup.sh first even when a build exists
+  --scale N,N   rootfs file counts of the memory section (default ${SCALE_FILES.join(',')}; "none" skips it)
+  --budget MIN  start no further size of the memory section after MIN minutes (a loaded machine)
+  --memory-only only the memory section (--scale sizes); prints, writes no docs
+  --no-stick    skip the ext4 stick rows (a loop-mounted image; needs mkfs.ext4 and mount)
   --pack-memory only the packing memory check (${PACK_MEMORY.files} small files under ${PACK_MEMORY.limitMiB} MiB); prints, writes no docs
   --zip-scale   only the archive-size check: test-bundles/good-ci padded to ${ZIP_SCALE.entries} zip entries;
                 opening it (peak RSS, time), bundlectl show and verify (wall time, largest process);
@@ -125,6 +140,8 @@ function parseArgs(argv) {
     setup: false,
     packMemoryOnly: false,
     zipScaleOnly: false,
+    scale: SCALE_FILES,
+    stick: true,
   };
   let sizeSet = false;
   let filesSet = false;
@@ -148,7 +165,15 @@ function parseArgs(argv) {
     else if (a === '--keep') o.keep = true;
     else if (a === '--seed') o.seed = val(i++);
     else if (a === '--setup') o.setup = true;
-    else if (a === '--pack-memory') o.packMemoryOnly = true;
+    else if (a === '--no-stick') o.stick = false;
+    else if (a === '--memory-only') o.memoryOnly = true;
+    else if (a === '--budget') o.budgetMin = Number(val(i++));
+    else if (a === '--scale') {
+      const v = val(i++);
+      o.scale = v === 'none' ? [] : v.split(',').map(Number);
+      if (!o.scale.every((n) => Number.isInteger(n) && n >= 100))
+        usage('--scale takes whole numbers >= 100, comma-separated, or none');
+    } else if (a === '--pack-memory') o.packMemoryOnly = true;
     else if (a === '--zip-scale') o.zipScaleOnly = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(USAGE);
@@ -158,6 +183,7 @@ function parseArgs(argv) {
   if (o.quick) {
     if (!sizeSet) o.sizeMb = 50;
     if (!filesSet) o.files = 2000;
+    if (!argv.includes('--scale')) o.scale = [2000, 4000];
   }
   if (!(o.sizeMb >= 5) || !Number.isFinite(o.sizeMb)) usage('--size-mb must be 5 or more');
   if (!Number.isInteger(o.files) || o.files < 100) usage('--files must be a whole number >= 100');
@@ -326,6 +352,24 @@ function makeRootfs(dir, { version, files, bytes, content }) {
   return stats;
 }
 
+/**
+ * Writes a deployable rootfs of `files` regular files of a few bytes each, 100 to a
+ * directory (the memory section: entry counts without the bytes, so it stays quick).
+ */
+function makeTinyRootfs(dir, { version, files }) {
+  const put = (rel, data) => {
+    mkdirSync(dirname(join(dir, rel)), { recursive: true });
+    writeFileSync(join(dir, rel), data);
+  };
+  put('usr/etc/os-release', `ID=${OS_NAME}\nVERSION_ID=${version}\nIMAGE_VERSION=${version}\n`);
+  put(`usr/lib/modules/${KVER}/vmlinuz`, `kernel ${version}\n`);
+  for (let i = 0; i < files - 2; i++) {
+    const d = `usr/share/tiny/d${Math.floor(i / 100).toString(36)}`;
+    if (i % 100 === 0) mkdirSync(join(dir, d), { recursive: true });
+    writeFileSync(join(dir, d, `f${i.toString(36)}`), `${version}:${i}\n`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Workload: compose apps with multi-layer OCI images (layouts written from scratch)
 
@@ -356,14 +400,25 @@ function tarHeader(name, size, mode) {
   return h;
 }
 
-/** Writes one gzip tar layer of random files; returns its descriptor and diff_id. */
-async function makeLayer(tmpDir, name, bytes, content) {
+/**
+ * Writes one gzip tar layer of random files (after `extra`, files given whole); returns
+ * its descriptor and diff_id.
+ */
+async function makeLayer(tmpDir, name, bytes, content, extra = []) {
   const count = Math.max(3, Math.round(bytes / (512 * 1024)));
   const sizes = content.sizes(count, Math.max(count, bytes), 4096, 4 * MiB);
   const diff = createHash('sha256');
   const gz = createHash('sha256');
   let gzSize = 0;
   function* entries() {
+    for (const f of extra) {
+      const h = tarHeader(f.path, f.data.length, f.mode);
+      const pad = Buffer.alloc((512 - (f.data.length % 512)) % 512);
+      for (const b of [h, f.data, pad]) {
+        diff.update(b);
+        yield b;
+      }
+    }
     for (const [i, size] of sizes.entries()) {
       const h = tarHeader(`opt/${name}/lib/part${i}.bin`, size, 0o644);
       diff.update(h);
@@ -424,7 +479,8 @@ function makeImage(projectDir, name, layers) {
       JSON.stringify({
         architecture: 'amd64',
         os: 'linux',
-        config: { Cmd: ['/bin/sh'] },
+        // Devices start their apps in a real engine: the base layer's static busybox runs.
+        config: { Cmd: SERVICE_CMD, Env: ['PATH=/bin'] },
         rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
       }),
     ),
@@ -451,6 +507,15 @@ function makeImage(projectDir, name, layers) {
   );
 }
 
+/** A statically linked busybox (Debian's busybox-static), the service every image runs. */
+const BUSYBOX = '/bin/busybox';
+const SERVICE_CMD = [
+  '/bin/busybox',
+  'sh',
+  '-c',
+  "trap 'exit 0' TERM INT; while :; do sleep 1 & wait $!; done",
+];
+
 /** App plan: share of the app bytes; images with per-layer weights (after the shared base). */
 const APPS = [
   { name: 'web', share: 0.4, images: [{ name: 'web', layers: [0.5, 0.3, 0.2] }] },
@@ -474,7 +539,9 @@ async function makeApps(dir, { bytes, content, version }) {
   const tmp = join(dir, '.layers');
   mkdirSync(tmp, { recursive: true });
   const stats = { apps: APPS.length, images: 0, layers: 0, layerBytes: 0 };
-  const base = await makeLayer(tmp, `base-v${version}`, Math.floor(bytes * 0.1), content);
+  const base = await makeLayer(tmp, `base-v${version}`, Math.floor(bytes * 0.1), content, [
+    { path: 'bin/busybox', data: readFileSync(BUSYBOX), mode: 0o755 },
+  ]);
   stats.layers++;
   stats.layerBytes += base.desc.size;
   const rest = bytes - Math.floor(bytes * 0.1);
@@ -725,19 +792,15 @@ function treeSize(dir) {
   return { bytes, files };
 }
 
-/** Removes a device (OSTree deployments carry the immutable bit). */
+/**
+ * Removes a device: `device-sim destroy` stops and removes its engine's containers and
+ * images (whose mounts would keep the tree busy), clears the immutable bit of its OSTree
+ * deployments and removes the tree.
+ */
 function removeDevice(dev) {
-  const deployRoot = join(dev, 'sysroot/ostree/deploy');
-  if (existsSync(deployRoot)) {
-    for (const osName of readdirSync(deployRoot)) {
-      const d = join(deployRoot, osName, 'deploy');
-      if (!existsSync(d)) continue;
-      for (const e of readdirSync(d)) {
-        if (/\.[0-9]+$/.test(e)) spawnSync('chattr', ['-i', join(d, e)], { stdio: 'ignore' });
-      }
-    }
-  }
-  rmSync(dev, { recursive: true, force: true });
+  if (!existsSync(dev)) return;
+  const r = spawnSync(process.execPath, [CLI.deviceSim, 'destroy', dev], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`device-sim destroy ${dev} failed: ${r.stderr}`);
 }
 
 function removeWork(dir) {
@@ -827,6 +890,138 @@ function invocation(argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A separate stick file system: a loop-mounted ext4 image (root; vfat does not mount here)
+
+const MOUNTED = new Set();
+
+/** Makes a sparse ext4 image of `bytes` at `img` and mounts it on `mnt`; returns `mnt`. */
+function mountStick(img, mnt, bytes) {
+  const run = (argv) => {
+    const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`);
+  };
+  log(`stick: ${fmtSize(bytes)} ext4 image, loop-mounted`);
+  closeSync(openSync(img, 'w'));
+  run(['truncate', '-s', String(bytes), img]);
+  run(['mkfs.ext4', '-q', '-F', '-E', 'lazy_itable_init=1,lazy_journal_init=1', img]);
+  mkdirSync(mnt, { recursive: true });
+  run(['mount', '-o', 'loop', img, mnt]);
+  MOUNTED.add(mnt);
+  return mnt;
+}
+
+function unmountStick(mnt) {
+  if (!MOUNTED.delete(mnt)) return;
+  spawnSync('umount', [mnt], { stdio: 'ignore' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory at several entry counts
+
+/**
+ * One size of the memory section: a Target of `files` few-byte rootfs files (no apps)
+ * published into the factory; create (directory and zip) and install (directory and zip,
+ * each on a fresh device), each measured for node's peak RSS.
+ */
+async function benchScale({ W, M, factory, files, version, bundlectl, aklite, newDevice, setup }) {
+  log(`memory at ${files.toLocaleString('en-US')} files`);
+  const src = W(`src/scale-${version}`);
+  makeTinyRootfs(src, { version, files });
+  setup.push(
+    await measure(
+      `targets publish v${version} (${files} few-byte files)`,
+      bundlectl(
+        'targets',
+        'publish',
+        '--factory',
+        factory,
+        '--rootfs',
+        src,
+        '--hardware-id',
+        HWID,
+        '--version',
+        String(version),
+        '--tag',
+        TAG,
+      ),
+    ),
+  );
+  rmSync(src, { recursive: true, force: true });
+  const name = `${HWID}-${OS_NAME}-${version}`;
+  const dir = M(`scale-${version}`);
+  const zip = M(`scale-${version}.zip`);
+  const out = { files };
+  out.createDir = await measure(
+    `create (dir), ${files} files`,
+    bundlectl('create', name, dir, '--tag', TAG, '--factory', factory),
+  );
+  out.createZip = await measure(
+    `create --archive zip, ${files} files`,
+    bundlectl('create', name, zip, '--tag', TAG, '--archive', 'zip', '--factory', factory),
+  );
+  for (const [key, flag, bundle] of [
+    ['installDir', '--src-dir', dir],
+    ['installZip', '--src-file', zip],
+  ]) {
+    const dev = await newDevice(`dev-scale-${version}-${key}`);
+    out[key] = await measure(
+      `install ${flag}, ${files} files`,
+      aklite('install', flag, bundle, '--device-root', dev),
+      { expect: [100] },
+    );
+    removeDevice(dev);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(zip, { force: true });
+  return out;
+}
+
+/** The memory section of the report: node's peak RSS per step and size, with the goals. */
+function scaleReport(scale) {
+  if (scale.length === 0) return [];
+  const steps = [
+    ['createDir', '`create` (directory)', 'create'],
+    ['createZip', '`create --archive zip`', 'create'],
+    ['installDir', '`install --src-dir`', 'install'],
+    ['installZip', '`install --src-file` (zip)', 'install'],
+  ];
+  const L = [
+    `### Memory at ${scale.map((s) => s.files.toLocaleString('en-US')).join(', ')} files`,
+    '',
+    "Targets of few-byte rootfs files and no apps, published into the same factory, so that the entry count grows and the bytes do not. Node's peak RSS (`VmHWM`) of each step:",
+    '',
+    `| step | ${scale.map((s) => `${s.files.toLocaleString('en-US')} files`).join(' | ')} | spread | goal |`,
+    `|---|${scale.map(() => '--:|').join('')}--:|---|`,
+  ];
+  const goals = [];
+  for (const [key, title, kind] of steps) {
+    const peaks = scale.map((s) => s[key].nodePeak ?? 0);
+    const lo = Math.min(...peaks);
+    const hi = Math.max(...peaks);
+    const spread = lo > 0 ? hi / lo - 1 : 0;
+    const limit = GOALS.rss[kind];
+    L.push(
+      `| ${title} | ${peaks.map((p) => fmtMB(p)).join(' | ')} | ${(spread * 100).toFixed(0)} % | ≤ ${fmtMB(limit)}, flat within ${GOALS.flat * 100} % |`,
+    );
+    goals.push(
+      `- ${mark(hi <= limit)}: ${title} peak RSS ≤ ${fmtMB(limit)} at every size (largest ${fmtMB(hi)}).`,
+      `- ${mark(spread <= GOALS.flat)}: ${title} flat within ${GOALS.flat * 100} % across the sizes (${(spread * 100).toFixed(0)} %).`,
+    );
+  }
+  L.push('', ...goals, '');
+  L.push(
+    '| step | ' + scale.map((s) => `${s.files.toLocaleString('en-US')} files`).join(' | ') + ' |',
+  );
+  L.push(`|---|${scale.map(() => '--:|').join('')}`);
+  for (const [key, title] of steps)
+    L.push(`| ${title} wall | ${scale.map((s) => fmtS(s[key].wall)).join(' | ')} |`);
+  L.push('');
+  return L;
+}
+
+const mark = (ok) => (ok ? 'met' : '**missed**');
+
+// ---------------------------------------------------------------------------------------------
 // Delta bundles
 
 /**
@@ -887,7 +1082,16 @@ const objectFile = (repo, name) => join(repo, 'objects', name.slice(0, 2), name.
  * install of the delta on a device booted on Target 2 against the bare `ostree pull-local
  * --untrusted` of the same objects + `ostree admin deploy` on another such device.
  */
-async function benchDelta({ M, factory, published, bundlectl, aklite, newDevice, changed }) {
+async function benchDelta({
+  M,
+  factory,
+  published,
+  bundlectl,
+  aklite,
+  newDevice,
+  changed,
+  bareInstall,
+}) {
   const repo = join(factory, 'ostree_repo');
   const from = published[2];
   const to = published[3];
@@ -932,24 +1136,9 @@ async function benchDelta({ M, factory, published, bundlectl, aklite, newDevice,
   );
   removeDevice(dev);
   dev = await newDevice('dev-delta-base', 2);
-  const base = combine([
-    await measure('ostree pull-local --untrusted (delta)', [
-      'ostree',
-      `--repo=${join(dev, 'sysroot/ostree/repo')}`,
-      'pull-local',
-      '--untrusted',
-      join(bundle, 'ostree_repo'),
-      to.commit,
-    ]),
-    await measure('ostree admin deploy (delta)', [
-      'ostree',
-      'admin',
-      `--sysroot=${join(dev, 'sysroot')}`,
-      'deploy',
-      `--os=${OS_NAME}`,
-      to.commit,
-    ]),
-  ]);
+  const base = combine(
+    await bareInstall(dev, bundle, { c: to.commit, blobs: false, tag: ' (delta)' }),
+  );
   removeDevice(dev);
   return {
     rows: [
@@ -980,7 +1169,6 @@ async function benchDelta({ M, factory, published, bundlectl, aklite, newDevice,
 /** The delta section of the report, with the issue's targets. */
 function deltaReport(d) {
   const t = DELTA_TARGETS;
-  const mark = (ok) => (ok ? 'holds' : '**missed**');
   const ratio = d.repoSize.bytes / d.floor;
   const installRatio = d.install.wall / d.base.wall;
   return [
@@ -1009,7 +1197,7 @@ function deltaReport(d) {
 // Report
 
 function report(o) {
-  const { opts, info, git, wl, rows, delta, setup, bounds, notes, cmdline, date, total } = o;
+  const { opts, info, git, wl, rows, delta, scale, setup, bounds, notes, cmdline, date, total } = o;
   const L = [];
   L.push('# Benchmarks', '');
   L.push(
@@ -1022,6 +1210,14 @@ function report(o) {
   L.push('## Latest run', '');
   L.push(`- Command: \`${cmdline}\` (${date}, ${fmtS(total)} in all)`);
   L.push(
+    `- Load average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(
+        ' ',
+      )} (on ${os.availableParallelism()} CPUs; above that count, wall times mostly measure waiting for a CPU, and CPU times are the steadier figures)`,
+  );
+  L.push(
     `- Code: commit \`${git.head}\`${git.dirty.length > 0 ? `, with uncommitted changes in ${git.dirty.map((d) => `\`${d}\``).join(', ')}` : ''} (built \`dist/\` as it was)`,
   );
   L.push(
@@ -1032,8 +1228,12 @@ function report(o) {
     `- Workload (seed \`${opts.seed}\`): rootfs of ${wl.rootfs.files.toLocaleString('en-US')} files (${wl.rootfs.largeFiles} large ones holding 55% of the bytes, ${wl.rootfs.textFiles.toLocaleString('en-US')} compressible text files, the rest random bytes) in ${wl.rootfs.dirs.toLocaleString('en-US')} directories plus ${wl.rootfs.symlinks} symlinks, ${fmtSize(wl.rootfs.bytes)}; ${wl.apps.apps} apps, ${wl.apps.images} images, ${wl.apps.layers} distinct gzip layers (one base layer shared by every image), ${fmtSize(wl.apps.layerBytes)}`,
   );
   L.push(
-    `- Media (where the bundles are written): ${info.sameFs ? 'the file system of the work directory and the factory, so `ostree pull-local` in `create` (trusted, same repo mode) hardlinks the objects instead of copying them; onto a USB stick it copies (`--media DIR` measures that)' : `another file system than the factory (\`--media\`): ${info.media}`}`,
+    `- Media (where the bundles are written): ${info.sameFs ? 'the file system of the work directory and the factory, so `ostree pull-local` in `create` (trusted, same repo mode) hardlinks the objects instead of copying them' : `another file system than the factory (\`--media\`): ${info.media}`}`,
   );
+  if (opts.stick)
+    L.push(
+      '- Stick: the `create` rows marked "ext4 stick" write onto a sparse ext4 image loop-mounted in the work directory, a file system of its own, so `ostree pull-local` copies every object there, as onto a USB stick (the bare tools do the same onto the same stick).',
+    );
   L.push(
     `- Bundle: ${fmtSize(wl.bundle.bytes)} in ${wl.bundle.files.toLocaleString('en-US')} files (directory); zip ${fmtSize(wl.zipBytes)}`,
   );
@@ -1049,7 +1249,17 @@ function report(o) {
     );
   }
   L.push('');
-  L.push(...deltaReport(delta));
+  L.push('### Goals of issue 13: time', '');
+  for (const r of rows.filter((x) => x.goal !== undefined && x.baseline)) {
+    const ratio = r.m.wall / r.baseline.wall;
+    const goal = GOALS.ratio[r.goal];
+    L.push(
+      `- ${mark(ratio <= goal)}: ${r.title} ≤ ${goal}× the bare tools (${ratio.toFixed(2)}×).`,
+    );
+  }
+  L.push('');
+  L.push(...scaleReport(scale));
+  if (delta) L.push(...deltaReport(delta));
   L.push('### Memory bounds', '');
   for (const b of bounds) {
     L.push(
@@ -1157,6 +1367,14 @@ async function main() {
   for (const t of ['ostree', 'fw_setenv', 'fw_printenv', 'chattr', 'tar', 'cp']) {
     if (!have(t)) throw new Error(`${t} is required (see scripts/setup.sh)`);
   }
+  if (!existsSync(BUSYBOX))
+    throw new Error(
+      `${BUSYBOX} is required: the apps' images run it (apt-get install busybox-static)`,
+    );
+  if (opts.stick && !(have('mkfs.ext4') && have('mount') && have('truncate'))) {
+    opts.stick = false;
+    notes.push('`mkfs.ext4`, `mount` or `truncate` is missing: the ext4 stick rows were skipped.');
+  }
   const baseOk = {
     create: have('sha256sum'),
     zip: have('sha256sum') && have('zip'),
@@ -1193,12 +1411,13 @@ async function main() {
     MEDIA = join(WORK, 'out');
   }
   const bytes = Math.round(opts.sizeMb * MiB);
-  const needed = opts.packMemoryOnly || opts.zipScaleOnly ? 0 : bytes * 9;
+  const needed =
+    opts.packMemoryOnly || opts.zipScaleOnly || opts.memoryOnly ? 0 : bytes * (opts.stick ? 15 : 9);
   const fsStat = statfsSync(WORK);
   const free = fsStat.bavail * fsStat.bsize;
   if (free < needed) {
     throw new Error(
-      `${fmtSize(free)} free in ${WORK}; the benchmark needs about ${fmtSize(needed)} (9× --size-mb)`,
+      `${fmtSize(free)} free in ${WORK}; the benchmark needs about ${fmtSize(needed)} (${opts.stick ? 15 : 9}× --size-mb)`,
     );
   }
   const info = machineInfo(WORK);
@@ -1213,6 +1432,7 @@ async function main() {
   const cleanup = () => {
     if (cleaned) return;
     cleaned = true;
+    for (const m of [...MOUNTED]) unmountStick(m);
     if (opts.keep) log(`kept ${WORK}${opts.media !== undefined ? ` and ${MEDIA}` : ''}`);
     else {
       removeWork(WORK);
@@ -1233,6 +1453,11 @@ async function main() {
       const rows = await zipScale();
       for (const r of rows) process.stdout.write(`${r.ok ? 'holds' : 'EXCEEDED'}: ${r.line}\n`);
       return rows.every((r) => r.ok) ? 0 : 1;
+    }
+    if (opts.memoryOnly) {
+      const scale = await memoryOnly(opts);
+      process.stdout.write(scaleReport(scale).join('\n') + '\n');
+      return 0;
     }
     if (opts.packMemoryOnly) {
       const b = await packMemory();
@@ -1403,6 +1628,79 @@ async function packMemory() {
   };
 }
 
+/**
+ * `--memory-only`: the memory section alone, in a fresh factory whose devices boot a tiny
+ * Target 1 (as in the full run); prints its table.
+ */
+async function memoryOnly(opts) {
+  const setup = [];
+  const W = (...p) => join(WORK, ...p);
+  const node = process.execPath;
+  const bundlectl = (...a) => [node, CLI.bundlectl, ...a];
+  const aklite = (...a) => [node, CLI.aklite, ...a];
+  const factory = W('factory');
+  const content = new Content(opts.seed);
+  makeRootfs(W('src/v1/rootfs'), { version: 1, files: 100, bytes: 512 * 1024, content });
+  const apps1 = await makeApps(W('src/v1/apps'), { bytes: 256 * 1024, content, version: 1 });
+  await measure(
+    'factory init',
+    bundlectl('factory', 'init', factory, '--name', 'bench', '--offline-keys', W('offline-keys')),
+  );
+  await measure(
+    'targets publish v1',
+    bundlectl(
+      'targets',
+      'publish',
+      '--factory',
+      factory,
+      '--rootfs',
+      W('src/v1/rootfs'),
+      '--hardware-id',
+      HWID,
+      '--version',
+      '1',
+      '--tag',
+      TAG,
+      ...apps1.projects.flatMap((d) => ['--app', d]),
+    ),
+  );
+  const newDevice = async (name) => {
+    const dev = W(name);
+    await measure(`device-sim create (${name})`, [
+      node,
+      CLI.deviceSim,
+      'create',
+      dev,
+      '--factory',
+      factory,
+      '--target',
+      `${HWID}-${OS_NAME}-1`,
+      '--tag',
+      TAG,
+      '--type',
+      'ci',
+    ]);
+    return dev;
+  };
+  const M = (...p) => join(MEDIA, ...p);
+  const scale = [];
+  for (const [i, files] of opts.scale.entries())
+    scale.push(
+      await benchScale({
+        W,
+        M,
+        factory,
+        files,
+        version: 10 + i,
+        bundlectl,
+        aklite,
+        newDevice,
+        setup,
+      }),
+    );
+  return scale;
+}
+
 async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) {
   const setup = [];
   const W = (...p) => join(WORK, ...p);
@@ -1532,82 +1830,138 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
   const M = (...p) => join(MEDIA, ...p);
   const rows = [];
 
-  // 3. create-dir and its baseline.
-  log('create-dir');
-  const bundleDir = M('bundle');
-  const createDir = await measure(
-    'bundlectl create (dir)',
-    bundlectl('create', target, bundleDir, '--tag', TAG, '--factory', factory),
-  );
-  let baseCreate = null;
-  if (baseOk.create) {
-    const b = M('base-bundle');
+  // The bare tools' steps, each a measured command; a baseline is a list of them.
+  const ostreeStep = (label, args) => measure(label, ['ostree', ...args]);
+  const blobSteps = async (src, dst) => [
+    await measure('cp -r app blobs', ['cp', '-r', src, dst]),
+    await measure('sha256sum app blobs', [
+      'sh',
+      '-c',
+      `sha256sum "$1"/* > /dev/null`,
+      'sh',
+      join(dst, 'sha256'),
+    ]),
+  ];
+  /** create-dir's baseline into `b`: ostree init + pull-local, cp -r and sha256sum of the blobs. */
+  const bareCreate = async (b, c = commit) => {
     mkdirSync(join(b, 'apps'), { recursive: true });
-    baseCreate = combine([
-      await measure('ostree init (archive)', [
-        'ostree',
-        'init',
-        `--repo=${join(b, 'ostree_repo')}`,
-        '--mode=archive',
-      ]),
-      await measure('ostree pull-local', [
-        'ostree',
+    const repo = join(b, 'ostree_repo');
+    const parts = [
+      await ostreeStep('ostree init (archive)', ['init', `--repo=${repo}`, '--mode=archive']),
+      await ostreeStep('ostree pull-local', [
         'pull-local',
-        `--repo=${join(b, 'ostree_repo')}`,
+        `--repo=${repo}`,
         join(factory, 'ostree_repo'),
-        commit,
+        c,
       ]),
-      await measure('cp -r app blobs', [
-        'cp',
-        '-r',
-        join(factory, 'apps/blobs'),
-        join(b, 'apps/blobs'),
-      ]),
-      await measure('sha256sum app blobs', [
-        'sh',
-        '-c',
-        `sha256sum "$1"/* > /dev/null`,
-        'sh',
-        join(b, 'apps/blobs/sha256'),
-      ]),
-    ]);
+      ...(await blobSteps(join(factory, 'apps/blobs'), join(b, 'apps/blobs'))),
+    ];
     rmSync(b, { recursive: true, force: true });
-  }
-  rows.push({ title: '`create` (directory)', m: createDir, baseline: baseCreate, limit: 'create' });
-  const bundleSize = treeSize(bundleDir);
-
-  // 4. create-zip and its baseline (create-dir baseline + zip of the directory bundle).
-  log('create-zip');
-  const bundleZip = M('bundle.zip');
-  const createZip = await measure(
-    'bundlectl create --archive zip',
-    bundlectl('create', target, bundleZip, '--tag', TAG, '--archive', 'zip', '--factory', factory),
-  );
-  let baseZip = null;
-  if (baseOk.zip && baseCreate) {
+    return parts;
+  };
+  /** zip of a directory bundle in two runs, storing what pack stores, deflating the rest. */
+  const bareZip = async (bundleDir, z) => {
     const { stored, deflated } = zipLists(bundleDir);
-    const z = M('base.zip');
-    const zipStored = await measure('zip (stored entries)', ['zip', '-q', '-0', '-@', z], {
-      cwd: bundleDir,
-      stdin: stored.join('\n') + '\n',
-    });
-    const zipDeflated = await measure('zip (deflated entries)', ['zip', '-q', '-6', '-@', z], {
-      cwd: bundleDir,
-      stdin: deflated.join('\n') + '\n',
-    });
-    zipStored.cmd += ` < (${stored.length} stored entries)`;
-    zipDeflated.cmd += ` < (${deflated.length} deflated entries)`;
-    baseZip = combine([
-      ...baseCreate.parts.map((p) => ({ ...p, reused: true })),
-      zipStored,
-      zipDeflated,
-    ]);
-    notes.push(
-      `bare \`zip\` wrote ${fmtSize(statSync(z).size)} (\`bundlectl\`: ${fmtSize(statSync(bundleZip).size)}).`,
-    );
+    const parts = [];
+    for (const [what, level, list] of [
+      ['stored', '-0', stored],
+      ['deflated', '-6', deflated],
+    ]) {
+      const p = await measure(`zip (${what} entries)`, ['zip', '-q', level, '-@', z], {
+        cwd: bundleDir,
+        stdin: list.join('\n') + '\n',
+      });
+      p.cmd += ` < (${list.length} ${what} entries)`;
+      parts.push(p);
+    }
+    const size = statSync(z).size;
     rmSync(z, { force: true });
+    return { parts, size };
+  };
+  /**
+   * install's baseline on a fresh device: ostree pull-local --untrusted from the bundle
+   * straight into the sysroot repo + admin deploy (+ cp -r and sha256sum of the blobs).
+   */
+  const bareInstall = async (devRoot, src, { c = commit, blobs = true, tag = '' } = {}) => [
+    await ostreeStep(`ostree pull-local --untrusted${tag}`, [
+      `--repo=${join(devRoot, 'sysroot/ostree/repo')}`,
+      'pull-local',
+      '--untrusted',
+      join(src, 'ostree_repo'),
+      c,
+    ]),
+    await ostreeStep(`ostree admin deploy${tag}`, [
+      'admin',
+      `--sysroot=${join(devRoot, 'sysroot')}`,
+      'deploy',
+      `--os=${OS_NAME}`,
+      c,
+    ]),
+    ...(blobs
+      ? await blobSteps(join(src, 'apps/blobs'), join(devRoot, 'var/sota/bench-blobs'))
+      : []),
+  ];
+  /** One row: the project's step and its baseline (null when a tool is missing). */
+  const row = (title, m, parts, limit, goal) => ({
+    title,
+    m,
+    baseline: parts ? combine(parts) : null,
+    limit,
+    goal,
+  });
+
+  // 3. create (directory and zip) and their baselines, on `where`'s file system.
+  const createRows = async (where, at) => {
+    log(`create-dir (${where})`);
+    const bundleDir = at('bundle');
+    const createDir = await measure(
+      `bundlectl create (dir, ${where})`,
+      bundlectl('create', target, bundleDir, '--tag', TAG, '--factory', factory),
+    );
+    const base = baseOk.create ? await bareCreate(at('base-bundle')) : null;
+    rows.push(row(`\`create\` (directory), ${where}`, createDir, base, 'create', 'create'));
+    log(`create-zip (${where})`);
+    const bundleZip = at('bundle.zip');
+    const createZip = await measure(
+      `bundlectl create --archive zip (${where})`,
+      bundlectl(
+        'create',
+        target,
+        bundleZip,
+        '--tag',
+        TAG,
+        '--archive',
+        'zip',
+        '--factory',
+        factory,
+      ),
+    );
+    let baseZip = null;
+    if (baseOk.zip && base) {
+      const z = await bareZip(bundleDir, at('base.zip'));
+      baseZip = [...base.map((p) => ({ ...p, reused: true })), ...z.parts];
+      notes.push(
+        `${where}: bare \`zip\` wrote ${fmtSize(z.size)} (\`bundlectl\`: ${fmtSize(statSync(bundleZip).size)}).`,
+      );
+    }
+    rows.push(row(`\`create --archive zip\`, ${where}`, createZip, baseZip, 'create', 'create'));
+    return { bundleDir, bundleZip };
+  };
+  const { bundleDir, bundleZip } = await createRows(
+    info.sameFs ? 'same file system' : 'the --media file system',
+    M,
+  );
+  const bundleSize = treeSize(bundleDir);
+  const zipBytes = statSync(bundleZip).size;
+  if (opts.stick) {
+    // A separate stick file system: objects are copied, not hardlinked.
+    const stick = mountStick(W('stick.img'), W('stick'), Math.ceil(bytes * 5 + 512 * MiB));
+    try {
+      await createRows('ext4 stick', (...p) => join(stick, ...p));
+    } finally {
+      unmountStick(stick);
+    }
   }
-  rows.push({ title: '`create --archive zip`', m: createZip, baseline: baseZip, limit: 'create' });
 
   // 5. install-dir: aklite-offline, then the bare tools on another fresh device.
   log('install-dir');
@@ -1618,47 +1972,13 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
     { expect: [100] },
   );
   removeDevice(dev);
-  const bareInstall = async (devRoot, src) => {
-    const blobs = join(devRoot, 'var/sota/bench-blobs');
-    return [
-      await measure('ostree pull-local --untrusted', [
-        'ostree',
-        `--repo=${join(devRoot, 'sysroot/ostree/repo')}`,
-        'pull-local',
-        '--untrusted',
-        join(src, 'ostree_repo'),
-        commit,
-      ]),
-      await measure('ostree admin deploy', [
-        'ostree',
-        'admin',
-        `--sysroot=${join(devRoot, 'sysroot')}`,
-        'deploy',
-        `--os=${OS_NAME}`,
-        commit,
-      ]),
-      await measure('cp -r app blobs', ['cp', '-r', join(src, 'apps/blobs'), blobs]),
-      await measure('sha256sum app blobs', [
-        'sh',
-        '-c',
-        `sha256sum "$1"/* > /dev/null`,
-        'sh',
-        join(blobs, 'sha256'),
-      ]),
-    ];
-  };
   let baseInstall = null;
   if (baseOk.install) {
     dev = await newDevice('dev-base-dir');
-    baseInstall = combine(await bareInstall(dev, bundleDir));
+    baseInstall = await bareInstall(dev, bundleDir);
     removeDevice(dev);
   }
-  rows.push({
-    title: '`install --src-dir`',
-    m: installDir,
-    baseline: baseInstall,
-    limit: 'install',
-  });
+  rows.push(row('`install --src-dir`', installDir, baseInstall, 'install', 'install'));
 
   // 6. install-zip.
   log('install-zip');
@@ -1674,18 +1994,14 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
     dev = await newDevice('dev-base-zip');
     const x = W('unzipped');
     const unzip = await measure('unzip', ['unzip', '-q', bundleZip, '-d', x]);
-    baseInstallZip = combine([unzip, ...(await bareInstall(dev, x))]);
+    baseInstallZip = [unzip, ...(await bareInstall(dev, x))];
     removeDevice(dev);
     rmSync(x, { recursive: true, force: true });
   }
-  rows.push({
-    title: '`install --src-file` (zip)',
-    m: installZip,
-    baseline: baseInstallZip,
-    limit: 'install',
-  });
+  rows.push(row('`install --src-file` (zip)', installZip, baseInstallZip, 'install', 'install'));
 
-  // 7. Delta: Target 3 from Target 2 (docs/bundle-format.md §Delta bundles).
+  // 7. Delta: Target 3 from Target 2 (docs/bundle-format.md §Delta bundles). A failure of
+  // this section or the next is reported as a note, so the rows above are still written.
   const delta = await benchDelta({
     W,
     M,
@@ -1695,8 +2011,30 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
     aklite,
     newDevice,
     changed,
+    bareInstall,
+  }).catch((err) => {
+    notes.push(`the delta section failed: ${String(err.message).split('\n')[0]}`);
+    return null;
   });
-  rows.push(...delta.rows);
+  if (delta) rows.push(...delta.rows);
+
+  // 8. Memory at several entry counts: Targets of few-byte files.
+  const scale = [];
+  for (const [i, files] of opts.scale.entries()) {
+    scale.push(
+      await benchScale({
+        W,
+        M,
+        factory,
+        files,
+        version: 10 + i,
+        bundlectl,
+        aklite,
+        newDevice,
+        setup,
+      }),
+    );
+  }
 
   // 8. Report.
   const bounds = rows.map((r) => ({
@@ -1715,10 +2053,11 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
       rootfs,
       apps: apps2.stats,
       bundle: bundleSize,
-      zipBytes: statSync(bundleZip).size,
+      zipBytes,
     },
     rows,
-    delta: delta.report,
+    delta: delta?.report,
+    scale,
     setup,
     bounds,
     notes,

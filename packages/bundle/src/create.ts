@@ -37,9 +37,9 @@ import { copyDeltaObjects, planDelta, resolveBases, type DeltaPlan } from './del
 import { WriteTransaction } from './bundle-tx.js';
 import { BundleError, errorMessage } from './errors.js';
 import { nextVersions, type Factory } from './factory.js';
-import { copyFileVerified, exists, readCapped, sha256Hex } from './fsutil.js';
+import { copyFilesVerified, exists, readCapped, sha256Hex, type VerifiedCopy } from './fsutil.js';
 import { showBundle, type ShowResult } from './inspect.js';
-import { assertMediaSafe, scanBundleTree } from './media.js';
+import { checkBundleMedia } from './media.js';
 import { ostreeCommitSize, ostreeHasCommit, ostreeInitArchive, ostreePullLocal } from './ostree.js';
 import { packBundle, type PackBundleResult } from './pack.js';
 import { resolveFactory } from './publish.js';
@@ -322,74 +322,108 @@ async function buildTuf(
   };
 }
 
-/** Copies an app's blobs from the factory store, verifying every digest while copying. */
-async function copyApp(
-  factory: Factory,
-  dstStore: string,
-  app: string,
-  uri: string,
-  tx: WriteTransaction,
-  bytes: ByteProgress,
-  omitted: ReadonlySet<string>,
-): Promise<number> {
-  const { digest } = parseAppUri(uri, `app ${app}`);
-  const blobs = await appBlobs(factory.paths.appStore, digest, `app ${app}`);
-  let copied = 0;
-  for (const b of blobs) {
-    if (omitted.has(b.hex)) continue;
-    const dst = blobPath(dstStore, b.hex);
-    if (await exists(dst)) continue;
-    await tx.mkdirs(blobDir(dstStore));
-    tx.noteCreated(dst);
-    await copyFileVerified(
-      blobPath(factory.paths.appStore, b.hex),
-      dst,
-      { sha256: b.hex, size: b.size },
-      { onBytes: (n) => bytes.add(n) },
-    );
-    copied++;
-  }
-  // The browsing index of an app a delta leaves out entirely is left out with it.
-  const indexDir = join(dstStore, 'apps', app, digest);
-  if (!omitted.has(digest) && !(await exists(indexDir))) {
-    await tx.mkdirs(indexDir);
-    await writeAppIndex(
-      dstStore,
-      app,
-      digest,
-      uri,
-      await readCapped(blobPath(dstStore, digest), CAPS.appManifest),
-    );
-  }
-  return copied;
+interface AppCopyPlan {
+  /** The blobs to copy, each once, with where they go. */
+  copies: VerifiedCopy[];
+  /** Their bytes. */
+  bytes: number;
+  /** Per app: its digest and how many of `copies` are its blobs. */
+  apps: { app: string; uri: string; digest: string; blobs: number }[];
 }
 
-/** Bytes of the app blobs that are not in the destination store yet. */
-async function appBytesToCopy(
+/**
+ * The app blobs a bundle still lacks (reference §2.2.3): each blob of each app, unless a
+ * delta leaves it out or the destination store has it already (another Target's), once.
+ */
+async function planAppCopies(
   factory: Factory,
   dstStore: string,
   apps: Record<string, string>,
   omitted: ReadonlySet<string>,
-): Promise<number> {
-  const sizes = new Map<string, number>();
+): Promise<AppCopyPlan> {
+  const plan: AppCopyPlan = { copies: [], bytes: 0, apps: [] };
+  const planned = new Set<string>();
   for (const [app, uri] of Object.entries(apps)) {
     const { digest } = parseAppUri(uri, `app ${app}`);
-    for (const b of await appBlobs(factory.paths.appStore, digest, `app ${app}`))
-      if (!omitted.has(b.hex) && !(await exists(blobPath(dstStore, b.hex))))
-        sizes.set(b.hex, b.size);
+    let blobs = 0;
+    for (const b of await appBlobs(factory.paths.appStore, digest, `app ${app}`)) {
+      if (omitted.has(b.hex) || planned.has(b.hex)) continue;
+      const dst = blobPath(dstStore, b.hex);
+      if (await exists(dst)) continue;
+      planned.add(b.hex);
+      plan.copies.push({
+        src: blobPath(factory.paths.appStore, b.hex),
+        dst,
+        sha256: b.hex,
+        size: b.size,
+      });
+      plan.bytes += b.size;
+      blobs++;
+    }
+    plan.apps.push({ app, uri, digest, blobs });
   }
-  return [...sizes.values()].reduce((a, b) => a + b, 0);
+  return plan;
 }
 
-/** Every object file of an OSTree repo (to undo a pull into an existing bundle). */
-async function listObjects(repo: string): Promise<Set<string>> {
-  const out = new Set<string>();
-  const objects = join(repo, 'objects');
-  for (const sub of await readdir(objects).catch(() => [] as string[])) {
-    for (const f of await readdir(join(objects, sub)).catch(() => [] as string[]))
-      out.add(join(objects, sub, f));
+/**
+ * Copies the planned blobs from the factory store, verifying every digest while copying
+ * (`copyFilesVerified`: one batch of syncs, then the renames, then one directory sync),
+ * then writes each app's browsing index.
+ */
+async function copyApps(
+  dstStore: string,
+  plan: AppCopyPlan,
+  tx: WriteTransaction,
+  bytes: ByteProgress,
+  omitted: ReadonlySet<string>,
+  progress: ProgressFn,
+): Promise<void> {
+  if (plan.copies.length > 0) await tx.mkdirs(blobDir(dstStore));
+  for (const c of plan.copies) tx.noteCreated(c.dst);
+  await copyFilesVerified(plan.copies, { onBytes: (n) => bytes.add(n) });
+  for (const { app, uri, digest, blobs } of plan.apps) {
+    // The browsing index of an app a delta leaves out entirely is left out with it.
+    const indexDir = join(dstStore, 'apps', app, digest);
+    if (!omitted.has(digest) && !(await exists(indexDir))) {
+      await tx.mkdirs(indexDir);
+      await writeAppIndex(
+        dstStore,
+        app,
+        digest,
+        uri,
+        await readCapped(blobPath(dstStore, digest), CAPS.appManifest),
+      );
+    }
+    progress({ step: 'apps', message: `App ${app}: ${uri} (${blobs} blob(s) copied)` });
   }
+}
+
+/** Every file and directory under an OSTree repo (to undo a pull into an existing bundle). */
+async function listRepoTree(repo: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      const p = join(dir, e.name);
+      out.add(p);
+      if (e.isDirectory()) await walk(p);
+    }
+  };
+  await walk(repo);
   return out;
+}
+
+/**
+ * Registers the undo of whatever a pull or copy adds to `repo`: every file and directory
+ * that was not there before it started (objects, their fan-out directories, OSTree's
+ * working files), deepest first.
+ */
+async function undoRepoAdditions(repo: string, tx: WriteTransaction): Promise<void> {
+  const before = await listRepoTree(repo);
+  tx.onRollback(async () => {
+    const added = [...(await listRepoTree(repo))].filter((p) => !before.has(p));
+    added.sort((a, b) => b.length - a.length);
+    for (const p of added) await rm(p, { recursive: true, force: true });
+  });
 }
 
 /** Runs the device's verifier on the written bundle, trusting the factory's 1.root.json. */
@@ -433,6 +467,18 @@ async function selfCheck(
  */
 export async function createBundle(o: CreateBundleOptions): Promise<CreateBundleResult> {
   if (o.archive === 'zip') return createZipBundle(o);
+  return createDirBundle(o, { mediaCheck: true });
+}
+
+/**
+ * The directory bundle of `createBundle`. `mediaCheck: false` leaves the FAT-safety walk
+ * to the caller: `createZipBundle` packs the tree next, and `pack` walks it (with the same
+ * rules) anyway, so the tree is walked once.
+ */
+async function createDirBundle(
+  o: CreateBundleOptions,
+  internal: { mediaCheck: boolean },
+): Promise<CreateBundleResult> {
   const progress: ProgressFn = o.onProgress ?? noProgress;
   const factory = await resolveFactory(o.factory);
   const tagDesc = o.wave !== undefined ? `wave: ${o.wave}` : `tag: ${o.tag ?? '?'}`;
@@ -537,76 +583,76 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
           `ERROR: ostree repo does not contain target's hash ${entry.commit} (${factory.paths.ostreeRepo}); publish the Target again`,
         );
       }
-      // Apps first: their blobs are tracked one by one, so a failure here leaves an
-      // existing bundle exactly as it was.
+      // The app copy (node: read, hash, write) and the OSTree pull (an `ostree` process)
+      // run side by side, each on its own core. Each is undone on failure: the blobs are
+      // tracked one by one, the objects by a listing taken before the pull, so a failure
+      // of either leaves an existing bundle exactly as it was.
       const store = join(o.dst, BUNDLE_DIRS.apps);
       const omittedBlobs = plan?.omittedBlobs ?? new Set<string>();
-      if (Object.keys(apps).length === 0 && o.noApps !== true) {
-        progress({
-          step: 'apps',
-          message: 'No apps found to fetch; the bundle will only update rootfs/ostree',
-        });
-      }
-      const appBytes = new ByteProgress(
-        progress,
-        'apps',
-        'Copying apps',
-        await appBytesToCopy(factory, store, apps, omittedBlobs),
-      );
-      for (const [app, uri] of Object.entries(apps)) {
-        const n = await copyApp(factory, store, app, uri, tx, appBytes, omittedBlobs);
-        progress({ step: 'apps', message: `App ${app}: ${uri} (${n} blob(s) copied)` });
-      }
-      if (Object.keys(apps).length > 0) appBytes.finish();
-      if (!(await exists(repo))) {
-        progress({ step: 'ostree', message: `Creating OSTree repo ${repo}` });
-        tx.noteCreated(repo);
-        await ostreeInitArchive(repo);
-      }
-      if (plan !== undefined) {
-        const before = await listObjects(repo);
-        tx.onRollback(async () => {
-          for (const p of await listObjects(repo)) if (!before.has(p)) await rm(p, { force: true });
-        });
-        const copying = new ByteProgress(
-          progress,
-          'ostree',
-          `Copying the ${plan.carried.objects} OSTree objects of the delta`,
-          plan.carried.bytes,
-        );
-        await copyDeltaObjects(factory.paths.ostreeRepo, repo, plan.objects, (n) => copying.add(n));
-        copying.finish();
-      } else if (
-        !(await ostreeHasCommit(repo, entry.commit)) ||
-        // The commit is there as another Target's delta: a full Target needs all of it.
-        deltaCommits.has(entry.commit)
-      ) {
-        progress({ step: 'ostree', message: `Pulling OSTree commit ${entry.commit}` });
-        const before = await listObjects(repo);
-        tx.onRollback(async () => {
-          for (const p of await listObjects(repo)) if (!before.has(p)) await rm(p, { force: true });
-        });
-        const total = await ostreeCommitSize(factory.paths.ostreeRepo, entry.commit);
-        const pulled = new ByteProgress(
-          progress,
-          'ostree',
-          `Pulling OSTree commit ${entry.commit.slice(0, 12)}`,
-          total,
-        );
-        await ostreePullLocal(repo, factory.paths.ostreeRepo, entry.commit, {
-          onBytes: (done) => pulled.set(done),
-        });
-        if (total !== undefined) pulled.set(total);
-        pulled.finish();
-      }
+      const copyAppsPhase = async () => {
+        if (Object.keys(apps).length === 0 && o.noApps !== true) {
+          progress({
+            step: 'apps',
+            message: 'No apps found to fetch; the bundle will only update rootfs/ostree',
+          });
+        }
+        const appPlan = await planAppCopies(factory, store, apps, omittedBlobs);
+        const appBytes = new ByteProgress(progress, 'apps', 'Copying apps', appPlan.bytes);
+        await copyApps(store, appPlan, tx, appBytes, omittedBlobs, progress);
+        if (Object.keys(apps).length > 0) appBytes.finish();
+      };
+      const ostreePhase = async () => {
+        if (!(await exists(repo))) {
+          progress({ step: 'ostree', message: `Creating OSTree repo ${repo}` });
+          tx.noteCreated(repo);
+          await ostreeInitArchive(repo);
+        }
+        if (plan !== undefined) {
+          await undoRepoAdditions(repo, tx);
+          const copying = new ByteProgress(
+            progress,
+            'ostree',
+            `Copying the ${plan.carried.objects} OSTree objects of the delta`,
+            plan.carried.bytes,
+          );
+          await copyDeltaObjects(factory.paths.ostreeRepo, repo, plan.objects, (n) =>
+            copying.add(n),
+          );
+          copying.finish();
+        } else if (
+          !(await ostreeHasCommit(repo, entry.commit)) ||
+          // The commit is there as another Target's delta: a full Target needs all of it.
+          deltaCommits.has(entry.commit)
+        ) {
+          progress({ step: 'ostree', message: `Pulling OSTree commit ${entry.commit}` });
+          await undoRepoAdditions(repo, tx);
+          const total = await ostreeCommitSize(factory.paths.ostreeRepo, entry.commit);
+          const pulled = new ByteProgress(
+            progress,
+            'ostree',
+            `Pulling OSTree commit ${entry.commit.slice(0, 12)}`,
+            total,
+          );
+          await ostreePullLocal(repo, factory.paths.ostreeRepo, entry.commit, {
+            onBytes: (done) => pulled.set(done),
+          });
+          if (total !== undefined) pulled.set(total);
+          pulled.finish();
+        }
+      };
+      // Both run to their end before a failure is raised, so the rollback finds them done.
+      const settled = await Promise.allSettled([copyAppsPhase(), ostreePhase()]);
+      for (const r of settled) if (r.status === 'rejected') throw r.reason;
     }
     // tuf/ last: a bundle whose metadata is written is complete.
     for (const [name, bytes] of tuf.files)
       await tx.writeFile(join(o.dst, BUNDLE_DIRS.tuf, name), bytes);
 
     // Removable media (docs/bundle-format.md §Tree): the tree must survive FAT and exFAT.
-    progress({ step: 'media', message: 'Checking that the bundle survives FAT32 and exFAT' });
-    assertMediaSafe(o.dst, await scanBundleTree(o.dst));
+    if (internal.mediaCheck) {
+      progress({ step: 'media', message: 'Checking that the bundle survives FAT32 and exFAT' });
+      await checkBundleMedia(o.dst);
+    }
 
     progress({ step: 'verify', message: 'Verifying the bundle as a device would' });
     let check: CheckBundleResult | undefined;
@@ -686,7 +732,8 @@ async function createZipBundle(o: CreateBundleOptions): Promise<CreateBundleResu
   try {
     const dirOptions: CreateBundleOptions = { ...o, dst: staging };
     delete dirOptions.archive;
-    const res = await createBundle(dirOptions);
+    // pack refuses a tree that would not survive FAT, by the same walk (planPack).
+    const res = await createDirBundle(dirOptions, { mediaCheck: false });
     const shown = await showBundle(staging, o.clock ?? systemClock);
     const packed = await packBundle({
       src: staging,

@@ -1,4 +1,5 @@
 import { lstat, readdir } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE_DIRS, fatFold, fatNameProblem } from '@offline-ota/format';
 import { BundleError } from './errors.js';
@@ -10,6 +11,11 @@ import { wrapIo } from './fsutil.js';
  * ignore case, and refuse some characters. This module walks a bundle tree and names
  * every path that would not survive, by the name rules of `@offline-ota/format`
  * (fat-names.ts) that the device's zip reader applies too.
+ *
+ * One walker (`walkBundleTree`) serves every caller: `checkBundleMedia` (create) reads
+ * only directories, since a directory listing carries each entry's type and the rules are
+ * about names and types; `pack` asks for sizes too, which are read a directory's worth at
+ * a time; `scanBundleTree` collects both into a sorted list.
  */
 
 export interface TreeEntry {
@@ -35,27 +41,49 @@ export interface TreeScan {
 
 const TOP_LEVEL: readonly string[] = [BUNDLE_DIRS.tuf, BUNDLE_DIRS.ostree, BUNDLE_DIRS.apps];
 
+/** How many `lstat` calls of one directory are in flight at once (with `sizes`). */
+const STAT_BATCH = 64;
+
 /**
- * Walks a directory bundle: every entry under `tuf/`, `ostree_repo/` and `apps/`, with the
- * problems that would break it on FAT/exFAT (symbolic links, special files, names FAT
- * refuses, names that differ only in case). Anything else at the top level is a problem
- * too. Never follows a symbolic link.
+ * Called once per regular file and directory that survives FAT (in no particular order
+ * across directories): `rel` is `/`-separated, `size` is 0 for a directory and without
+ * `sizes`.
  */
-export async function scanBundleTree(dir: string): Promise<TreeScan> {
-  const entries: TreeEntry[] = [];
+export type TreeVisitor = (rel: string, dir: boolean, size: number) => void;
+
+/**
+ * Walks a directory bundle: every entry under `tuf/`, `ostree_repo/` and `apps/`, handed
+ * to `visit`, and returns the problems that would break it on FAT/exFAT (symbolic links,
+ * special files, names FAT refuses, names that differ only in case). Anything else at the
+ * top level is a problem too. Never follows a symbolic link. One `readdir` per directory;
+ * with `sizes`, one `lstat` per regular file, `STAT_BATCH` at a time.
+ */
+export async function walkBundleTree(
+  dir: string,
+  visit: TreeVisitor,
+  opts: { sizes?: boolean } = {},
+): Promise<MediaProblem[]> {
   const problems: MediaProblem[] = [];
-  const read = async (d: string): Promise<import('node:fs').Dirent[]> => {
+  const read = async (d: string): Promise<Dirent[]> => {
     try {
       return await readdir(d, { withFileTypes: true });
     } catch (err) {
       throw wrapIo(err, `cannot read ${d}`, d);
     }
   };
+  const sizeOf = async (path: string): Promise<number> => {
+    try {
+      return (await lstat(path)).size;
+    } catch (err) {
+      throw wrapIo(err, `cannot read ${path}`, path);
+    }
+  };
   async function walk(path: string, rel: string): Promise<void> {
     const seen = new Map<string, string>();
+    const files: string[] = [];
+    const subdirs: string[] = [];
     for (const d of (await read(path)).sort((a, b) => cmp(a.name, b.name))) {
       const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
-      const childPath = join(path, d.name);
       if (rel === '' && !TOP_LEVEL.includes(d.name)) {
         problems.push({
           rel: childRel,
@@ -77,24 +105,47 @@ export async function scanBundleTree(dir: string): Promise<TreeScan> {
       if (d.isSymbolicLink()) {
         problems.push({ rel: childRel, problem: 'is a symbolic link, which FAT cannot hold' });
       } else if (d.isDirectory()) {
-        entries.push({ rel: childRel, path: childPath, dir: true, size: 0 });
-        await walk(childPath, childRel);
+        visit(childRel, true, 0);
+        subdirs.push(d.name);
       } else if (d.isFile()) {
-        let size: number;
-        try {
-          size = (await lstat(childPath)).size;
-        } catch (err) {
-          throw wrapIo(err, `cannot read ${childPath}`, childPath);
-        }
-        entries.push({ rel: childRel, path: childPath, dir: false, size });
+        if (opts.sizes === true) files.push(d.name);
+        else visit(childRel, false, 0);
       } else {
         problems.push({ rel: childRel, problem: 'is not a regular file or a directory' });
       }
     }
+    for (let i = 0; i < files.length; i += STAT_BATCH) {
+      const batch = files.slice(i, i + STAT_BATCH);
+      const sizes = await Promise.all(batch.map((f) => sizeOf(join(path, f))));
+      for (const [j, f] of batch.entries()) visit(rel === '' ? f : `${rel}/${f}`, false, sizes[j]);
+    }
+    for (const s of subdirs) await walk(join(path, s), rel === '' ? s : `${rel}/${s}`);
   }
   await walk(dir, '');
+  return problems;
+}
+
+/**
+ * Walks a directory bundle: every entry under `tuf/`, `ostree_repo/` and `apps/` with its
+ * size, and the problems that would break it on FAT/exFAT (`walkBundleTree`).
+ */
+export async function scanBundleTree(dir: string): Promise<TreeScan> {
+  const entries: TreeEntry[] = [];
+  const problems = await walkBundleTree(
+    dir,
+    (rel, isDir, size) => entries.push({ rel, path: join(dir, rel), dir: isDir, size }),
+    { sizes: true },
+  );
   entries.sort((a, b) => cmp(a.rel, b.rel));
   return { entries, problems };
+}
+
+/**
+ * Refuses a bundle tree that would not survive FAT/exFAT: the names and types only (no
+ * sizes, so no `lstat`), what `create` checks before it commits.
+ */
+export async function checkBundleMedia(dir: string): Promise<void> {
+  assertMediaSafe(dir, { problems: await walkBundleTree(dir, () => undefined) });
 }
 
 /** Byte order of ASCII names (the order of a packed bundle). */
@@ -103,7 +154,7 @@ function cmp(a: string, b: string): number {
 }
 
 /** Refuses a bundle tree that would not survive FAT/exFAT, naming the first problems. */
-export function assertMediaSafe(dir: string, scan: TreeScan): void {
+export function assertMediaSafe(dir: string, scan: Pick<TreeScan, 'problems'>): void {
   if (scan.problems.length === 0) return;
   const shown = scan.problems
     .slice(0, 5)

@@ -4,13 +4,13 @@
  * wrapped into `OSTREE_FAILED`, plus what only the host does: commit, read a commit's
  * sizes and objects, fsck, and count the bytes of a pull as they arrive.
  */
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import {
+  ExecError,
+  execChecked,
   formatTufTime,
   OstreeCli,
   repoHasCommit,
-  type ExecError,
   type OstreeOp,
 } from '@offline-ota/format';
 import { BundleError } from './errors.js';
@@ -121,39 +121,27 @@ export async function ostreeCommitSize(repo: string, commit: string): Promise<nu
 }
 
 /**
- * Sums the sizes of content objects (`.filez`) as they appear in a repo, in `objects/`
- * or in a pull's staging directories under `tmp/`. Each object is counted once.
+ * Bytes a running process has written, from `/proc/<pid>/io` (Linux): the larger of what it
+ * handed to write calls (`wchar`) and what it dirtied in the page cache (`write_bytes`,
+ * which counts copies made inside the kernel too). Undefined where there is no such file.
  */
-class ObjectWatcher {
-  private readonly seen = new Set<string>();
-  private bytes = 0;
-
-  constructor(private readonly repo: string) {}
-
-  async scan(): Promise<number> {
-    const dirs: string[] = [join(this.repo, 'objects')];
-    for (const t of await readdir(join(this.repo, 'tmp')).catch(() => [] as string[]))
-      if (t.startsWith('staging-')) dirs.push(join(this.repo, 'tmp', t));
-    for (const d of dirs) {
-      for (const sub of await readdir(d).catch(() => [] as string[])) {
-        if (sub.length !== 2) continue;
-        for (const f of await readdir(join(d, sub)).catch(() => [] as string[])) {
-          if (!f.endsWith('.filez') || this.seen.has(sub + f)) continue;
-          const st = await stat(join(d, sub, f)).catch(() => undefined);
-          if (st === undefined) continue;
-          this.seen.add(sub + f);
-          this.bytes += st.size;
-        }
-      }
-    }
-    return this.bytes;
+async function processBytesWritten(pid: number): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/io`, 'latin1');
+  } catch {
+    return undefined;
   }
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  return Math.max(field('wchar'), field('write_bytes'));
 }
 
 /**
  * Copies a commit and everything it references from a local repo. With `onBytes`, reports
- * the bytes of content objects that have arrived in `dstRepo` (new ones only) about every
- * `intervalMs` while ostree runs.
+ * about every `intervalMs` how many bytes the `ostree` process has written so far (one
+ * read of its `/proc/<pid>/io`: nothing walks the repo while it fills). Within one file
+ * system a trusted pull-local hardlinks objects and writes little; the caller reports the
+ * commit's size once it is done.
  */
 export async function ostreePullLocal(
   dstRepo: string,
@@ -166,26 +154,34 @@ export async function ostreePullLocal(
     await ostree().pullLocal(dstRepo, srcRepo, commit, false);
     return;
   }
-  const watcher = new ObjectWatcher(dstRepo);
-  const base = await watcher.scan();
+  const args = [`--repo=${dstRepo}`, 'pull-local', srcRepo, commit];
+  const op: OstreeOp = { op: 'pull-local', repo: dstRepo, src: srcRepo, commit, untrusted: false };
+  let pid: number | undefined;
   let busy = false;
   const timer = setInterval(() => {
-    if (busy) return;
+    if (busy || pid === undefined) return;
     busy = true;
-    watcher
-      .scan()
-      .then((b) => onBytes(b - base))
+    processBytesWritten(pid)
+      .then((b) => {
+        if (b !== undefined) onBytes(b);
+      })
       .catch(() => undefined)
       .finally(() => {
         busy = false;
       });
   }, opts.intervalMs ?? 250);
   try {
-    await ostree().pullLocal(dstRepo, srcRepo, commit, false);
+    await execChecked(process.env.OSTREE_BIN ?? 'ostree', args, {
+      env: { ...process.env, LC_ALL: 'C' },
+      onSpawn: (p) => {
+        pid = p;
+      },
+    });
+  } catch (err) {
+    throw err instanceof ExecError ? failure(op, err) : err;
   } finally {
     clearInterval(timer);
   }
-  onBytes((await watcher.scan()) - base);
 }
 
 export async function ostreeFsck(repo: string): Promise<void> {

@@ -4,7 +4,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { BUNDLE_DIRS, FAT32_MAX_FILE, TUF_FILES } from '@offline-ota/format';
 import { BundleError, errorMessage } from './errors.js';
 import { exists, fsyncDir, wrapIo } from './fsutil.js';
-import { assertMediaSafe, scanBundleTree } from './media.js';
+import { assertMediaSafe, walkBundleTree } from './media.js';
 import { ByteProgress, noProgress, type ProgressFn } from './progress.js';
 import { changedWhilePacking, ZipWriter, type ZipWriterSummary } from './zip-writer.js';
 
@@ -58,16 +58,18 @@ export interface PackPlan {
 }
 
 export async function planPack(src: string): Promise<PackPlan> {
-  const scan = await scanBundleTree(src);
-  assertMediaSafe(src, scan);
   const names: string[] = [];
   const unsorted: number[] = [];
-  for (const e of scan.entries) {
-    if (isOstreeWorkingFile(e.rel)) continue;
-    names.push(e.dir ? `${e.rel}/` : e.rel);
-    unsorted.push(e.size);
-  }
-  // The scan is sorted by path; a directory's trailing `/` can move it past a sibling.
+  const problems = await walkBundleTree(
+    src,
+    (rel, dir, size) => {
+      if (isOstreeWorkingFile(rel)) return;
+      names.push(dir ? `${rel}/` : rel);
+      unsorted.push(size);
+    },
+    { sizes: true },
+  );
+  assertMediaSafe(src, { problems });
   const order = Uint32Array.from(names.keys()).sort((a, b) =>
     names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0,
   );

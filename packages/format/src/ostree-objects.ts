@@ -37,8 +37,12 @@ export type RepoFileReader = (rel: string, cap: number) => Promise<Buffer>;
 
 /** Caps of what the walk reads: OSTree's own limits are far above what a rootfs needs. */
 export const OSTREE_WALK_CAPS = {
-  /** A commit object (OSTree allows 10 MiB of metadata; a commit is usually < 1 KiB). */
-  commit: 1024 * 1024,
+  /**
+   * A commit object (OSTree allows 10 MiB of metadata and more). A plain commit is under
+   * 1 KiB, but `--generate-sizes` (which `targets publish` uses) adds `ostree.sizes`, about
+   * 40 bytes per object: 1.3 MB for a rootfs of 30,000 files.
+   */
+  commit: 16 * 1024 * 1024,
   /** A dirtree or dirmeta object. */
   metadata: 16 * 1024 * 1024,
   /** Objects of one commit (every file, directory tree and metadata). */

@@ -17,6 +17,8 @@ export interface ExecOptions {
    * the group, so whatever the child started dies with it.
    */
   processGroup?: boolean;
+  /** Called with the child's process id once it is started (e.g. to read its `/proc` I/O). */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ExecResult {
@@ -75,6 +77,7 @@ export function execCapture(
       reject(spawnError(command, err));
       return;
     }
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     const out: Buffer[] = [];
     let outBytes = 0;
     let errTail = Buffer.alloc(0);
