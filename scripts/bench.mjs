@@ -923,6 +923,14 @@ function unmountStick(mnt) {
  * published into the factory; create (directory and zip) and install (directory and zip,
  * each on a fresh device), each measured for node's peak RSS.
  */
+/** benchScale at each entry count of --scale (Target versions 10, 11, …). */
+async function benchScales(counts, ctx) {
+  const out = [];
+  for (const [i, files] of counts.entries())
+    out.push(await benchScale({ ...ctx, files, version: 10 + i }));
+  return out;
+}
+
 async function benchScale({ W, M, factory, files, version, bundlectl, aklite, newDevice, setup }) {
   log(`memory at ${files.toLocaleString('en-US')} files`);
   const src = W(`src/scale-${version}`);
@@ -1683,21 +1691,15 @@ async function memoryOnly(opts) {
     return dev;
   };
   const M = (...p) => join(MEDIA, ...p);
-  const scale = [];
-  for (const [i, files] of opts.scale.entries())
-    scale.push(
-      await benchScale({
-        W,
-        M,
-        factory,
-        files,
-        version: 10 + i,
-        bundlectl,
-        aklite,
-        newDevice,
-        setup,
-      }),
-    );
+  const scale = await benchScales(opts.scale, {
+    W,
+    M,
+    factory,
+    bundlectl,
+    aklite,
+    newDevice,
+    setup,
+  });
   return scale;
 }
 
@@ -2019,22 +2021,15 @@ async function benchmark({ opts, info, notes, cmdline, bytes, baseOk, tStart }) 
   if (delta) rows.push(...delta.rows);
 
   // 8. Memory at several entry counts: Targets of few-byte files.
-  const scale = [];
-  for (const [i, files] of opts.scale.entries()) {
-    scale.push(
-      await benchScale({
-        W,
-        M,
-        factory,
-        files,
-        version: 10 + i,
-        bundlectl,
-        aklite,
-        newDevice,
-        setup,
-      }),
-    );
-  }
+  const scale = await benchScales(opts.scale, {
+    W,
+    M,
+    factory,
+    bundlectl,
+    aklite,
+    newDevice,
+    setup,
+  });
 
   // 8. Report.
   const bounds = rows.map((r) => ({
